@@ -1,0 +1,60 @@
+//! The messages between the scheduler and the workers: a `WakeUp` tells a scheduler that a
+//! timer is about to fall due; a `Fire` tells a worker to make one call.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::id::{Namespace, TimerId, TimerKey};
+use crate::timer::delivery_id;
+
+/// One pending wake-up: an occurrence (or a retry of it) due at `due_at`. A scheduler acts on
+/// it only if the timer's record still expects exactly this one, so stale wake-ups are harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeUp {
+    pub namespace: Namespace,
+    pub id: TimerId,
+    pub generation: u64,
+    pub occurrence: u64,
+    /// 1 for an occurrence's first attempt; more for a retry the scheduler holds.
+    pub attempt: u32,
+    pub due_at: DateTime<Utc>,
+}
+
+impl WakeUp {
+    pub fn key(&self) -> TimerKey {
+        TimerKey::new(self.namespace.clone(), self.id.clone())
+    }
+
+    /// The fire stream's de-duplication id: equal for every emission of this same attempt, so
+    /// two schedulers, or one that crashed and retried, publish it once.
+    pub fn fire_msg_id(&self) -> String {
+        format!("{}/a{}", delivery_id(&self.key(), self.generation, self.occurrence), self.attempt)
+    }
+}
+
+/// One call to make. It names the occurrence, not the request: the worker reads the timer's
+/// record before every attempt, so a call is never made with a definition that was changed or
+/// deleted after the fire was emitted (and the record is the one source of truth).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fire {
+    pub namespace: Namespace,
+    pub id: TimerId,
+    pub generation: u64,
+    pub occurrence: u64,
+    /// The attempt number of this message's first delivery; redeliveries add to it.
+    pub attempt: u32,
+    pub due_at: DateTime<Utc>,
+    /// When the occurrence's first attempt was due: `max_duration` counts from here.
+    pub occurrence_due_at: DateTime<Utc>,
+}
+
+impl Fire {
+    pub fn key(&self) -> TimerKey {
+        TimerKey::new(self.namespace.clone(), self.id.clone())
+    }
+
+    /// The `webhook-id` header: stable across the retries and redeliveries of one occurrence.
+    pub fn delivery_id(&self) -> String {
+        delivery_id(&self.key(), self.generation, self.occurrence)
+    }
+}

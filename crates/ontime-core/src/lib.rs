@@ -1,0 +1,19 @@
+//! ontime's model: ids, schedules, retry math, the wire types of commands and events, and
+//! their validation. This crate does no I/O and never reads the clock: every function that
+//! needs "now" takes it as an argument, so the whole model can be tested deterministically.
+
+pub mod command;
+pub mod duration;
+pub mod error;
+pub mod fire;
+pub mod id;
+pub mod recurrence;
+pub mod retry;
+pub mod schedule;
+pub mod state;
+pub mod target;
+pub mod timer;
+
+pub use duration::HumanDuration;
+pub use error::{ErrorCode, ValidationError};
+pub use id::{Namespace, TimerId, TimerKey};
