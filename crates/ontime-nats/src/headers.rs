@@ -1,0 +1,13 @@
+//! Header names ontime puts on NATS messages.
+
+/// JetStream de-duplication id.
+pub const MSG_ID: &str = "Nats-Msg-Id";
+/// Where the scheduler sends its [`ontime_core::command::Reply`] to a command (optional).
+pub const REPLY_TO: &str = "Ontime-Reply-To";
+/// Scheduled-message headers (ADR-51).
+pub const SCHEDULE: &str = "Nats-Schedule";
+pub const SCHEDULE_TARGET: &str = "Nats-Schedule-Target";
+/// Compare-and-set on a KV write.
+pub const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+/// Per-message time to live.
+pub const TTL: &str = "Nats-TTL";

@@ -1,0 +1,32 @@
+//! The NATS side of ontime: every stream, bucket, consumer and subject name is defined in
+//! [`names`], the topology is created idempotently by [`topology::ensure`], and the typed
+//! access that the gateway, scheduler and worker share lives in [`store`] and [`log`].
+
+pub mod connect;
+pub mod headers;
+pub mod log;
+pub mod names;
+pub mod store;
+pub mod topology;
+
+pub use connect::connect;
+pub use names::Names;
+pub use store::TimerStore;
+pub use topology::{Topology, TopologyConfig};
+
+/// Errors of the NATS adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("NATS: {0}")]
+    Nats(String),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+    #[error("revision conflict")]
+    Conflict,
+}
+
+impl NatsError {
+    pub fn nats(e: impl std::fmt::Display) -> Self {
+        Self::Nats(e.to_string())
+    }
+}

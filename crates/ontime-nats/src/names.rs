@@ -1,0 +1,132 @@
+//! The names of everything ontime keeps in NATS, defined once. A prefix (default `ontime`)
+//! lets several independent installations, or parallel tests, share one server.
+
+use ontime_core::TimerKey;
+
+/// All stream, bucket, consumer and subject names of one installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self { prefix: "ontime".into() }
+    }
+}
+
+impl Names {
+    /// `prefix` must be lower-case ASCII letters, digits, `_` or `-` (it appears in subjects
+    /// and, upper-cased, in stream names).
+    pub fn new(prefix: &str) -> Result<Self, String> {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= 32
+            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok { Ok(Self { prefix: prefix.to_owned() }) } else { Err(format!("invalid prefix {prefix:?}: use 1-32 of a-z 0-9 _ -")) }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn upper(&self) -> String {
+        self.prefix.to_ascii_uppercase().replace('-', "_")
+    }
+
+    /// Commands: upserts, patches, deletes and workers' reports. Work-queue retention.
+    pub fn cmd_stream(&self) -> String {
+        format!("{}_CMD", self.upper())
+    }
+    /// Scheduled wake-ups: the schedule definitions and the wake-ups they produce.
+    pub fn sched_stream(&self) -> String {
+        format!("{}_SCHED", self.upper())
+    }
+    /// Calls to make. Work-queue retention, de-duplicated by occurrence identity.
+    pub fn fire_stream(&self) -> String {
+        format!("{}_FIRE", self.upper())
+    }
+    /// The execution log, bounded per timer.
+    pub fn log_stream(&self) -> String {
+        format!("{}_LOG", self.upper())
+    }
+    /// The timers' state, one entry per timer.
+    pub fn timers_bucket(&self) -> String {
+        format!("{}_TIMERS", self.upper())
+    }
+
+    /// The schedulers' shared consumer of commands.
+    pub fn cmd_consumer(&self) -> &'static str {
+        "schedulers"
+    }
+    /// The schedulers' shared consumer of wake-ups.
+    pub fn wake_consumer(&self) -> &'static str {
+        "schedulers-wake"
+    }
+    /// The workers' consumer group.
+    pub fn fire_consumer(&self) -> &'static str {
+        "workers"
+    }
+
+    /// `<p>.cmd.>`: every command subject.
+    pub fn cmd_all(&self) -> String {
+        format!("{}.cmd.>", self.prefix)
+    }
+    pub fn cmd_subject(&self, key: &TimerKey) -> String {
+        format!("{}.cmd.{}", self.prefix, key.subject_suffix())
+    }
+    pub fn sched_all(&self) -> String {
+        format!("{}.sched.>", self.prefix)
+    }
+    /// The subject of a timer's schedule definition: one per timer, so a new one replaces
+    /// the old and purging it cancels the wake-up.
+    pub fn sched_subject(&self, key: &TimerKey) -> String {
+        format!("{}.sched.{}", self.prefix, key.subject_suffix())
+    }
+    pub fn wake_all(&self) -> String {
+        format!("{}.wake.>", self.prefix)
+    }
+    pub fn wake_subject(&self, key: &TimerKey) -> String {
+        format!("{}.wake.{}", self.prefix, key.subject_suffix())
+    }
+    pub fn fire_all(&self) -> String {
+        format!("{}.fire.>", self.prefix)
+    }
+    pub fn fire_subject(&self, key: &TimerKey) -> String {
+        format!("{}.fire.{}", self.prefix, key.subject_suffix())
+    }
+    pub fn log_all(&self) -> String {
+        format!("{}.log.>", self.prefix)
+    }
+    pub fn log_subject(&self, key: &TimerKey) -> String {
+        format!("{}.log.{}", self.prefix, key.subject_suffix())
+    }
+
+    /// The KV key of a timer.
+    pub fn timer_key(&self, key: &TimerKey) -> String {
+        key.subject_suffix()
+    }
+
+    /// Parses the timer out of any per-timer subject of this installation.
+    pub fn key_of_subject(&self, subject: &str) -> Option<TimerKey> {
+        let rest = subject.strip_prefix(&self.prefix)?.strip_prefix('.')?;
+        let (_kind, suffix) = rest.split_once('.')?;
+        TimerKey::from_subject_suffix(suffix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_round_trip() {
+        let names = Names::new("t-1").unwrap();
+        let key = TimerKey::from_subject_suffix("ns.a=2Eb").unwrap();
+        assert_eq!(key.id.as_str(), "a.b");
+        let subject = names.fire_subject(&key);
+        assert_eq!(subject, "t-1.fire.ns.a=2Eb");
+        assert_eq!(names.key_of_subject(&subject), Some(key));
+        assert_eq!(names.cmd_stream(), "T_1_CMD");
+        assert!(Names::new("Bad.Prefix").is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! Creates (or brings up to date) every stream, the bucket and the consumers, idempotently,
+//! at start-up of every process. Running it from several processes at once is safe.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+
+use crate::names::Names;
+use crate::store::TimerStore;
+use crate::NatsError;
+
+/// The knobs of the topology. Defaults suit one node; a cluster sets `replicas: 3`.
+#[derive(Debug, Clone)]
+pub struct TopologyConfig {
+    pub names: Names,
+    /// Replicas of every stream and of the bucket: 1 for one node, 3 for a cluster.
+    pub replicas: usize,
+    /// How long the fire and command streams remember message ids for de-duplication.
+    pub dedup_window: Duration,
+    /// Execution log entries kept per timer; the oldest are dropped first.
+    pub log_per_timer: i64,
+    /// How long finished timers (succeeded, failed, cancelled) and log entries are kept.
+    pub retention: Duration,
+    /// How long a consumer waits for an ack before redelivering. Processes that hold a
+    /// message longer (a slow call) extend it with progress acks.
+    pub ack_wait: Duration,
+    /// Unacknowledged wake-ups and commands the schedulers may hold: bounds their memory.
+    pub scheduler_max_ack_pending: i64,
+    /// Unacknowledged calls the workers may hold at once.
+    pub worker_max_ack_pending: i64,
+}
+
+impl Default for TopologyConfig {
+    fn default() -> Self {
+        Self {
+            names: Names::default(),
+            replicas: 1,
+            dedup_window: Duration::from_secs(10 * 60),
+            log_per_timer: 100,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            ack_wait: Duration::from_secs(30),
+            scheduler_max_ack_pending: 100_000,
+            worker_max_ack_pending: 20_000,
+        }
+    }
+}
+
+/// Handles on a ready topology, cheap to clone.
+#[derive(Clone)]
+pub struct Topology {
+    pub config: TopologyConfig,
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub timers: TimerStore,
+}
+
+impl Topology {
+    pub fn names(&self) -> &Names {
+        &self.config.names
+    }
+
+    /// Creates or updates everything, then returns handles on it.
+    pub async fn ensure(client: async_nats::Client, config: TopologyConfig) -> Result<Self, NatsError> {
+        let js = jetstream::new(client.clone());
+        let n = &config.names;
+        let storage = stream::StorageType::File;
+        let base = stream::Config { num_replicas: config.replicas, storage, ..Default::default() };
+        let streams = [
+            stream::Config {
+                name: n.cmd_stream(),
+                subjects: vec![n.cmd_all()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                duplicate_window: config.dedup_window,
+                ..base.clone()
+            },
+            stream::Config {
+                name: n.sched_stream(),
+                subjects: vec![n.sched_all(), n.wake_all()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                allow_message_schedules: true,
+                // One definition per timer: a new wake-up replaces the old one.
+                max_messages_per_subject: 1,
+                allow_rollup: true,
+                ..base.clone()
+            },
+            stream::Config {
+                name: n.fire_stream(),
+                subjects: vec![n.fire_all()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                duplicate_window: config.dedup_window,
+                ..base.clone()
+            },
+            stream::Config {
+                name: n.log_stream(),
+                subjects: vec![n.log_all()],
+                max_messages_per_subject: config.log_per_timer,
+                max_age: config.retention,
+                allow_direct: true,
+                ..base.clone()
+            },
+        ];
+        for cfg in streams {
+            js.create_or_update_stream(cfg).await.map_err(NatsError::nats)?;
+        }
+        let kv = js
+            .create_or_update_key_value(kv::Config {
+                bucket: n.timers_bucket(),
+                history: 1,
+                num_replicas: config.replicas,
+                storage,
+                // Enables per-entry TTLs, which expire finished timers after `retention`.
+                limit_markers: Some(Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .await
+            .map_err(NatsError::nats)?;
+
+        let pull = |durable: &str, filter: String, max_ack_pending: i64| consumer::pull::Config {
+            durable_name: Some(durable.to_owned()),
+            filter_subject: filter,
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: config.ack_wait,
+            max_ack_pending,
+            max_waiting: 4096,
+            ..Default::default()
+        };
+        let consumers = [
+            (n.cmd_stream(), pull(n.cmd_consumer(), n.cmd_all(), config.scheduler_max_ack_pending)),
+            (n.sched_stream(), pull(n.wake_consumer(), n.wake_all(), config.scheduler_max_ack_pending)),
+            (n.fire_stream(), pull(n.fire_consumer(), n.fire_all(), config.worker_max_ack_pending)),
+        ];
+        for (stream_name, cfg) in consumers {
+            let stream = js.get_stream(&stream_name).await.map_err(NatsError::nats)?;
+            stream.create_consumer(cfg).await.map_err(NatsError::nats)?;
+        }
+        let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention);
+        Ok(Self { config, client, js, timers })
+    }
+
+    /// A pull consumer of this topology, by stream and durable name.
+    pub async fn consumer(&self, stream: &str, durable: &str) -> Result<consumer::PullConsumer, NatsError> {
+        self.js
+            .get_stream(stream)
+            .await
+            .map_err(NatsError::nats)?
+            .get_consumer(durable)
+            .await
+            .map_err(NatsError::nats)
+    }
+
+    /// True when NATS answers and the topology is present.
+    pub async fn is_ready(&self) -> bool {
+        let n = self.names();
+        for name in [n.cmd_stream(), n.sched_stream(), n.fire_stream(), n.log_stream()] {
+            if self.js.get_stream(name).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
