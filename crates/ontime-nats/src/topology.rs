@@ -21,9 +21,12 @@ pub struct TopologyConfig {
     pub log_per_timer: i64,
     /// How long finished timers (succeeded, failed, cancelled) and log entries are kept.
     pub retention: Duration,
-    /// How long a consumer waits for an ack before redelivering. Processes that hold a
-    /// message longer (a slow call) extend it with progress acks.
+    /// How long the workers' consumer waits for an ack before redelivering. Workers extend it
+    /// with progress acks while a slow call lasts.
     pub ack_wait: Duration,
+    /// The same for the schedulers' consumers. Short, because it is how long the other
+    /// schedulers wait before taking over the due wake-ups a killed scheduler held.
+    pub scheduler_ack_wait: Duration,
     /// Unacknowledged wake-ups and commands the schedulers may hold: bounds their memory.
     pub scheduler_max_ack_pending: i64,
     /// Unacknowledged calls the workers may hold at once.
@@ -39,6 +42,7 @@ impl Default for TopologyConfig {
             log_per_timer: 100,
             retention: Duration::from_secs(7 * 24 * 3600),
             ack_wait: Duration::from_secs(30),
+            scheduler_ack_wait: Duration::from_secs(10),
             scheduler_max_ack_pending: 100_000,
             worker_max_ack_pending: 20_000,
         }
@@ -115,19 +119,19 @@ impl Topology {
             .await
             .map_err(NatsError::nats)?;
 
-        let pull = |durable: &str, filter: String, max_ack_pending: i64| consumer::pull::Config {
+        let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| consumer::pull::Config {
             durable_name: Some(durable.to_owned()),
             filter_subject: filter,
             ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: config.ack_wait,
+            ack_wait,
             max_ack_pending,
             max_waiting: 4096,
             ..Default::default()
         };
         let consumers = [
-            (n.cmd_stream(), pull(n.cmd_consumer(), n.cmd_all(), config.scheduler_max_ack_pending)),
-            (n.sched_stream(), pull(n.wake_consumer(), n.wake_all(), config.scheduler_max_ack_pending)),
-            (n.fire_stream(), pull(n.fire_consumer(), n.fire_all(), config.worker_max_ack_pending)),
+            (n.cmd_stream(), pull(n.cmd_consumer(), n.cmd_all(), config.scheduler_max_ack_pending, config.scheduler_ack_wait)),
+            (n.sched_stream(), pull(n.wake_consumer(), n.wake_all(), config.scheduler_max_ack_pending, config.scheduler_ack_wait)),
+            (n.fire_stream(), pull(n.fire_consumer(), n.fire_all(), config.worker_max_ack_pending, config.ack_wait)),
         ];
         for (stream_name, cfg) in consumers {
             let stream = js.get_stream(&stream_name).await.map_err(NatsError::nats)?;

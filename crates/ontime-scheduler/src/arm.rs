@@ -1,0 +1,90 @@
+//! Arming: making sure the wake-up a record waits for exists, either as a scheduled message
+//! in NATS (due later than `lead`) or in this instance's precision queue (due sooner).
+
+use std::sync::Arc;
+
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::message::Acker;
+use bytes::Bytes;
+use chrono::SecondsFormat;
+use ontime_core::fire::WakeUp;
+use ontime_core::state::pending_wake;
+use ontime_core::timer::{TimerRecord, TimerStatus};
+use ontime_nats::{NatsError, headers};
+
+use crate::Ctx;
+use crate::firing::Due;
+use crate::time::{instant_of, until};
+
+impl Ctx {
+    /// Arms `record`'s pending wake-up. `held` (the command or wake-up message that led
+    /// here) is acknowledged once the wake-up is durable elsewhere, or, when it goes into the
+    /// precision queue, only after it has fired: until then, its redelivery is the backup.
+    pub async fn arm(self: &Arc<Self>, record: TimerRecord, revision: u64, held: Option<Acker>) -> Result<(), NatsError> {
+        let Some(wake) = pending_wake(&record) else {
+            if record.status == TimerStatus::Cancelled {
+                // A stale wake-up would be ignored anyway; purging keeps the stream tidy.
+                let stream = self.topology.js.get_stream(self.topology.names().sched_stream()).await.map_err(NatsError::nats)?;
+                stream.purge().filter(self.topology.names().sched_subject(&record.key())).await.map_err(NatsError::nats)?;
+            }
+            ack(held).await;
+            return Ok(());
+        };
+        if until(wake.due_at) > self.config.lead {
+            self.publish_wake_up(&wake).await?;
+            ack(held).await;
+            return Ok(());
+        }
+        let due = Due { at: instant_of(wake.due_at), wake, record, revision, held };
+        self.hold(due).await;
+        Ok(())
+    }
+
+    /// Puts a due wake-up into the precision queue; a duplicate of one already held is settled.
+    pub async fn hold(self: &Arc<Self>, due: Due) {
+        let key = due.wake.fire_msg_id();
+        if let Err(duplicate) = self.queue.push(due.at, key, due) {
+            ack(duplicate.held).await;
+        }
+        metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(self.queue.len() as f64);
+    }
+
+    /// Publishes the wake-up as a scheduled message on the timer's own subject, due `lead`
+    /// before the timer: a new one replaces the previous one.
+    pub async fn publish_wake_up(&self, wake: &WakeUp) -> Result<(), NatsError> {
+        let names = self.topology.names();
+        let key = wake.key();
+        let at = wake.due_at - chrono::Duration::from_std(self.config.lead).unwrap_or_default();
+        let mut hdrs = async_nats::HeaderMap::new();
+        hdrs.insert(headers::SCHEDULE, format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str());
+        hdrs.insert(headers::SCHEDULE_TARGET, names.wake_subject(&key).as_str());
+        let body = Bytes::from(serde_json::to_vec(wake).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+        self.topology
+            .js
+            .publish_with_headers(names.sched_subject(&key), hdrs, body)
+            .await
+            .map_err(NatsError::nats)?
+            .await
+            .map_err(NatsError::nats)?;
+        Ok(())
+    }
+}
+
+/// Acknowledges a held message, if any. A failed ack only means a redelivery, which every
+/// step tolerates, so it is logged and not retried.
+pub async fn ack(held: Option<Acker>) {
+    if let Some(acker) = held
+        && let Err(e) = acker.ack().await
+    {
+        tracing::debug!(error = %e, "ack failed; the message will be redelivered");
+    }
+}
+
+/// Hands a held message back for redelivery now (to another instance, or to this one later).
+pub async fn release(held: Option<Acker>) {
+    if let Some(acker) = held
+        && let Err(e) = acker.ack_with(AckKind::Nak(None)).await
+    {
+        tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
+    }
+}

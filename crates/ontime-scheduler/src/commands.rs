@@ -1,0 +1,110 @@
+//! Applying commands: decode, check, compare-and-set the record, reply, arm.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::{AckKind, Message};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ontime_core::ValidationError;
+use ontime_core::command::{Command, Reply};
+use ontime_core::state::{self, Applied};
+use ontime_core::timer::TimerRecord;
+use ontime_nats::{NatsError, headers};
+use tokio_util::sync::CancellationToken;
+
+use crate::arm::ack;
+use crate::{Ctx, SchedulerError};
+
+pub async fn run(ctx: Arc<Ctx>, consumer: PullConsumer, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+    crate::pull::consume(ctx, consumer, shutdown, handle).await
+}
+
+/// Why a command was not applied.
+enum Failure {
+    /// The command is wrong: tell the publisher, drop the command.
+    Rejected(ValidationError),
+    /// NATS failed: leave the command for a redelivery.
+    Nats(NatsError),
+}
+
+#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+async fn handle(ctx: Arc<Ctx>, message: Message) {
+    let (seq, accepted_at) = match message.info() {
+        Ok(info) => (info.stream_sequence, info.published),
+        Err(e) => {
+            tracing::warn!(error = %e, "a command without JetStream metadata");
+            return;
+        }
+    };
+    let reply_to = message.headers.as_ref().and_then(|h| h.get(headers::REPLY_TO)).map(|v| v.to_string());
+    let subject = message.subject.to_string();
+    let (message, acker) = message.split();
+    let outcome = match decode(&ctx, &subject, &message.payload) {
+        Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
+        Err(e) => Err(Failure::Rejected(e)),
+    };
+    match outcome {
+        Ok(Some((record, revision))) => {
+            metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
+            reply(&ctx, reply_to, Reply::applied(record.view(revision))).await;
+            if let Err(e) = ctx.arm(record, revision, Some(acker)).await {
+                // The record is written; the redelivered command will arm it (idempotent).
+                tracing::warn!(error = %e, "arming failed; the command will be redelivered");
+            }
+        }
+        Ok(None) => {
+            metrics::counter!(crate::metrics::COMMANDS, "outcome" => "unchanged").increment(1);
+            ack(Some(acker)).await;
+        }
+        Err(Failure::Rejected(error)) => {
+            metrics::counter!(crate::metrics::COMMANDS, "outcome" => "rejected").increment(1);
+            reply(&ctx, reply_to, Reply::failed(error)).await;
+            if let Err(e) = acker.ack_with(AckKind::Term).await {
+                tracing::debug!(error = %e, "term failed");
+            }
+        }
+        Err(Failure::Nats(e)) => {
+            tracing::warn!(error = %e, "applying a command failed; retrying later");
+            let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+        }
+    }
+}
+
+fn decode(ctx: &Ctx, subject: &str, payload: &[u8]) -> Result<Command, ValidationError> {
+    let cmd = Command::decode(payload)?;
+    if ctx.topology.names().key_of_subject(subject).as_ref() != Some(&cmd.key()) {
+        return Err(ValidationError::invalid(
+            "subject",
+            format!("the command for {} was published on {subject}; publish it on {}", cmd.key(), ctx.topology.names().cmd_subject(&cmd.key())),
+        ));
+    }
+    Ok(cmd)
+}
+
+/// Applies the command with compare-and-set, retrying on a concurrent write. Returns the
+/// record as it now stands (`None`: no such timer, e.g. a report about a deleted one).
+async fn apply(ctx: &Ctx, cmd: &Command, seq: u64, accepted_at: DateTime<Utc>) -> Result<Option<(TimerRecord, u64)>, Failure> {
+    let store = &ctx.topology.timers;
+    loop {
+        let slot = store.get(&cmd.key()).await.map_err(Failure::Nats)?;
+        let current = slot.record.as_ref().map(|r| (r, slot.revision));
+        match state::apply(current, cmd, seq, accepted_at, Utc::now()).map_err(Failure::Rejected)? {
+            Applied::Unchanged => return Ok(slot.record.map(|r| (r, slot.revision))),
+            Applied::Changed(record) => match store.write(&record, slot.revision).await {
+                Ok(revision) => return Ok(Some((*record, revision))),
+                Err(NatsError::Conflict) => continue,
+                Err(e) => return Err(Failure::Nats(e)),
+            },
+        }
+    }
+}
+
+async fn reply(ctx: &Ctx, reply_to: Option<String>, reply: Reply) {
+    let Some(subject) = reply_to else { return };
+    let body = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
+    if let Err(e) = ctx.topology.client.publish(subject, body).await {
+        tracing::debug!(error = %e, "reply not sent");
+    }
+}

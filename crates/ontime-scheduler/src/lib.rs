@@ -1,0 +1,91 @@
+//! The scheduler: the only writer of timer state. Any number of instances share the command
+//! and wake-up consumers; none is a leader. Correctness comes from compare-and-set on the KV
+//! revision and from every occurrence's stable identity (timer, generation, occurrence,
+//! attempt), which makes every step idempotent (see `ontime_core::state`).
+//!
+//! Far-future wake-ups live in NATS as scheduled messages; the next `lead` of them live in
+//! the [`queue::PrecisionQueue`], which fires each one at its exact instant.
+
+mod arm;
+mod commands;
+mod firing;
+mod pull;
+pub mod metrics;
+pub mod queue;
+mod time;
+mod wakes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ontime_nats::Topology;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::firing::Due;
+use crate::queue::PrecisionQueue;
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// How long before its due time a wake-up leaves NATS for the precision queue. Must
+    /// cover the server's scheduled-message lateness (hundreds of ms) with room to spare.
+    pub lead: Duration,
+    /// Commands and wake-ups processed at once by this instance.
+    pub concurrency: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self { lead: Duration::from_secs(2), concurrency: 1024 }
+    }
+}
+
+/// Errors that stop a scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error(transparent)]
+    Nats(#[from] ontime_nats::NatsError),
+}
+
+/// What every task of one scheduler instance shares.
+pub(crate) struct Ctx {
+    pub topology: Topology,
+    pub config: SchedulerConfig,
+    pub queue: PrecisionQueue<Due>,
+    /// Bounds the commands and wake-ups in flight, hence memory.
+    pub permits: Arc<Semaphore>,
+}
+
+/// Runs one scheduler instance until `shutdown` is cancelled. Wake-ups it holds are handed
+/// back to the stream (nak) on the way out, so another instance fires them without waiting
+/// for the ack timeout.
+pub async fn run(topology: Topology, config: SchedulerConfig, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+    let n = topology.names().clone();
+    let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;
+    let wake_consumer = topology.consumer(&n.sched_stream(), n.wake_consumer()).await?;
+    let ctx = Arc::new(Ctx {
+        permits: Arc::new(Semaphore::new(config.concurrency)),
+        topology,
+        config,
+        queue: PrecisionQueue::default(),
+    });
+    let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
+    let commands = tokio::spawn(commands::run(ctx.clone(), cmd_consumer, shutdown.clone()));
+    let wakes = tokio::spawn(wakes::run(ctx.clone(), wake_consumer, shutdown.clone()));
+    let (c, w) = tokio::join!(commands, wakes);
+    // The consumers stopped: wait for the work in flight, then give back what is held.
+    let _ = ctx.permits.acquire_many(ctx.config.concurrency as u32).await;
+    firing.abort();
+    for due in ctx.queue.drain() {
+        due.release().await;
+    }
+    for result in [c, w] {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => tracing::error!(error = %e, "scheduler task panicked"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Wake-ups arriving from NATS, about `lead` before their due time: checked against the
+//! record and held in the precision queue.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::{AckKind, Message};
+use ontime_core::fire::WakeUp;
+use ontime_core::state::pending_wake;
+use tokio_util::sync::CancellationToken;
+
+use crate::arm::{ack, release};
+use crate::firing::Due;
+use crate::time::{instant_of, until};
+use crate::{Ctx, SchedulerError};
+
+pub async fn run(ctx: Arc<Ctx>, consumer: PullConsumer, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+    crate::pull::consume(ctx, consumer, shutdown, handle).await
+}
+
+#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+async fn handle(ctx: Arc<Ctx>, message: Message) {
+    let (message, acker) = message.split();
+    let wake: WakeUp = match serde_json::from_slice(&message.payload) {
+        Ok(wake) => wake,
+        Err(e) => {
+            tracing::error!(error = %e, "an unreadable wake-up; dropped");
+            let _ = acker.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    // Delivered far too early (a clock step, a wake-up armed with another lead): put it
+    // back into NATS rather than hold it in memory past the ack timeout.
+    if until(wake.due_at) > ctx.config.lead * 2 {
+        match ctx.publish_wake_up(&wake).await {
+            Ok(()) => ack(Some(acker)).await,
+            Err(_) => release(Some(acker)).await,
+        }
+        return;
+    }
+    let slot = match ctx.topology.timers.get(&wake.key()).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a timer failed; the wake-up will be redelivered");
+            return release(Some(acker)).await;
+        }
+    };
+    let Some(record) = slot.record.filter(|r| pending_wake(r).as_ref() == Some(&wake)) else {
+        // Stale: the timer changed, was deleted, or this occurrence already fired.
+        return ack(Some(acker)).await;
+    };
+    let due = Due { at: instant_of(wake.due_at), wake, record, revision: slot.revision, held: Some(acker) };
+    ctx.hold(due).await;
+}
