@@ -1,0 +1,136 @@
+//! One HTTP call and what its answer means.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ontime_core::fire::Fire;
+use ontime_core::retry::{AttemptClass, parse_retry_after};
+use ontime_core::target::HttpTarget;
+
+/// How much of an answer's body is read for the callback contract.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What one call came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallResult {
+    pub status_code: Option<u16>,
+    pub class: AttemptClass,
+    pub error: Option<String>,
+    pub retry_after: Option<Duration>,
+    /// The callback asked for another run at this instant (`{"ok": false, "nextExecuteAt"}`).
+    pub reschedule_at: Option<DateTime<Utc>>,
+    pub latency: Duration,
+}
+
+/// Makes attempt `attempt` of `fire` to `target`.
+pub async fn make(http: &reqwest::Client, target: &HttpTarget, fire: &Fire, attempt: u32, started_at: DateTime<Utc>) -> CallResult {
+    let method = reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let mut request = http
+        .request(method, &target.url)
+        .timeout(target.timeout())
+        .header("webhook-id", fire.delivery_id())
+        .header("webhook-timestamp", started_at.timestamp().to_string())
+        .header("ontime-attempt", attempt.to_string());
+    for (name, value) in &target.headers {
+        request = request.header(name, value);
+    }
+    if let Some((body, content_type)) = target.body_bytes() {
+        request = request.header("content-type", content_type).body(body);
+    }
+    let clock = Instant::now();
+    let response = request.send().await;
+    let mut result = CallResult {
+        status_code: None,
+        class: AttemptClass::Retryable,
+        error: None,
+        retry_after: None,
+        reschedule_at: None,
+        latency: Duration::ZERO,
+    };
+    match response {
+        Err(e) => {
+            result.error = Some(describe(&e, target.timeout()));
+        }
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            result.status_code = Some(status);
+            result.class = AttemptClass::of_status(status);
+            result.retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let mut body = Vec::new();
+            while body.len() < MAX_ANSWER_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            if result.class == AttemptClass::Success {
+                match callback_verdict(&body) {
+                    Verdict::Done => {}
+                    Verdict::Reschedule(at) => result.reschedule_at = Some(at),
+                    Verdict::Retry => {
+                        result.class = AttemptClass::Retryable;
+                        result.error = Some("the callback answered ok: false".into());
+                    }
+                }
+            } else {
+                result.error = Some(format!("HTTP {status}"));
+            }
+        }
+    }
+    result.latency = clock.elapsed();
+    result
+}
+
+/// What a 2xx answer's body asks for (the durable-timer callback contract).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Success: `{"ok": true}`, or any body that is not that contract.
+    Done,
+    /// `{"ok": false, "nextExecuteAt": …}`: run again at that instant.
+    Reschedule(DateTime<Utc>),
+    /// `{"ok": false}` alone: a failure, retried like a 5xx.
+    Retry,
+}
+
+/// Reads a 2xx body as the durable-timer contract.
+pub fn callback_verdict(body: &[u8]) -> Verdict {
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else { return Verdict::Done };
+    if doc.get("ok").and_then(serde_json::Value::as_bool) != Some(false) {
+        return Verdict::Done;
+    }
+    match doc.get("nextExecuteAt").and_then(|v| v.as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+        Some(at) => Verdict::Reschedule(at),
+        None => Verdict::Retry,
+    }
+}
+
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        format!("timeout after {}", ontime_core::duration::format_duration(timeout))
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callback_contract() {
+        assert_eq!(callback_verdict(br#"{"ok": true}"#), Verdict::Done);
+        assert_eq!(callback_verdict(b"plain text"), Verdict::Done);
+        assert_eq!(callback_verdict(br#"{"ok": false}"#), Verdict::Retry);
+        assert_eq!(
+            callback_verdict(br#"{"ok": false, "nextExecuteAt": "2026-12-01T10:00:00Z"}"#),
+            Verdict::Reschedule("2026-12-01T10:00:00Z".parse().unwrap())
+        );
+        assert_eq!(callback_verdict(br#"{"ok": false, "nextExecuteAt": "soon"}"#), Verdict::Retry);
+    }
+}

@@ -1,0 +1,174 @@
+//! One fire message: check the timer is still what fired, call, report, settle.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{AckKind, Message};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ontime_core::command::{Command, CommandBody};
+use ontime_core::fire::Fire;
+use ontime_core::retry::{AttemptClass, RetryDecision};
+use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
+use ontime_nats::headers;
+
+use crate::Ctx;
+use crate::call::{self, CallResult};
+
+/// How the fire message is settled once the attempt is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Ack,
+    /// Keep it and redeliver after this wait (short retries).
+    NakAfter(Duration),
+}
+
+/// Decides the outcome of an attempt: what to record, whether the scheduler must hold the
+/// retry (`rearm`), and how to settle the message.
+pub fn decide(result: &CallResult, decision: Option<RetryDecision>, now: DateTime<Utc>, nak_max: Duration) -> (AttemptOutcome, Option<DateTime<Utc>>, bool, Settle) {
+    if let Some(at) = result.reschedule_at {
+        return (AttemptOutcome::Rescheduled, Some(at), false, Settle::Ack);
+    }
+    if result.class == AttemptClass::Success {
+        return (AttemptOutcome::Succeeded, None, false, Settle::Ack);
+    }
+    match decision {
+        Some(RetryDecision::RetryAfter(wait)) => {
+            let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+            if wait <= nak_max {
+                (AttemptOutcome::Retrying, Some(at), false, Settle::NakAfter(wait))
+            } else {
+                (AttemptOutcome::Retrying, Some(at), true, Settle::Ack)
+            }
+        }
+        _ => (AttemptOutcome::Failed, None, false, Settle::Ack),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+pub async fn handle(ctx: &Ctx, message: Message) {
+    let delivered = message.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
+    let (message, acker) = message.split();
+    let fire: Fire = match serde_json::from_slice(&message.payload) {
+        Ok(fire) => fire,
+        Err(e) => {
+            tracing::error!(error = %e, "an unreadable fire message; dropped");
+            let _ = acker.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    let attempt_no = fire.attempt + delivered - 1;
+    let key = fire.key();
+    let record = match ctx.topology.timers.get_live(&key).await {
+        Ok(record) => record,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the timer failed; retrying");
+            let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+            return;
+        }
+    };
+    let started_at = Utc::now();
+    let mut attempt = Attempt {
+        delivery_id: fire.delivery_id(),
+        generation: fire.generation,
+        occurrence: fire.occurrence,
+        attempt: attempt_no,
+        due_at: fire.due_at,
+        started_at,
+        latency_ms: 0,
+        status_code: None,
+        error: None,
+        outcome: AttemptOutcome::Superseded,
+        next_at: None,
+    };
+    // The record is the truth: a timer changed or deleted after this fire was emitted is not
+    // called with its old definition.
+    let live = record.filter(|(r, _)| r.generation == fire.generation && r.status != TimerStatus::Cancelled);
+    let Some((record, _)) = live else {
+        attempt.error = Some("the timer was changed or deleted before the call".into());
+        report(ctx, &key, attempt, false).await;
+        let _ = acker.ack().await;
+        return;
+    };
+    let target = &record.spec.target.http;
+    let result = with_progress(ctx, &acker, call::make(&ctx.http, target, &fire, attempt_no, started_at)).await;
+    let now = Utc::now();
+    let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
+    let decision = (result.class != AttemptClass::Success).then(|| record.spec.retry.decide(attempt_no, result.class, result.retry_after, since_due));
+    let (outcome, next_at, rearm, settle) = decide(&result, decision, now, ctx.config.nak_max_delay);
+    attempt.latency_ms = result.latency.as_millis() as u64;
+    attempt.status_code = result.status_code;
+    attempt.error = result.error.clone();
+    attempt.outcome = outcome;
+    attempt.next_at = next_at;
+    metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
+    metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
+    if !report(ctx, &key, attempt, rearm).await {
+        // Unreported, the attempt would be lost from the record: do it again.
+        let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+        return;
+    }
+    let settled = match settle {
+        Settle::Ack => acker.ack().await,
+        Settle::NakAfter(wait) => acker.ack_with(AckKind::Nak(Some(wait))).await,
+    };
+    if let Err(e) = settled {
+        tracing::debug!(error = %e, "settling failed; the message will be redelivered");
+    }
+}
+
+/// Sends progress acks while a slow call lasts, so ack_wait does not redeliver it.
+async fn with_progress<F: std::future::Future<Output = CallResult>>(ctx: &Ctx, acker: &async_nats::jetstream::message::Acker, call: F) -> CallResult {
+    tokio::pin!(call);
+    let mut tick = tokio::time::interval(ctx.config.progress_interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut call => return result,
+            _ = tick.tick() => { let _ = acker.ack_with(AckKind::Progress).await; }
+        }
+    }
+}
+
+/// Publishes the attempt to the log and, as a report command, to the scheduler; waits for
+/// both acks. Returns false if either failed.
+async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm: bool) -> bool {
+    let names = ctx.topology.names();
+    let msg_id = format!("{}/a{}/report", attempt.delivery_id, attempt.attempt);
+    let log = ontime_nats::log::append(&ctx.topology.js, names, &attempt, key).await;
+    let command = Command::new(key.clone(), CommandBody::Report { attempt, rearm });
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(headers::MSG_ID, msg_id.as_str());
+    let body = Bytes::from(serde_json::to_vec(&command).unwrap_or_default());
+    let cmd = ctx.topology.js.publish_with_headers(names.cmd_subject(key), hdrs, body).await;
+    match (log, cmd) {
+        (Ok(log), Ok(cmd)) => {
+            let (a, b) = tokio::join!(log, cmd);
+            a.is_ok() && b.is_ok()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(class: AttemptClass) -> CallResult {
+        CallResult { status_code: Some(500), class, error: None, retry_after: None, reschedule_at: None, latency: Duration::ZERO }
+    }
+
+    #[test]
+    fn short_retries_stay_long_ones_go_to_the_scheduler() {
+        let now = Utc::now();
+        let five = Duration::from_secs(5);
+        let short = decide(&result(AttemptClass::Retryable), Some(RetryDecision::RetryAfter(Duration::from_secs(2))), now, five);
+        assert_eq!((short.0, short.2, short.3), (AttemptOutcome::Retrying, false, Settle::NakAfter(Duration::from_secs(2))));
+        let long = decide(&result(AttemptClass::Retryable), Some(RetryDecision::RetryAfter(Duration::from_secs(60))), now, five);
+        assert_eq!((long.0, long.2, long.3), (AttemptOutcome::Retrying, true, Settle::Ack));
+        assert_eq!(long.1, Some(now + chrono::Duration::seconds(60)));
+        let gave_up = decide(&result(AttemptClass::Final), Some(RetryDecision::GiveUp("4xx".into())), now, five);
+        assert_eq!((gave_up.0, gave_up.3), (AttemptOutcome::Failed, Settle::Ack));
+        let ok = decide(&result(AttemptClass::Success), None, now, five);
+        assert_eq!(ok.0, AttemptOutcome::Succeeded);
+    }
+}

@@ -1,0 +1,108 @@
+//! Delivery workers: stateless members of the `workers` consumer group. Each fire message
+//! becomes one HTTP call; every attempt is reported to the log and to the scheduler; the
+//! message is acked, nak'd with a delay (short retry) or handed to the scheduler (long retry).
+
+mod call;
+mod deliver;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use ontime_nats::Topology;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+pub use call::{CallResult, callback_verdict};
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Calls made at once by this process.
+    pub concurrency: usize,
+    /// Retries waiting up to this long stay with the worker (nak with delay). Longer waits
+    /// are handed to the scheduler as durable wake-ups, so a long backoff never holds a slot
+    /// of the consumer's `max_ack_pending`.
+    pub nak_max_delay: Duration,
+    /// How often a slow call tells JetStream it is still being worked on.
+    pub progress_interval: Duration,
+    /// How long shutdown waits for calls in flight.
+    pub drain_timeout: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 512,
+            nak_max_delay: Duration::from_secs(5),
+            progress_interval: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors that stop a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Nats(#[from] ontime_nats::NatsError),
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+pub(crate) struct Ctx {
+    pub topology: Topology,
+    pub config: WorkerConfig,
+    pub http: reqwest::Client,
+}
+
+/// Runs one worker until `shutdown` is cancelled, then waits for the calls in flight.
+pub async fn run(topology: Topology, config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
+    let n = topology.names().clone();
+    let consumer = topology.consumer(&n.fire_stream(), n.fire_consumer()).await?;
+    let http = reqwest::Client::builder()
+        // A 3xx is an answer like any other (final), not something to follow blindly.
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(config.concurrency)
+        .user_agent(concat!("ontime/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| WorkerError::Http(e.to_string()))?;
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let ctx = Arc::new(Ctx { topology, config, http });
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(ctx.config.concurrency.clamp(1, 1000))
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .map_err(ontime_nats::NatsError::nats)?;
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("never closed"),
+            _ = shutdown.cancelled() => break,
+        };
+        let next = tokio::select! {
+            next = messages.next() => next,
+            _ = shutdown.cancelled() => break,
+        };
+        match next {
+            Some(Ok(message)) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    deliver::handle(&ctx, message).await;
+                    drop(permit);
+                });
+            }
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "pull consumer error");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            None => break,
+        }
+    }
+    let all = ctx.config.concurrency as u32;
+    let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;
+    Ok(())
+}
