@@ -13,8 +13,10 @@ pub enum ErrorCode {
     InvalidJson,
     /// A field has a wrong type or value (422).
     InvalidField,
-    /// The timer does not exist (404).
+    /// The timer does not exist, or no such route (404).
     NotFound,
+    /// The route exists but not with this HTTP method (405).
+    MethodNotAllowed,
     /// `If-Match` named a revision that is not the current one (409).
     RevisionConflict,
     /// The request body is over the configured limit (413).
@@ -32,6 +34,7 @@ impl ErrorCode {
             Self::InvalidJson => 400,
             Self::InvalidField => 422,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::RevisionConflict => 409,
             Self::PayloadTooLarge => 413,
             Self::Unavailable => 503,

@@ -1,0 +1,35 @@
+//! The gateway's knobs.
+
+use std::time::Duration;
+
+/// How the gateway waits and what it accepts.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// How long a request waits for the scheduler's reply once JetStream has acknowledged its
+    /// command. Past it the answer is `202 Accepted` with the command id: the command is
+    /// durable and will be applied, the gateway just did not see it happen.
+    pub reply_timeout: Duration,
+    /// How long a request waits for JetStream to acknowledge its command (the publish
+    /// included). Past it the answer is `503 unavailable`. A request therefore lasts at most
+    /// `ack_timeout + reply_timeout`.
+    pub ack_timeout: Duration,
+    /// Largest body of a single-timer request (PUT, POST, PATCH).
+    pub max_body_bytes: usize,
+    /// Largest body of `POST …/timers:batch`. Separate from `max_body_bytes` because 1,000
+    /// timers with modest payloads weigh several MB.
+    pub max_batch_body_bytes: usize,
+    /// Most timers in one batch.
+    pub max_batch_items: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            reply_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(5),
+            max_body_bytes: 1024 * 1024,
+            max_batch_body_bytes: 16 * 1024 * 1024,
+            max_batch_items: 1000,
+        }
+    }
+}

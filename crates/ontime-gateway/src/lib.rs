@@ -1,0 +1,49 @@
+//! ontime's REST gateway.
+//!
+//! The gateway never writes timer state. A change is validated, published as a
+//! [`Command`](ontime_core::command::Command) on the command stream, acknowledged by
+//! JetStream (which makes it durable), applied by a scheduler, and answered with the state the
+//! scheduler replied with. Reads come straight from the KV bucket and the execution log.
+//!
+//! Every failure is answered in one JSON shape, `{"error": CODE, "message": …, "field": …}`
+//! ([`ontime_core::ValidationError`]), with the status of its code.
+
+mod config;
+mod error;
+mod input;
+mod openapi;
+mod replies;
+mod responses;
+mod routes;
+mod state;
+mod submit;
+mod validate;
+
+use tokio_util::sync::CancellationToken;
+
+pub use config::GatewayConfig;
+pub use error::{ApiError, GatewayError};
+pub use openapi::ApiDoc;
+pub use replies::ReplyRouter;
+pub use responses::{Accepted, BatchResponse, BatchResult, ExecutionPage, Health, TimerPage};
+pub use routes::router;
+pub use state::AppState;
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting
+/// connections and lets the requests in flight finish (each is bounded by the configured
+/// ack and reply timeouts).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    topology: ontime_nats::Topology,
+    config: GatewayConfig,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let state = AppState::new(topology, config).await?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "gateway listening");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(GatewayError::Io)
+}

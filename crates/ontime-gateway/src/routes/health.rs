@@ -1,0 +1,53 @@
+//! `/health` (the process is up) and `/ready` (it can serve: NATS connected, topology present).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use ontime_core::ValidationError;
+
+use crate::error::ApiError;
+use crate::responses::Health;
+use crate::state::AppState;
+
+/// How long `/ready` waits for NATS before saying no.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+/// Liveness: always 200 while the process serves HTTP.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Up", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: 200 when NATS is connected and the topology exists, else 503.
+#[utoipa::path(
+    get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "NATS is not connected or the topology is missing", body = ValidationError),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let connection = state.topology.client.connection_state();
+    if connection != async_nats::connection::State::Connected {
+        return Err(ApiError::unavailable(format!("NATS is {connection}")));
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.topology.is_ready()).await {
+        Ok(true) => Ok(Json(Health {
+            status: "ok".into(),
+        })),
+        Ok(false) => Err(ApiError::unavailable(
+            "the NATS topology (streams, bucket) is missing",
+        )),
+        Err(_) => Err(ApiError::unavailable("NATS did not answer in time")),
+    }
+}

@@ -1,0 +1,55 @@
+//! The HTTP routes: one router per resource, merged into one app.
+
+pub mod batch;
+pub mod executions;
+pub mod health;
+pub mod timers;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::error;
+use crate::state::AppState;
+
+/// The header that carries a request's id; generated (UUIDv7) when the client sent none.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API over `state`.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .merge(timers::router(config.max_body_bytes))
+        .merge(batch::router(config.max_batch_body_bytes))
+        .merge(executions::router())
+        .merge(health::router())
+        .route("/openapi.json", get(crate::openapi::openapi_json))
+        .fallback(error::route_not_found)
+        // After the merges: it applies to the routes present when it is called.
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        // Outermost, so the trace span sees the id.
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+        .with_state(state)
+}
+
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        uuid::Uuid::now_v7()
+            .to_string()
+            .parse()
+            .ok()
+            .map(RequestId::new)
+    }
+}

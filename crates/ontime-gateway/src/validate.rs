@@ -1,0 +1,323 @@
+//! Decoding and validating request bodies, as pure functions: everything that can be
+//! refused is refused here, before anything is published.
+
+use ontime_core::error::from_json_slice;
+use ontime_core::schedule::Schedule;
+use ontime_core::timer::TimerSpec;
+use ontime_core::{ErrorCode, TimerId, ValidationError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// A timer as `POST …/timers` and batch items take it: the fields of a `TimerSpec`, plus an
+/// optional `id` (a UUIDv7 is chosen when it is absent).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewTimer {
+    /// The timer's id; upserts when a timer with this id exists.
+    #[schema(example = "invoice-42")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub spec: TimerSpec,
+}
+
+/// The body of `POST …/timers:batch`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchRequest {
+    /// 1 to 1,000 timers.
+    pub timers: Vec<NewTimer>,
+}
+
+/// A `PUT` body: a whole `TimerSpec`.
+pub fn spec(bytes: &[u8]) -> Result<TimerSpec, ValidationError> {
+    let mut spec: TimerSpec = from_json_slice(bytes)?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// A `POST` body: a `TimerSpec` plus an optional `id`.
+pub fn new_timer_body(bytes: &[u8]) -> Result<(Option<TimerId>, TimerSpec), ValidationError> {
+    new_timer(from_json_slice::<Map<String, Value>>(bytes)?)
+}
+
+/// One new timer, already known to be a JSON object.
+pub fn new_timer(
+    mut fields: Map<String, Value>,
+) -> Result<(Option<TimerId>, TimerSpec), ValidationError> {
+    let id = match fields.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(TimerId::parse(&id)?),
+        Some(_) => return Err(ValidationError::invalid("id", "id must be a string")),
+    };
+    let mut spec: TimerSpec = from_value(Value::Object(fields))?;
+    spec.validate()?;
+    Ok((id, spec))
+}
+
+/// One item of a batch: its id (if given) and spec, or what is wrong with it.
+pub type BatchItem = Result<(Option<TimerId>, TimerSpec), ValidationError>;
+
+/// A batch body. The error is for the batch as a whole; each item carries its own, with its
+/// path (`timers[3].schedule.at`).
+pub fn batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, ValidationError> {
+    let mut body = from_json_slice::<Map<String, Value>>(bytes)?;
+    if let Some(other) = body.keys().find(|k| *k != "timers") {
+        return Err(ValidationError::invalid(
+            other.clone(),
+            format!("unknown field `{other}`; a batch is {{\"timers\": [...]}}"),
+        ));
+    }
+    let Some(Value::Array(items)) = body.remove("timers") else {
+        return Err(ValidationError::invalid(
+            "timers",
+            "timers must be an array of timers",
+        ));
+    };
+    if items.is_empty() || items.len() > max_items {
+        return Err(ValidationError::invalid(
+            "timers",
+            format!("a batch holds 1 to {max_items} timers, not {}", items.len()),
+        ));
+    }
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let at = format!("timers[{index}]");
+            match item {
+                Value::Object(fields) => new_timer(fields).map_err(|e| e.within(&at)),
+                _ => Err(ValidationError::invalid(at, "each timer is a JSON object")),
+            }
+        })
+        .collect())
+}
+
+/// A `PATCH` body: a JSON object changing some of `schedule` (replaced whole), `target` and
+/// `retry` (merged, RFC 7396). What can be checked without the current state is checked
+/// here; the scheduler validates the merged result.
+pub fn patch(bytes: &[u8]) -> Result<Value, ValidationError> {
+    let fields = from_json_slice::<Map<String, Value>>(bytes)?;
+    if fields.is_empty() {
+        return Err(ValidationError::new(
+            ErrorCode::InvalidField,
+            "a patch changes at least one of schedule, target, retry",
+        ));
+    }
+    for (name, value) in &fields {
+        match name.as_str() {
+            "schedule" => {
+                let schedule: Schedule =
+                    from_value(value.clone()).map_err(|e| e.within("schedule"))?;
+                schedule.validate().map_err(|e| e.within("schedule"))?;
+            }
+            "target" => {
+                let Value::Object(target) = value else {
+                    return Err(ValidationError::invalid(
+                        "target",
+                        "target must be an object (it is merged into the current one)",
+                    ));
+                };
+                if let Some(other) = target.keys().find(|k| *k != "http") {
+                    return Err(ValidationError::invalid(
+                        format!("target.{other}"),
+                        format!("unknown field `{other}`"),
+                    ));
+                }
+                if target.get("http").is_some_and(|http| !http.is_object()) {
+                    return Err(ValidationError::invalid(
+                        "target.http",
+                        "target.http must be an object (it is merged into the current one)",
+                    ));
+                }
+            }
+            "retry" => {
+                if !(value.is_object() || value.is_null()) {
+                    return Err(ValidationError::invalid(
+                        "retry",
+                        "retry must be an object, or null for the default policy",
+                    ));
+                }
+            }
+            other => {
+                return Err(ValidationError::invalid(
+                    other,
+                    format!(
+                        "unknown field `{other}`; a patch may change schedule, target and retry"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Value::Object(fields))
+}
+
+/// Decodes a JSON value into `T`, with the path of the field at fault.
+fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { None } else { Some(path) };
+        ValidationError {
+            code: ErrorCode::InvalidField,
+            message: err.into_inner().to_string(),
+            field,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok() -> Value {
+        json!({"schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}})
+    }
+
+    fn bytes(v: &Value) -> Vec<u8> {
+        v.to_string().into_bytes()
+    }
+
+    #[test]
+    fn specs_are_decoded_and_validated() {
+        assert!(spec(&bytes(&ok())).is_ok());
+        assert_eq!(spec(b"{nope").unwrap_err().code, ErrorCode::InvalidJson);
+        let mut bad = ok();
+        bad["schedule"] = json!({"at": "tomorrow"});
+        assert_eq!(
+            spec(&bytes(&bad)).unwrap_err().field.as_deref(),
+            Some("schedule.at")
+        );
+        let mut bad = ok();
+        bad["target"]["http"]["url"] = json!("ftp://x");
+        assert_eq!(
+            spec(&bytes(&bad)).unwrap_err().field.as_deref(),
+            Some("target.http.url")
+        );
+        let mut bad = ok();
+        bad["id"] = json!("x");
+        assert_eq!(
+            spec(&bytes(&bad)).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn new_timers_take_an_optional_id() {
+        let (id, _) = new_timer_body(&bytes(&ok())).unwrap();
+        assert!(id.is_none());
+        let mut with_id = ok();
+        with_id["id"] = json!("order=42");
+        assert_eq!(
+            new_timer_body(&bytes(&with_id))
+                .unwrap()
+                .0
+                .unwrap()
+                .as_str(),
+            "order=42"
+        );
+        with_id["id"] = json!("a/b");
+        assert_eq!(
+            new_timer_body(&bytes(&with_id))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("id")
+        );
+        with_id["id"] = json!(7);
+        assert_eq!(
+            new_timer_body(&bytes(&with_id))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("id")
+        );
+        with_id["id"] = json!(null);
+        with_id["extra"] = json!(1);
+        assert_eq!(
+            new_timer_body(&bytes(&with_id)).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn batch_items_carry_their_own_errors_with_paths() {
+        let mut bad_at = ok();
+        bad_at["schedule"] = json!({"at": "soon"});
+        let mut bad_id = ok();
+        bad_id["id"] = json!("a b");
+        let body = json!({"timers": [ok(), bad_at, 3, bad_id]});
+        let items = batch(&bytes(&body), 1000).unwrap();
+        assert!(items[0].is_ok());
+        assert_eq!(
+            items[1].as_ref().unwrap_err().field.as_deref(),
+            Some("timers[1].schedule.at")
+        );
+        assert_eq!(
+            items[2].as_ref().unwrap_err().field.as_deref(),
+            Some("timers[2]")
+        );
+        assert_eq!(
+            items[3].as_ref().unwrap_err().field.as_deref(),
+            Some("timers[3].id")
+        );
+    }
+
+    #[test]
+    fn batches_have_a_size_and_a_shape() {
+        let field = |v: Value, max| batch(&bytes(&v), max).unwrap_err().field;
+        assert_eq!(field(json!({"timers": []}), 10).as_deref(), Some("timers"));
+        assert_eq!(
+            field(json!({"timers": [ok(), ok(), ok()]}), 2).as_deref(),
+            Some("timers")
+        );
+        assert_eq!(field(json!({"timers": {}}), 10).as_deref(), Some("timers"));
+        assert_eq!(field(json!({}), 10).as_deref(), Some("timers"));
+        assert_eq!(
+            field(json!({"timers": [ok()], "more": 1}), 10).as_deref(),
+            Some("more")
+        );
+        assert_eq!(batch(b"[]", 10).unwrap_err().code, ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn patches_are_checked_before_publishing() {
+        assert!(
+            patch(&bytes(
+                &json!({"schedule": {"after": "5s"}, "retry": {"max_attempts": 2}})
+            ))
+            .is_ok()
+        );
+        assert!(
+            patch(&bytes(
+                &json!({"target": {"http": {"method": "PUT"}}, "retry": null})
+            ))
+            .is_ok()
+        );
+        let field = |v: Value| patch(&bytes(&v)).unwrap_err().field;
+        assert_eq!(
+            field(json!({"schedule": {"at": "x"}})).as_deref(),
+            Some("schedule.at")
+        );
+        assert_eq!(field(json!({"schedule": {}})).as_deref(), Some("schedule"));
+        // Unknown fields are reported at their own path, as `from_json_slice` does.
+        assert_eq!(
+            field(json!({"schedule": {"every": "1s"}})).as_deref(),
+            Some("schedule.every")
+        );
+        assert_eq!(field(json!({"target": null})).as_deref(), Some("target"));
+        assert_eq!(
+            field(json!({"target": {"mail": {}}})).as_deref(),
+            Some("target.mail")
+        );
+        assert_eq!(
+            field(json!({"target": {"http": 1}})).as_deref(),
+            Some("target.http")
+        );
+        assert_eq!(field(json!({"retry": 3})).as_deref(), Some("retry"));
+        assert_eq!(
+            field(json!({"status": "paused"})).as_deref(),
+            Some("status")
+        );
+        assert_eq!(patch(b"{}").unwrap_err().code, ErrorCode::InvalidField);
+        assert_eq!(patch(b"[1]").unwrap_err().code, ErrorCode::InvalidJson);
+    }
+}

@@ -1,0 +1,281 @@
+//! What the gateway's HTTP tests run on: a real nats-server per test (free port, temporary
+//! store), a topology under a prefix of its own, the gateway on port 0, and a stand-in
+//! scheduler for the tests that need replies.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use ontime_core::command::{Command, Reply};
+use ontime_core::state::{self, Applied};
+use ontime_gateway::{AppState, GatewayConfig};
+use ontime_nats::{Names, Topology, TopologyConfig, headers};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command as Process};
+use tokio_util::sync::CancellationToken;
+
+/// The pinned nats-server: `ONTIME_NATS_SERVER_BIN`, the project's install, or whatever
+/// `nats/install.sh` installs.
+fn nats_server_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("ONTIME_NATS_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let installed = repo.join("nats/.install/2.15.1/bin/nats-server");
+    if installed.exists() {
+        return installed;
+    }
+    let out = std::process::Command::new(repo.join("nats/install.sh"))
+        .output()
+        .expect("running nats/install.sh");
+    assert!(
+        out.status.success(),
+        "nats/install.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// A nats-server with JetStream, killed on drop.
+pub struct Nats {
+    pub url: String,
+    child: Option<Child>,
+    _store: tempfile::TempDir,
+}
+
+impl Nats {
+    pub async fn start() -> Self {
+        let store = tempfile::tempdir().expect("a temporary store");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = Process::new(nats_server_bin())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting nats-server");
+        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Server is ready") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "nats-server did not start on port {port}");
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            child: Some(child),
+            _store: store,
+        }
+    }
+
+    /// SIGKILLs the server, as a crash would.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// A gateway served on 127.0.0.1:0 over its own topology.
+pub struct Gateway {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub topology: Topology,
+    pub state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl Gateway {
+    pub async fn start(nats: &Nats, config: GatewayConfig) -> Self {
+        let prefix: String = format!("g{}", uuid::Uuid::now_v7().simple())
+            .chars()
+            .take(24)
+            .collect();
+        let names = Names::new(&prefix).expect("a valid prefix");
+        let client = ontime_nats::connect(&nats.url, "gateway-test")
+            .await
+            .expect("connect to NATS");
+        let topology = Topology::ensure(
+            client,
+            TopologyConfig {
+                names,
+                ..TopologyConfig::default()
+            },
+        )
+        .await
+        .expect("topology");
+        let state = AppState::new(topology.clone(), config)
+            .await
+            .expect("gateway state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let shutdown = CancellationToken::new();
+        let app = ontime_gateway::router(state.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            topology,
+            state,
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Messages on the command stream (work-queue: what no scheduler has taken yet).
+    pub async fn commands_on_stream(&self) -> u64 {
+        let names = self.topology.names();
+        let mut stream = self
+            .topology
+            .js
+            .get_stream(names.cmd_stream())
+            .await
+            .expect("the command stream");
+        stream.info().await.expect("stream info").state.messages
+    }
+
+    /// The command stream's messages, oldest first, with their headers.
+    pub async fn stream_commands(&self) -> Vec<(Command, async_nats::HeaderMap)> {
+        let names = self.topology.names();
+        let stream = self
+            .topology
+            .js
+            .get_stream(names.cmd_stream())
+            .await
+            .expect("the command stream");
+        let info = stream.get_info().await.expect("stream info");
+        let mut out = Vec::new();
+        for seq in info.state.first_sequence..=info.state.last_sequence {
+            if let Ok(raw) = stream.get_raw_message(seq).await {
+                out.push((
+                    Command::decode(&raw.payload).expect("a valid command"),
+                    raw.headers,
+                ));
+            }
+        }
+        out
+    }
+
+    /// Replies to every command at once with the state it would create, writing nothing:
+    /// measures the gateway, not a scheduler.
+    pub async fn instant_replier(&self) -> CancellationToken {
+        let names = self.topology.names();
+        let consumer = self.topology.consumer(&names.cmd_stream(), names.cmd_consumer()).await.expect("the command consumer");
+        let mut messages = consumer.messages().await.expect("pulling commands");
+        let client = self.topology.client.clone();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    () = token.cancelled() => break,
+                    m = messages.next() => match m { Some(Ok(m)) => m, _ => break },
+                };
+                let seq = message.info().expect("JetStream metadata").stream_sequence;
+                let command = Command::decode(&message.payload).expect("a valid command");
+                let now = chrono::Utc::now();
+                let reply = match state::apply(None, &command, seq, now, now) {
+                    Ok(Applied::Changed(record)) => Reply::applied(record.view(seq)),
+                    Ok(Applied::Unchanged) => continue,
+                    Err(error) => Reply::failed(error),
+                };
+                if let Some(to) = message.headers.as_ref().and_then(|h| h.get(headers::REPLY_TO)) {
+                    let body = serde_json::to_vec(&reply).expect("a reply").into();
+                    client.publish(to.to_string(), body).await.expect("replying");
+                }
+                let _ = message.ack().await;
+            }
+        });
+        stop
+    }
+
+    /// Plays the scheduler: applies every command with the core's state machine, writes the
+    /// record, and replies on `Ontime-Reply-To`. Stops when the returned token is cancelled.
+    pub async fn fake_scheduler(&self) -> CancellationToken {
+        let names = self.topology.names();
+        let consumer = self
+            .topology
+            .consumer(&names.cmd_stream(), names.cmd_consumer())
+            .await
+            .expect("the command consumer");
+        let mut messages = consumer.messages().await.expect("pulling commands");
+        let topology = self.topology.clone();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    () = token.cancelled() => break,
+                    m = messages.next() => match m { Some(Ok(m)) => m, _ => break },
+                };
+                let info = message.info().expect("JetStream metadata");
+                let (seq, accepted_at) = (info.stream_sequence, info.published);
+                let command = Command::decode(&message.payload).expect("a valid command");
+                let slot = topology
+                    .timers
+                    .get(&command.key())
+                    .await
+                    .expect("reading the timer");
+                let current = slot.record.as_ref().map(|r| (r, slot.revision));
+                let reply =
+                    match state::apply(current, &command, seq, accepted_at, chrono::Utc::now()) {
+                        Ok(Applied::Changed(record)) => {
+                            let revision = topology
+                                .timers
+                                .write(&record, slot.revision)
+                                .await
+                                .expect("writing the timer");
+                            Reply::applied(record.view(revision))
+                        }
+                        Ok(Applied::Unchanged) => Reply::applied(
+                            slot.record
+                                .expect("unchanged means present")
+                                .view(slot.revision),
+                        ),
+                        Err(error) => Reply::failed(error),
+                    };
+                if let Some(to) = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(headers::REPLY_TO))
+                {
+                    let body = serde_json::to_vec(&reply).expect("a reply").into();
+                    topology
+                        .client
+                        .publish(to.to_string(), body)
+                        .await
+                        .expect("replying");
+                }
+                message.ack().await.expect("acking");
+            }
+        });
+        stop
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

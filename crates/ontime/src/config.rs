@@ -1,0 +1,109 @@
+//! Settings shared by every part, from flags or `ONTIME_*` environment variables (flags win).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use ontime_core::HumanDuration;
+use ontime_nats::{Names, Topology, TopologyConfig};
+
+/// What every part needs: where NATS is and how the topology is shaped.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// NATS server URL(s), comma-separated for a cluster.
+    #[arg(long, env = "ONTIME_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Prefix of every subject, stream and bucket name (several installations per server).
+    #[arg(long, env = "ONTIME_PREFIX", default_value = "ontime")]
+    pub prefix: String,
+    /// Replicas of streams and buckets: 1 for one node, 3 for a cluster.
+    #[arg(long, env = "ONTIME_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+    /// How long before its due time a wake-up moves from NATS into the scheduler's memory.
+    #[arg(long, env = "ONTIME_LEAD", default_value = "2s")]
+    pub lead: HumanDuration,
+    /// Commands and wake-ups a scheduler processes at once.
+    #[arg(long, env = "ONTIME_SCHEDULER_CONCURRENCY", default_value_t = 1024)]
+    pub scheduler_concurrency: usize,
+    /// Calls a worker makes at once.
+    #[arg(long, env = "ONTIME_WORKER_CONCURRENCY", default_value_t = 512)]
+    pub worker_concurrency: usize,
+    /// Retries waiting up to this long stay with the worker (nak with delay); longer ones
+    /// are handed to the scheduler as durable wake-ups.
+    #[arg(long, env = "ONTIME_NAK_MAX_DELAY", default_value = "5s")]
+    pub nak_max_delay: HumanDuration,
+    /// Execution log entries kept per timer.
+    #[arg(long, env = "ONTIME_LOG_PER_TIMER", default_value_t = 100)]
+    pub log_per_timer: i64,
+    /// How long finished timers and log entries are kept.
+    #[arg(long, env = "ONTIME_RETENTION", default_value = "7d")]
+    pub retention: HumanDuration,
+}
+
+impl CommonArgs {
+    pub fn topology_config(&self) -> anyhow::Result<TopologyConfig> {
+        anyhow::ensure!(matches!(self.replicas, 1 | 3 | 5), "--replicas must be 1, 3 or 5");
+        Ok(TopologyConfig {
+            names: Names::new(&self.prefix).map_err(anyhow::Error::msg)?,
+            replicas: self.replicas,
+            log_per_timer: self.log_per_timer,
+            retention: self.retention.get(),
+            ..TopologyConfig::default()
+        })
+    }
+
+    /// Connects and makes sure the topology exists.
+    pub async fn topology(&self, url: &str, name: &str) -> anyhow::Result<Topology> {
+        let config = self.topology_config()?;
+        let client = ontime_nats::connect(url, name).await.with_context(|| format!("connecting to {url}"))?;
+        // The first connection may still be in progress (the server may start after us).
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match Topology::ensure(client.clone(), config.clone()).await {
+                Ok(t) => return Ok(t),
+                Err(e) if delay < Duration::from_secs(5) => {
+                    tracing::info!(error = %e, "NATS not ready yet");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return Err(e).context("creating the NATS topology"),
+            }
+        }
+    }
+
+    pub fn scheduler_config(&self) -> ontime_scheduler::SchedulerConfig {
+        ontime_scheduler::SchedulerConfig { lead: self.lead.get(), concurrency: self.scheduler_concurrency }
+    }
+
+    pub fn worker_config(&self) -> ontime_worker::WorkerConfig {
+        ontime_worker::WorkerConfig {
+            concurrency: self.worker_concurrency,
+            nak_max_delay: self.nak_max_delay.get(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The gateway's own settings.
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
+    /// Address the REST API listens on.
+    #[arg(long, env = "ONTIME_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// How long a request waits for the scheduler's reply before answering 202.
+    #[arg(long, env = "ONTIME_REPLY_TIMEOUT", default_value = "5s")]
+    pub reply_timeout: HumanDuration,
+    /// Largest request body, in bytes (the batch endpoint allows more; see the README).
+    #[arg(long, env = "ONTIME_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl GatewayArgs {
+    pub fn config(&self) -> ontime_gateway::GatewayConfig {
+        ontime_gateway::GatewayConfig {
+            reply_timeout: self.reply_timeout.get(),
+            max_body_bytes: self.max_body_bytes,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `ontime dev`: nats-server as a child, then the gateway, a scheduler and a worker in this
+//! process. The child is stopped on the way out, whatever the way out is.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{CommonArgs, GatewayArgs};
+use crate::nats_server::{self, NatsServer};
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Port of the embedded nats-server.
+    #[arg(long, env = "ONTIME_NATS_PORT", default_value_t = 4222)]
+    pub nats_port: u16,
+    /// Where nats-server keeps its data (and its config and pid file).
+    #[arg(long, env = "ONTIME_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The nats-server binary (default: nats/.install, then PATH).
+    #[arg(long, env = "ONTIME_NATS_SERVER_BIN")]
+    pub nats_server_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let bin = nats_server::locate(args.nats_server_bin.clone())?;
+    let server = NatsServer::start(&bin, args.nats_port, &args.data_dir).await?;
+    tracing::info!(port = args.nats_port, data_dir = %args.data_dir.display(), "nats-server ready");
+    let result = run_parts(&args, shutdown).await;
+    server.stop().await;
+    tracing::info!("stopped");
+    result
+}
+
+async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let url = format!("nats://127.0.0.1:{}", args.nats_port);
+    // One connection per part, as if they were separate processes: no part's traffic
+    // queues behind another's on a shared socket.
+    let gateway_topology = args.common.topology(&url, "ontime-gateway").await?;
+    let scheduler_topology = args.common.topology(&url, "ontime-scheduler").await?;
+    let worker_topology = args.common.topology(&url, "ontime-worker").await?;
+    let listener = tokio::net::TcpListener::bind(&args.gateway.http).await.with_context(|| format!("binding {}", args.gateway.http))?;
+    tracing::info!(addr = %listener.local_addr()?, "ontime dev ready");
+
+    // Any part that stops (or fails) stops the others: a half-running dev server is worse
+    // than none.
+    let stop = shutdown.child_token();
+    let gateway = tokio::spawn(ontime_gateway::serve(listener, gateway_topology, args.gateway.config(), stop.child_token()));
+    let scheduler = tokio::spawn(ontime_scheduler::run(scheduler_topology, args.common.scheduler_config(), stop.child_token()));
+    let worker = tokio::spawn(ontime_worker::run(worker_topology, args.common.worker_config(), stop.child_token()));
+    let (g, s, w) = tokio::join!(
+        stop_all_when_done(gateway, stop.clone(), "gateway"),
+        stop_all_when_done(scheduler, stop.clone(), "scheduler"),
+        stop_all_when_done(worker, stop.clone(), "worker"),
+    );
+    g.and(s).and(w)
+}
+
+async fn stop_all_when_done<E: std::error::Error + Send + Sync + 'static>(
+    task: tokio::task::JoinHandle<Result<(), E>>,
+    stop: CancellationToken,
+    name: &str,
+) -> anyhow::Result<()> {
+    let result = task.await.with_context(|| format!("{name} panicked")).and_then(|r| r.with_context(|| format!("{name} failed")));
+    if !stop.is_cancelled() {
+        tracing::warn!(part = name, "a part stopped; stopping the others");
+        stop.cancel();
+    }
+    result
+}

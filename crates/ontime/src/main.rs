@@ -1,0 +1,88 @@
+//! The `ontime` binary: every part in one process (`ontime dev`), or each part alone for
+//! scaling out (`ontime gateway|scheduler|worker`).
+
+mod config;
+mod dev;
+mod nats_server;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{CommonArgs, GatewayArgs};
+
+#[derive(Parser)]
+#[command(name = "ontime", version, about = "A distributed, durable scheduler of HTTP calls on NATS JetStream")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Everything in one process, on an embedded nats-server started as a child process.
+    Dev(dev::DevArgs),
+    /// The REST gateway alone.
+    Gateway {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// A scheduler alone (run two or more: none is a leader).
+    Scheduler {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// A delivery worker alone (run as many as the call rate needs).
+    Worker {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONTIME_LOG").unwrap_or_else(|_| "info,async_nats=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    match cli.command {
+        Cmd::Dev(args) => dev::run(args, shutdown).await,
+        Cmd::Gateway { common, gateway } => {
+            let topology = common.topology(&common.nats_url, "ontime-gateway").await?;
+            let listener = tokio::net::TcpListener::bind(&gateway.http).await.with_context(|| format!("binding {}", gateway.http))?;
+            tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+            ontime_gateway::serve(listener, topology, gateway.config(), shutdown).await.context("gateway")
+        }
+        Cmd::Scheduler { common } => {
+            let topology = common.topology(&common.nats_url, "ontime-scheduler").await?;
+            tracing::info!("scheduler running");
+            ontime_scheduler::run(topology, common.scheduler_config(), shutdown).await.context("scheduler")
+        }
+        Cmd::Worker { common } => {
+            let topology = common.topology(&common.nats_url, "ontime-worker").await?;
+            tracing::info!("worker running");
+            ontime_worker::run(topology, common.worker_config(), shutdown).await.context("worker")
+        }
+    }
+}
+
+/// Cancels the root token on Ctrl-C or SIGTERM; a second signal exits at once.
+async fn cancel_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("shutting down (a second signal exits at once)");
+    token.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    std::process::exit(130);
+}

@@ -1,0 +1,37 @@
+//! The end-to-end test harness: each test gets its own nats-server (free port, temporary
+//! store), an HTTP sink that records every call, and ontime's parts running in-process with
+//! handles to kill any of them, or the `ontime` binary as a child process.
+
+mod nats;
+mod ontime;
+mod sink;
+
+pub use nats::{NatsServer, nats_server_bin};
+pub use ontime::{Ontime, Part, unique_prefix};
+pub use sink::{Call, Sink};
+
+use std::time::Duration;
+
+/// Polls `check` until it returns `Some`, or fails after `within`. Tests wait on conditions,
+/// never on fixed sleeps; the short poll interval keeps them quick.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
