@@ -14,7 +14,13 @@ fn in_ms(ms: i64) -> DateTime<Utc> {
 }
 
 async fn put(o: &Ontime, id: &str, body: Value) -> (u16, Value) {
-    let r = o.http.put(o.api(&format!("/namespaces/e2e/timers/{id}"))).json(&body).send().await.unwrap();
+    let r = o
+        .http
+        .put(o.api(&format!("/namespaces/e2e/timers/{id}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -65,10 +71,22 @@ async fn rest_create_calls_the_target_once_with_what_was_asked() {
     assert_eq!(call.query.as_deref(), Some("x=1"));
     assert_eq!(call.header("x-team"), Some("growth"));
     assert_eq!(call.header("content-type"), Some("application/json"));
-    assert_eq!(serde_json::from_slice::<Value>(&call.body).unwrap(), json!({"user": 42}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&call.body).unwrap(),
+        json!({"user": 42})
+    );
     assert_eq!(call.header("ontime-attempt"), Some("1"));
-    assert!(call.header("webhook-id").unwrap().starts_with("e2e/welcome.mail/"));
-    assert!(call.header("webhook-timestamp").unwrap().parse::<i64>().is_ok());
+    assert!(
+        call.header("webhook-id")
+            .unwrap()
+            .starts_with("e2e/welcome.mail/")
+    );
+    assert!(
+        call.header("webhook-timestamp")
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
     assert!(call.at >= due, "called before its due time");
 
     let done = status_becomes(&o, "welcome.mail", "succeeded").await;
@@ -91,7 +109,14 @@ async fn a_command_published_straight_to_nats_is_delivered() {
         }}}
     });
     let key = ontime_core::TimerKey::from_subject_suffix("e2e.from-nats").unwrap();
-    let ack = o.topology.js.publish(o.names().cmd_subject(&key), command.to_string().into()).await.unwrap().await.unwrap();
+    let ack = o
+        .topology
+        .js
+        .publish(o.names().cmd_subject(&key), command.to_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     assert!(!ack.duplicate);
     let calls = sink.wait_for("/raw", 1, WAIT).await;
     assert_eq!(calls[0].method, "POST");
@@ -123,14 +148,22 @@ async fn update_moves_the_due_time_and_delete_cancels() {
     // Deleted before it is due: never called.
     let (code, _) = put(&o, "deleted", timer(&sink.url("/deleted"), in_ms(2_500))).await;
     assert_eq!(code, 200);
-    let r = o.http.delete(o.api("/namespaces/e2e/timers/deleted")).send().await.unwrap();
+    let r = o
+        .http
+        .delete(o.api("/namespaces/e2e/timers/deleted"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let gone: Value = r.json().await.unwrap();
     assert_eq!(gone["status"], "cancelled");
     // A control timer due after the deleted one proves enough time has passed.
     put(&o, "control", timer(&sink.url("/control"), in_ms(3_500))).await;
     sink.wait_for("/control", 1, WAIT).await;
-    assert!(sink.calls("/deleted").is_empty(), "a deleted timer was called");
+    assert!(
+        sink.calls("/deleted").is_empty(),
+        "a deleted timer was called"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,17 +178,35 @@ async fn retries_follow_the_policy() {
     assert_eq!(done["attempts"], 3);
     let calls = sink.calls("/flaky");
     assert_eq!(calls.len(), 3);
-    let ids: Vec<_> = calls.iter().map(|c| c.header("webhook-id").unwrap().to_owned()).collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "webhook-id must be stable across retries: {ids:?}");
-    let attempts: Vec<_> = calls.iter().map(|c| c.header("ontime-attempt").unwrap().to_owned()).collect();
+    let ids: Vec<_> = calls
+        .iter()
+        .map(|c| c.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "webhook-id must be stable across retries: {ids:?}"
+    );
+    let attempts: Vec<_> = calls
+        .iter()
+        .map(|c| c.header("ontime-attempt").unwrap().to_owned())
+        .collect();
     assert_eq!(attempts, ["1", "2", "3"]);
     let log = eventually(WAIT, "three log entries", || async {
         let (_, page) = get(&o, "/namespaces/e2e/timers/flaky/executions").await;
         (page["items"].as_array().map_or(0, Vec::len) == 3).then_some(page)
     })
     .await;
-    let outcomes: Vec<_> = log["items"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(outcomes, ["succeeded", "retrying", "retrying"], "newest first");
+    let outcomes: Vec<_> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["succeeded", "retrying", "retrying"],
+        "newest first"
+    );
     assert_eq!(log["items"][2]["status_code"], 500);
     assert!(log["items"][0]["latency_ms"].is_u64());
 
@@ -171,7 +222,11 @@ async fn retries_follow_the_policy() {
     slow["target"]["http"]["timeout"] = json!("300ms");
     put(&o, "slow", slow).await;
     let retried = sink.wait_for("/slow", 2, WAIT).await;
-    assert_eq!(retried[1].header("ontime-attempt"), Some("2"), "a timeout is retried");
+    assert_eq!(
+        retried[1].header("ontime-attempt"),
+        Some("2"),
+        "a timeout is retried"
+    );
     status_becomes(&o, "slow", "succeeded").await;
 }
 
@@ -181,11 +236,20 @@ async fn the_callback_can_reschedule_the_timer() {
     let sink = Sink::start().await;
     let o = Ontime::start(&nats.url(), 1, 1).await;
     let again = in_ms(1_500);
-    sink.script_answer("/again", 200, &json!({"ok": false, "nextExecuteAt": again}).to_string(), Duration::ZERO);
+    sink.script_answer(
+        "/again",
+        200,
+        &json!({"ok": false, "nextExecuteAt": again}).to_string(),
+        Duration::ZERO,
+    );
     put(&o, "again", timer(&sink.url("/again"), in_ms(200))).await;
     let calls = sink.wait_for("/again", 2, WAIT).await;
     assert!(calls[1].at >= again);
-    assert_ne!(calls[0].header("webhook-id"), calls[1].header("webhook-id"), "a new occurrence has a new delivery id");
+    assert_ne!(
+        calls[0].header("webhook-id"),
+        calls[1].header("webhook-id"),
+        "a new occurrence has a new delivery id"
+    );
     let done = status_becomes(&o, "again", "succeeded").await;
     assert_eq!(done["runs"], 2);
 }
@@ -203,11 +267,27 @@ async fn two_schedulers_and_two_workers_deliver_each_timer_once() {
             t
         })
         .collect();
-    let r = o.http.post(o.api("/namespaces/e2e/timers:batch")).json(&json!({"timers": items})).send().await.unwrap();
+    let r = o
+        .http
+        .post(o.api("/namespaces/e2e/timers:batch"))
+        .json(&json!({"timers": items}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let results: Value = r.json().await.unwrap();
-    assert!(results["results"].as_array().unwrap().iter().all(|r| r["status"].as_u64().unwrap() < 300), "{results}");
-    eventually(WAIT, "every timer called", || async { (sink.all_calls().len() >= n as usize).then_some(()) }).await;
+    assert!(
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"].as_u64().unwrap() < 300),
+        "{results}"
+    );
+    eventually(WAIT, "every timer called", || async {
+        (sink.all_calls().len() >= n as usize).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     for i in 0..n {
         assert_eq!(sink.calls(&format!("/many/{i}")).len(), 1, "timer {i}");
@@ -222,7 +302,12 @@ async fn killing_schedulers_and_workers_loses_no_acknowledged_timer() {
     let n = 40;
     for i in 0..n {
         // Some due within the lead (held in memory), some beyond it (held by NATS).
-        let (code, _) = put(&o, &format!("k{i}"), timer(&sink.url(&format!("/k/{i}")), in_ms(500 + 100 * i))).await;
+        let (code, _) = put(
+            &o,
+            &format!("k{i}"),
+            timer(&sink.url(&format!("/k/{i}")), in_ms(500 + 100 * i)),
+        )
+        .await;
         assert_eq!(code, 200);
     }
     o.kill(Part::Scheduler);
@@ -232,11 +317,15 @@ async fn killing_schedulers_and_workers_loses_no_acknowledged_timer() {
     o.add(Part::Worker).await;
     // Held messages come back after the schedulers' ack wait (10 s).
     for i in 0..n {
-        sink.wait_for(&format!("/k/{i}"), 1, Duration::from_secs(60)).await;
+        sink.wait_for(&format!("/k/{i}"), 1, Duration::from_secs(60))
+            .await;
     }
     for i in 0..n {
         let calls = sink.calls(&format!("/k/{i}"));
-        let ids: std::collections::HashSet<_> = calls.iter().map(|c| c.header("webhook-id").unwrap().to_owned()).collect();
+        let ids: std::collections::HashSet<_> = calls
+            .iter()
+            .map(|c| c.header("webhook-id").unwrap().to_owned())
+            .collect();
         assert_eq!(ids.len(), 1, "duplicates of k{i} must share one webhook-id");
     }
 }

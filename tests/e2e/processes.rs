@@ -14,15 +14,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_ontime");
 
 fn ontime(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env("ONTIME_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
+    cmd.args(args)
+        .env("ONTIME_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
     cmd
 }
 
 async fn ready(http: &reqwest::Client, base: &str) {
-    eventually(Duration::from_secs(60), &format!("{base}/ready"), || async {
-        let r = http.get(format!("{base}/ready")).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        &format!("{base}/ready"),
+        || async {
+            let r = http.get(format!("{base}/ready")).send().await.ok()?;
+            r.status().is_success().then_some(())
+        },
+    )
     .await;
 }
 
@@ -37,7 +45,12 @@ fn port_is_free(port: u16) -> bool {
 
 async fn create(http: &reqwest::Client, base: &str, id: &str, url: &str, in_ms: i64) {
     let body = json!({"schedule": {"at": Utc::now() + chrono::Duration::milliseconds(in_ms)}, "target": {"http": {"url": url}}});
-    let r = http.put(format!("{base}/v1/namespaces/p/timers/{id}")).json(&body).send().await.unwrap();
+    let r = http
+        .put(format!("{base}/v1/namespaces/p/timers/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
@@ -69,9 +82,15 @@ async fn dev_mode_restarts_on_its_data_dir_without_losing_timers_and_stops_its_s
     ready(&http, &base).await;
     create(&http, &base, "survivor", &sink.url("/survivor"), 6_000).await;
     sigterm(&dev);
-    let status = tokio::time::timeout(Duration::from_secs(30), dev.wait()).await.expect("ontime dev stops").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), dev.wait())
+        .await
+        .expect("ontime dev stops")
+        .unwrap();
     assert!(status.success(), "ontime dev exited with {status}");
-    assert!(port_is_free(nats_port), "the embedded nats-server was left running");
+    assert!(
+        port_is_free(nats_port),
+        "the embedded nats-server was left running"
+    );
     assert!(sink.calls("/survivor").is_empty());
 
     let mut dev = ontime(&argv).spawn().unwrap();
@@ -79,7 +98,10 @@ async fn dev_mode_restarts_on_its_data_dir_without_losing_timers_and_stops_its_s
     let calls = sink.wait_for("/survivor", 1, Duration::from_secs(60)).await;
     assert_eq!(calls.len(), 1);
     sigterm(&dev);
-    tokio::time::timeout(Duration::from_secs(30), dev.wait()).await.expect("ontime dev stops").unwrap();
+    tokio::time::timeout(Duration::from_secs(30), dev.wait())
+        .await
+        .expect("ontime dev stops")
+        .unwrap();
     assert!(port_is_free(nats_port));
 }
 
@@ -102,27 +124,54 @@ async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
     let mut gateway_cmd = part("gateway");
     gateway_cmd.args(["--http", &addr]);
     let _gateway = gateway_cmd.spawn().unwrap();
-    let mut schedulers = vec![part("scheduler").spawn().unwrap(), part("scheduler").spawn().unwrap()];
-    let mut workers = vec![part("worker").spawn().unwrap(), part("worker").spawn().unwrap()];
+    let mut schedulers = vec![
+        part("scheduler").spawn().unwrap(),
+        part("scheduler").spawn().unwrap(),
+    ];
+    let mut workers = vec![
+        part("worker").spawn().unwrap(),
+        part("worker").spawn().unwrap(),
+    ];
     ready(&http, &base).await;
 
     let n = 30;
     for i in 0..n {
-        create(&http, &base, &format!("p{i}"), &sink.url(&format!("/p/{i}")), 1_000 + 150 * i).await;
+        create(
+            &http,
+            &base,
+            &format!("p{i}"),
+            &sink.url(&format!("/p/{i}")),
+            1_000 + 150 * i,
+        )
+        .await;
     }
     // Mid-run: one scheduler and one worker die without warning.
-    eventually(Duration::from_secs(30), "the first calls", || async { (!sink.all_calls().is_empty()).then_some(()) }).await;
+    eventually(Duration::from_secs(30), "the first calls", || async {
+        (!sink.all_calls().is_empty()).then_some(())
+    })
+    .await;
     schedulers[0].kill().await.unwrap();
     workers[0].kill().await.unwrap();
     for i in 0..n {
-        sink.wait_for(&format!("/p/{i}"), 1, Duration::from_secs(60)).await;
+        sink.wait_for(&format!("/p/{i}"), 1, Duration::from_secs(60))
+            .await;
     }
     for i in 0..n {
-        let ids: std::collections::HashSet<String> =
-            sink.calls(&format!("/p/{i}")).iter().map(|c| c.header("webhook-id").unwrap().to_owned()).collect();
+        let ids: std::collections::HashSet<String> = sink
+            .calls(&format!("/p/{i}"))
+            .iter()
+            .map(|c| c.header("webhook-id").unwrap().to_owned())
+            .collect();
         assert_eq!(ids.len(), 1, "p{i}: duplicates must share one webhook-id");
     }
-    let r: Value = http.get(format!("{base}/v1/namespaces/p/timers/p0")).send().await.unwrap().json().await.unwrap();
+    let r: Value = http
+        .get(format!("{base}/v1/namespaces/p/timers/p0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["id"], "p0");
     drop(schedulers);
     drop(workers);

@@ -45,7 +45,13 @@ pub enum CommandBody {
 
 impl Command {
     pub fn new(key: TimerKey, body: CommandBody) -> Self {
-        Self { v: WIRE_VERSION, namespace: key.namespace, id: key.id, expected_revision: None, body }
+        Self {
+            v: WIRE_VERSION,
+            namespace: key.namespace,
+            id: key.id,
+            expected_revision: None,
+            body,
+        }
     }
 
     pub fn key(&self) -> TimerKey {
@@ -56,7 +62,13 @@ impl Command {
     pub fn decode(bytes: &[u8]) -> Result<Self, ValidationError> {
         let mut cmd: Command = crate::error::from_json_slice(bytes)?;
         if cmd.v != WIRE_VERSION {
-            return Err(ValidationError::invalid("v", format!("unsupported wire version {}; this build speaks {WIRE_VERSION}", cmd.v)));
+            return Err(ValidationError::invalid(
+                "v",
+                format!(
+                    "unsupported wire version {}; this build speaks {WIRE_VERSION}",
+                    cmd.v
+                ),
+            ));
         }
         if let CommandBody::Upsert { spec } = &mut cmd.body {
             spec.validate().map_err(|e| e.within("spec"))?;
@@ -77,11 +89,19 @@ pub struct Reply {
 
 impl Reply {
     pub fn applied(timer: TimerView) -> Self {
-        Self { ok: true, timer: Some(timer), error: None }
+        Self {
+            ok: true,
+            timer: Some(timer),
+            error: None,
+        }
     }
 
     pub fn failed(error: ValidationError) -> Self {
-        Self { ok: false, timer: None, error: Some(error) }
+        Self {
+            ok: false,
+            timer: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -99,7 +119,10 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         if value.is_null() {
             object.remove(key);
         } else {
-            merge_patch(object.entry(key.clone()).or_insert(serde_json::Value::Null), value);
+            merge_patch(
+                object.entry(key.clone()).or_insert(serde_json::Value::Null),
+                value,
+            );
         }
     }
 }
@@ -129,11 +152,29 @@ mod tests {
         assert_eq!(serde_json::to_value(&cmd).unwrap()["kind"], "upsert");
 
         let bad = json!({"v": 2, "kind": "delete", "namespace": "ns", "id": "t1"});
-        assert_eq!(Command::decode(bad.to_string().as_bytes()).unwrap_err().field.as_deref(), Some("v"));
+        assert_eq!(
+            Command::decode(bad.to_string().as_bytes())
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("v")
+        );
         let bad = json!({"v": 1, "kind": "upsert", "namespace": "ns", "id": "t1",
             "spec": {"schedule": {}, "target": {"http": {"url": "http://x.test/"}}}});
-        assert_eq!(Command::decode(bad.to_string().as_bytes()).unwrap_err().field.as_deref(), Some("spec.schedule"));
+        assert_eq!(
+            Command::decode(bad.to_string().as_bytes())
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("spec.schedule")
+        );
         let bad = json!({"v": 1, "kind": "delete", "namespace": "n s", "id": "t1"});
-        assert_eq!(Command::decode(bad.to_string().as_bytes()).unwrap_err().field.as_deref(), Some("namespace"));
+        assert_eq!(
+            Command::decode(bad.to_string().as_bytes())
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("namespace")
+        );
     }
 }

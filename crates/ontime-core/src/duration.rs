@@ -10,7 +10,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A non-negative duration with millisecond resolution, written as a string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "1h30m")]
 pub struct HumanDuration(Duration);
@@ -86,7 +99,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         return Err(DurationError("empty duration".into()));
     }
     if s.starts_with('-') {
-        return Err(DurationError(format!("negative duration {input:?} is not allowed")));
+        return Err(DurationError(format!(
+            "negative duration {input:?} is not allowed"
+        )));
     }
     if s.starts_with('P') || s.starts_with('p') {
         return parse_iso(s).ok_or_else(|| {
@@ -96,7 +111,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         });
     }
     parse_units(s).ok_or_else(|| {
-        DurationError(format!("invalid duration {input:?}; write e.g. \"90s\", \"1h30m\", \"500ms\" or \"PT90M\""))
+        DurationError(format!(
+            "invalid duration {input:?}; write e.g. \"90s\", \"1h30m\", \"500ms\" or \"PT90M\""
+        ))
     })
 }
 
@@ -125,7 +142,9 @@ fn parse_units(s: &str) -> Option<Duration> {
             return None;
         }
         let (num, after) = rest.split_at(num_len);
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == ' ').unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == ' ')
+            .unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         total = total.checked_add(scale(num, unit_nanos(unit)?)?)?;
         rest = after;
@@ -158,7 +177,10 @@ fn parse_iso(s: &str) -> Option<Duration> {
     };
     let mut total: u128 = 0;
     let mut any = false;
-    for (part, units) in [(date, &[('W', 7 * 86_400), ('D', 86_400)][..]), (time.unwrap_or(""), &[('H', 3600), ('M', 60), ('S', 1)][..])] {
+    for (part, units) in [
+        (date, &[('W', 7 * 86_400), ('D', 86_400)][..]),
+        (time.unwrap_or(""), &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
         let mut rest = part;
         let mut allowed = units;
         while !rest.is_empty() {
@@ -204,7 +226,10 @@ pub fn format_duration(d: Duration) -> String {
         (0, 0) => {}
         (0, ms) if out.is_empty() => out.push_str(&format!("{ms}ms")),
         (s, 0) => out.push_str(&format!("{s}s")),
-        (s, ms) => out.push_str(&format!("{s}.{}s", format!("{ms:03}").trim_end_matches('0'))),
+        (s, ms) => out.push_str(&format!(
+            "{s}.{}s",
+            format!("{ms:03}").trim_end_matches('0')
+        )),
     }
     out
 }
@@ -238,7 +263,9 @@ mod tests {
 
     #[test]
     fn refusals() {
-        for bad in ["", "-5s", "5", "5x", "s", "P", "PT", "P1M", "P1Y", "PT1H2X", "1h-2m", "PT5M1H"] {
+        for bad in [
+            "", "-5s", "5", "5x", "s", "P", "PT", "P1M", "P1Y", "PT1H2X", "1h-2m", "PT5M1H",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(parse_duration("-5s").unwrap_err().0.contains("negative"));
@@ -246,7 +273,14 @@ mod tests {
 
     #[test]
     fn formats_canonically_and_round_trips() {
-        for (d, s) in [(5400_000, "1h30m"), (90_000, "1m30s"), (500, "500ms"), (1500, "1.5s"), (0, "0s"), (3_600_000, "1h")] {
+        for (d, s) in [
+            (5_400_000, "1h30m"),
+            (90_000, "1m30s"),
+            (500, "500ms"),
+            (1500, "1.5s"),
+            (0, "0s"),
+            (3_600_000, "1h"),
+        ] {
             let d = Duration::from_millis(d);
             assert_eq!(format_duration(d), s);
             assert_eq!(p(s), d);

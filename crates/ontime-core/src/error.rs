@@ -57,12 +57,20 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// A 422: `field` holds a value the API does not accept.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::InvalidField, message: message.into(), field: Some(field.into()) }
+        Self {
+            code: ErrorCode::InvalidField,
+            message: message.into(),
+            field: Some(field.into()),
+        }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -85,15 +93,26 @@ impl ValidationError {
 /// `invalid_json`) from an object with a field of the wrong type or value (422
 /// `invalid_field`, with the path of the field).
 pub fn from_json_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ValidationError::new(ErrorCode::InvalidJson, format!("cannot decode the JSON body: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ValidationError::new(
+            ErrorCode::InvalidJson,
+            format!("cannot decode the JSON body: {e}"),
+        )
+    })?;
     if !value.is_object() {
-        return Err(ValidationError::new(ErrorCode::InvalidJson, "the body must be a JSON object"));
+        return Err(ValidationError::new(
+            ErrorCode::InvalidJson,
+            "the body must be a JSON object",
+        ));
     }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let field = err.path().to_string();
         let field = if field == "." { None } else { Some(field) };
-        ValidationError { code: ErrorCode::InvalidField, message: strip_position(&err.into_inner().to_string()), field }
+        ValidationError {
+            code: ErrorCode::InvalidField,
+            message: strip_position(&err.into_inner().to_string()),
+            field,
+        }
     })
 }
 

@@ -28,7 +28,11 @@ impl WakeUp {
     /// The fire stream's de-duplication id: equal for every emission of this same attempt, so
     /// two schedulers, or one that crashed and retried, publish it once.
     pub fn fire_msg_id(&self) -> String {
-        format!("{}/a{}", delivery_id(&self.key(), self.generation, self.occurrence), self.attempt)
+        format!(
+            "{}/a{}",
+            delivery_id(&self.key(), self.generation, self.occurrence),
+            self.attempt
+        )
     }
 }
 

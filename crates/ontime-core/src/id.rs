@@ -49,7 +49,10 @@ fn check(
     allowed_text: &str,
 ) -> Result<(), ValidationError> {
     if value.is_empty() {
-        return Err(ValidationError::invalid(field, format!("{field} must not be empty")));
+        return Err(ValidationError::invalid(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     let len = value.chars().count();
     if len > max {
@@ -70,7 +73,13 @@ fn check(
 impl Namespace {
     /// Validates a namespace as the API accepts it.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        check(value, "namespace", MAX_NAMESPACE_LEN, is_namespace_char, "A-Z a-z 0-9 . _ -")?;
+        check(
+            value,
+            "namespace",
+            MAX_NAMESPACE_LEN,
+            is_namespace_char,
+            "A-Z a-z 0-9 . _ -",
+        )?;
         Ok(Self(value.to_owned()))
     }
 
@@ -88,7 +97,13 @@ impl Namespace {
 impl TimerId {
     /// Validates a timer id as the API accepts it.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        check(value, "id", MAX_TIMER_ID_LEN, is_timer_id_char, "A-Z a-z 0-9 . _ - ~ @ + =")?;
+        check(
+            value,
+            "id",
+            MAX_TIMER_ID_LEN,
+            is_timer_id_char,
+            "A-Z a-z 0-9 . _ - ~ @ + =",
+        )?;
         Ok(Self(value.to_owned()))
     }
 

@@ -82,43 +82,69 @@ impl RetryPolicy {
     /// many timers spread out by their own due times, so no jitter is added here.
     pub fn delay_for(&self, attempt: u32) -> Duration {
         let base = self.initial_interval.get().as_secs_f64();
-        let exp = self.multiplier.powi(attempt.saturating_sub(1).min(1000) as i32);
+        let exp = self
+            .multiplier
+            .powi(attempt.saturating_sub(1).min(1000) as i32);
         let secs = (base * exp).min(self.max_interval.get().as_secs_f64());
         Duration::from_secs_f64(secs.max(0.0))
     }
 
     /// Decides what follows failed attempt `attempt`, given the server's `Retry-After` (if
     /// any) and how long after the due time the next attempt would start.
-    pub fn decide(&self, attempt: u32, class: AttemptClass, retry_after: Option<Duration>, since_due: Duration) -> RetryDecision {
+    pub fn decide(
+        &self,
+        attempt: u32,
+        class: AttemptClass,
+        retry_after: Option<Duration>,
+        since_due: Duration,
+    ) -> RetryDecision {
         match class {
             AttemptClass::Success => return RetryDecision::GiveUp("succeeded".into()),
-            AttemptClass::Final => return RetryDecision::GiveUp("the answer is final (4xx)".into()),
+            AttemptClass::Final => {
+                return RetryDecision::GiveUp("the answer is final (4xx)".into());
+            }
             AttemptClass::Retryable => {}
         }
         if attempt >= self.max_attempts {
-            return RetryDecision::GiveUp(format!("gave up after {attempt} attempts (max_attempts)"));
+            return RetryDecision::GiveUp(format!(
+                "gave up after {attempt} attempts (max_attempts)"
+            ));
         }
         // Retry-After may ask for more than the policy would wait, never for less: the
         // policy protects the target too.
-        let wait = retry_after.map_or_else(|| self.delay_for(attempt), |ra| ra.max(self.delay_for(attempt)));
+        let wait = retry_after.map_or_else(
+            || self.delay_for(attempt),
+            |ra| ra.max(self.delay_for(attempt)),
+        );
         if let Some(max) = self.max_duration
             && since_due + wait > max.get()
         {
-            return RetryDecision::GiveUp(format!("gave up: the next attempt would start after max_duration ({max})"));
+            return RetryDecision::GiveUp(format!(
+                "gave up: the next attempt would start after max_duration ({max})"
+            ));
         }
         RetryDecision::RetryAfter(wait)
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
         if !(1..=100).contains(&self.max_attempts) {
-            return Err(ValidationError::invalid("max_attempts", "max_attempts must be between 1 and 100"));
+            return Err(ValidationError::invalid(
+                "max_attempts",
+                "max_attempts must be between 1 and 100",
+            ));
         }
         if !self.multiplier.is_finite() || !(1.0..=10.0).contains(&self.multiplier) {
-            return Err(ValidationError::invalid("multiplier", "multiplier must be between 1 and 10"));
+            return Err(ValidationError::invalid(
+                "multiplier",
+                "multiplier must be between 1 and 10",
+            ));
         }
         let day = Duration::from_secs(86_400);
         if self.initial_interval.get().is_zero() || self.initial_interval.get() > day {
-            return Err(ValidationError::invalid("initial_interval", "initial_interval must be more than 0 and at most 1d"));
+            return Err(ValidationError::invalid(
+                "initial_interval",
+                "initial_interval must be more than 0 and at most 1d",
+            ));
         }
         if self.max_interval < self.initial_interval || self.max_interval.get() > day {
             return Err(ValidationError::invalid(
@@ -129,7 +155,10 @@ impl RetryPolicy {
         if let Some(d) = self.max_duration
             && (d.get().is_zero() || d.get() > 30 * day)
         {
-            return Err(ValidationError::invalid("max_duration", "max_duration must be more than 0 and at most 30d"));
+            return Err(ValidationError::invalid(
+                "max_duration",
+                "max_duration must be more than 0 and at most 30d",
+            ));
         }
         Ok(())
     }
@@ -179,38 +208,99 @@ mod tests {
     #[test]
     fn decisions() {
         let p = policy();
-        assert_eq!(p.decide(1, AttemptClass::Retryable, None, Duration::ZERO), RetryDecision::RetryAfter(Duration::from_secs(1)));
-        assert!(matches!(p.decide(5, AttemptClass::Retryable, None, Duration::ZERO), RetryDecision::GiveUp(_)));
-        assert!(matches!(p.decide(1, AttemptClass::Final, None, Duration::ZERO), RetryDecision::GiveUp(_)));
+        assert_eq!(
+            p.decide(1, AttemptClass::Retryable, None, Duration::ZERO),
+            RetryDecision::RetryAfter(Duration::from_secs(1))
+        );
+        assert!(matches!(
+            p.decide(5, AttemptClass::Retryable, None, Duration::ZERO),
+            RetryDecision::GiveUp(_)
+        ));
+        assert!(matches!(
+            p.decide(1, AttemptClass::Final, None, Duration::ZERO),
+            RetryDecision::GiveUp(_)
+        ));
         // Retry-After lengthens the wait but never shortens it.
         assert_eq!(
-            p.decide(3, AttemptClass::Retryable, Some(Duration::from_secs(30)), Duration::ZERO),
+            p.decide(
+                3,
+                AttemptClass::Retryable,
+                Some(Duration::from_secs(30)),
+                Duration::ZERO
+            ),
             RetryDecision::RetryAfter(Duration::from_secs(30))
         );
         assert_eq!(
-            p.decide(3, AttemptClass::Retryable, Some(Duration::from_secs(1)), Duration::ZERO),
+            p.decide(
+                3,
+                AttemptClass::Retryable,
+                Some(Duration::from_secs(1)),
+                Duration::ZERO
+            ),
             RetryDecision::RetryAfter(Duration::from_secs(4))
         );
-        let bounded = RetryPolicy { max_duration: Some(HumanDuration::from_secs(10)), ..p };
-        assert!(matches!(bounded.decide(2, AttemptClass::Retryable, None, Duration::from_secs(9)), RetryDecision::GiveUp(_)));
+        let bounded = RetryPolicy {
+            max_duration: Some(HumanDuration::from_secs(10)),
+            ..p
+        };
+        assert!(matches!(
+            bounded.decide(2, AttemptClass::Retryable, None, Duration::from_secs(9)),
+            RetryDecision::GiveUp(_)
+        ));
     }
 
     #[test]
     fn retry_after_forms() {
         let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Tue, 24 Nov 2026 10:01:00 GMT", now), Some(Duration::from_secs(60)));
-        assert_eq!(parse_retry_after("Tue, 24 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 24 Nov 2026 10:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 24 Nov 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
     fn validation() {
         assert!(RetryPolicy::default().validate().is_ok());
-        assert_eq!(RetryPolicy { max_attempts: 0, ..policy() }.validate().unwrap_err().field.as_deref(), Some("max_attempts"));
-        assert_eq!(RetryPolicy { multiplier: 0.5, ..policy() }.validate().unwrap_err().field.as_deref(), Some("multiplier"));
         assert_eq!(
-            RetryPolicy { initial_interval: HumanDuration::ZERO, ..policy() }.validate().unwrap_err().field.as_deref(),
+            RetryPolicy {
+                max_attempts: 0,
+                ..policy()
+            }
+            .validate()
+            .unwrap_err()
+            .field
+            .as_deref(),
+            Some("max_attempts")
+        );
+        assert_eq!(
+            RetryPolicy {
+                multiplier: 0.5,
+                ..policy()
+            }
+            .validate()
+            .unwrap_err()
+            .field
+            .as_deref(),
+            Some("multiplier")
+        );
+        assert_eq!(
+            RetryPolicy {
+                initial_interval: HumanDuration::ZERO,
+                ..policy()
+            }
+            .validate()
+            .unwrap_err()
+            .field
+            .as_deref(),
             Some("initial_interval")
         );
     }

@@ -34,27 +34,46 @@ pub enum ScheduleKind {
 impl Schedule {
     /// An `at` schedule.
     pub fn at(at: DateTime<Utc>) -> Self {
-        Self { at: Some(at), ..Self::default() }
+        Self {
+            at: Some(at),
+            ..Self::default()
+        }
     }
 
     /// An `after` schedule.
     pub fn after(after: HumanDuration) -> Self {
-        Self { after: Some(after), ..Self::default() }
+        Self {
+            after: Some(after),
+            ..Self::default()
+        }
     }
 
     /// The kind, once the schedule is known to be valid.
     pub fn kind(&self) -> ScheduleKind {
-        if self.at.is_some() { ScheduleKind::At } else { ScheduleKind::After }
+        if self.at.is_some() {
+            ScheduleKind::At
+        } else {
+            ScheduleKind::After
+        }
     }
 
     /// Checks that exactly one kind is given and that its value is usable.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let given: Vec<&str> =
-            [("at", self.at.is_some()), ("after", self.after.is_some())].into_iter().filter(|(_, g)| *g).map(|(n, _)| n).collect();
+        let given: Vec<&str> = [("at", self.at.is_some()), ("after", self.after.is_some())]
+            .into_iter()
+            .filter(|(_, g)| *g)
+            .map(|(n, _)| n)
+            .collect();
         match given.len() {
-            0 => Err(ValidationError::invalid("", "give one schedule kind: at or after")),
+            0 => Err(ValidationError::invalid(
+                "",
+                "give one schedule kind: at or after",
+            )),
             1 => Ok(()),
-            _ => Err(ValidationError::invalid("", format!("give only one schedule kind, not {}", given.join(" and ")))),
+            _ => Err(ValidationError::invalid(
+                "",
+                format!("give only one schedule kind, not {}", given.join(" and ")),
+            )),
         }
     }
 
@@ -81,16 +100,26 @@ mod tests {
     #[test]
     fn exactly_one_kind() {
         assert!(Schedule::default().validate().is_err());
-        let both = Schedule { at: Some(Utc::now()), after: Some(HumanDuration::from_secs(1)) };
+        let both = Schedule {
+            at: Some(Utc::now()),
+            after: Some(HumanDuration::from_secs(1)),
+        };
         assert!(both.validate().unwrap_err().message.contains("only one"));
-        assert!(Schedule::after(HumanDuration::from_secs(5)).validate().is_ok());
+        assert!(
+            Schedule::after(HumanDuration::from_secs(5))
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
     fn after_counts_from_the_anchor() {
         let anchor: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let s = Schedule::after("1h30m".parse().unwrap());
-        assert_eq!(s.first_due(anchor).unwrap(), "2026-01-01T01:30:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            s.first_due(anchor).unwrap(),
+            "2026-01-01T01:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(s.next_due(anchor, anchor), None);
     }
 

@@ -26,7 +26,13 @@ pub enum Applied {
 pub type Current<'a> = Option<(&'a TimerRecord, u64)>;
 
 /// Applies `cmd`, accepted on the command stream at `seq` and `accepted_at`, to `current`.
-pub fn apply(current: Current<'_>, cmd: &Command, seq: u64, accepted_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Applied, ValidationError> {
+pub fn apply(
+    current: Current<'_>,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Applied, ValidationError> {
     let live = current.filter(|(r, _)| r.status != TimerStatus::Cancelled);
     if let Some(expected) = cmd.expected_revision {
         match current {
@@ -37,7 +43,12 @@ pub fn apply(current: Current<'_>, cmd: &Command, seq: u64, accepted_at: DateTim
                     format!("the timer is at revision {revision}, not {expected}"),
                 ));
             }
-            None => return Err(ValidationError::not_found(format!("timer {} not found", cmd.key()))),
+            None => {
+                return Err(ValidationError::not_found(format!(
+                    "timer {} not found",
+                    cmd.key()
+                )));
+            }
         }
     }
     let stale = current.is_some_and(|(r, _)| seq <= r.generation);
@@ -47,20 +58,40 @@ pub fn apply(current: Current<'_>, cmd: &Command, seq: u64, accepted_at: DateTim
                 return Ok(Applied::Unchanged);
             }
             let created_at = live.map_or(now, |(r, _)| r.created_at);
-            Ok(Applied::Changed(Box::new(define(cmd, spec.clone(), seq, accepted_at, created_at, now))))
+            Ok(Applied::Changed(Box::new(define(
+                cmd,
+                spec.clone(),
+                seq,
+                accepted_at,
+                created_at,
+                now,
+            ))))
         }
         CommandBody::Patch { patch } => {
             let Some((record, _)) = live else {
-                return Err(ValidationError::not_found(format!("timer {} not found", cmd.key())));
+                return Err(ValidationError::not_found(format!(
+                    "timer {} not found",
+                    cmd.key()
+                )));
             };
             if stale {
                 return Ok(Applied::Unchanged);
             }
-            Ok(Applied::Changed(Box::new(patched(record, patch, cmd, seq, accepted_at, now)?)))
+            Ok(Applied::Changed(Box::new(patched(
+                record,
+                patch,
+                cmd,
+                seq,
+                accepted_at,
+                now,
+            )?)))
         }
         CommandBody::Delete => {
             let Some((record, _)) = live else {
-                return Err(ValidationError::not_found(format!("timer {} not found", cmd.key())));
+                return Err(ValidationError::not_found(format!(
+                    "timer {} not found",
+                    cmd.key()
+                )));
             };
             if stale {
                 return Ok(Applied::Unchanged);
@@ -72,17 +103,30 @@ pub fn apply(current: Current<'_>, cmd: &Command, seq: u64, accepted_at: DateTim
             next.updated_at = now;
             Ok(Applied::Changed(Box::new(next)))
         }
-        CommandBody::Report { attempt, rearm } => Ok(report(live.map(|(r, _)| r), attempt, *rearm, now)),
+        CommandBody::Report { attempt, rearm } => {
+            Ok(report(live.map(|(r, _)| r), attempt, *rearm, now))
+        }
     }
 }
 
 /// A fresh definition: occurrence 1, due at the schedule's first time.
-fn define(cmd: &Command, spec: TimerSpec, seq: u64, anchor: DateTime<Utc>, created_at: DateTime<Utc>, now: DateTime<Utc>) -> TimerRecord {
+fn define(
+    cmd: &Command,
+    spec: TimerSpec,
+    seq: u64,
+    anchor: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> TimerRecord {
     let next_fire_at = spec.schedule.first_due(anchor);
     TimerRecord {
         namespace: cmd.namespace.clone(),
         id: cmd.id.clone(),
-        status: if next_fire_at.is_some() { TimerStatus::Scheduled } else { TimerStatus::Succeeded },
+        status: if next_fire_at.is_some() {
+            TimerStatus::Scheduled
+        } else {
+            TimerStatus::Succeeded
+        },
         spec,
         generation: seq,
         occurrence: 1,
@@ -101,16 +145,34 @@ fn define(cmd: &Command, spec: TimerSpec, seq: u64, anchor: DateTime<Utc>, creat
 }
 
 /// Applies a PATCH: `schedule` is replaced whole when given, `target` and `retry` are merged.
-fn patched(record: &TimerRecord, patch: &serde_json::Value, cmd: &Command, seq: u64, accepted_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<TimerRecord, ValidationError> {
+fn patched(
+    record: &TimerRecord,
+    patch: &serde_json::Value,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<TimerRecord, ValidationError> {
     let Some(fields) = patch.as_object() else {
-        return Err(ValidationError::new(ErrorCode::InvalidJson, "a patch is a JSON object"));
+        return Err(ValidationError::new(
+            ErrorCode::InvalidJson,
+            "a patch is a JSON object",
+        ));
     };
-    let mut doc = serde_json::to_value(&record.spec).map_err(|e| ValidationError::new(ErrorCode::Internal, e.to_string()))?;
+    let mut doc = serde_json::to_value(&record.spec)
+        .map_err(|e| ValidationError::new(ErrorCode::Internal, e.to_string()))?;
     for (name, value) in fields {
         match name.as_str() {
             "schedule" => doc["schedule"] = value.clone(),
             "target" | "retry" => merge_patch(&mut doc[name.as_str()], value),
-            other => return Err(ValidationError::invalid(other, format!("unknown field `{other}`; a patch may change schedule, target and retry"))),
+            other => {
+                return Err(ValidationError::invalid(
+                    other,
+                    format!(
+                        "unknown field `{other}`; a patch may change schedule, target and retry"
+                    ),
+                ));
+            }
         }
     }
     let mut spec: TimerSpec = crate::error::from_json_slice(doc.to_string().as_bytes())?;
@@ -118,7 +180,8 @@ fn patched(record: &TimerRecord, patch: &serde_json::Value, cmd: &Command, seq: 
     let schedule_changed = spec.schedule != record.spec.schedule;
     // A timer whose occurrence is being delivered is re-armed under the new definition: the
     // worker drops attempts of the old generation, so keeping them would lose the occurrence.
-    let rearm = schedule_changed || matches!(record.status, TimerStatus::Scheduled | TimerStatus::Running);
+    let rearm =
+        schedule_changed || matches!(record.status, TimerStatus::Scheduled | TimerStatus::Running);
     if !rearm {
         let mut next = record.clone();
         next.spec = spec;
@@ -141,9 +204,19 @@ fn patched(record: &TimerRecord, patch: &serde_json::Value, cmd: &Command, seq: 
 }
 
 /// Applies a worker's report of one attempt. Idempotent: a redelivered report changes nothing.
-fn report(record: Option<&TimerRecord>, attempt: &Attempt, rearm: bool, now: DateTime<Utc>) -> Applied {
-    let Some(record) = record else { return Applied::Unchanged };
-    if record.generation != attempt.generation || record.occurrence != attempt.occurrence || attempt.attempt < record.attempts {
+fn report(
+    record: Option<&TimerRecord>,
+    attempt: &Attempt,
+    rearm: bool,
+    now: DateTime<Utc>,
+) -> Applied {
+    let Some(record) = record else {
+        return Applied::Unchanged;
+    };
+    if record.generation != attempt.generation
+        || record.occurrence != attempt.occurrence
+        || attempt.attempt < record.attempts
+    {
         return Applied::Unchanged;
     }
     if record.last_result.as_ref() == Some(attempt) || record.status.is_final() {
@@ -170,7 +243,9 @@ fn report(record: Option<&TimerRecord>, attempt: &Attempt, rearm: bool, now: Dat
             }
         }
         AttemptOutcome::Rescheduled => {
-            let Some(at) = attempt.next_at else { return Applied::Unchanged };
+            let Some(at) = attempt.next_at else {
+                return Applied::Unchanged;
+            };
             next.status = TimerStatus::Scheduled;
             next.occurrence += 1;
             next.next_fire_at = Some(at);
@@ -200,12 +275,20 @@ pub fn pending_wake(record: &TimerRecord) -> Option<WakeUp> {
 
 /// Fires `wake` if the record still expects it: returns the fire message and the record to
 /// write. `None` means the wake-up is stale (the timer changed, was deleted, or already fired).
-pub fn fire(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option<(Fire, TimerRecord)> {
+pub fn fire(
+    record: &TimerRecord,
+    wake: &WakeUp,
+    now: DateTime<Utc>,
+) -> Option<(Fire, TimerRecord)> {
     if pending_wake(record).as_ref() != Some(wake) {
         return None;
     }
     let first_attempt = wake.attempt == 1;
-    let occurrence_due_at = if first_attempt { wake.due_at } else { record.occurrence_due_at.unwrap_or(wake.due_at) };
+    let occurrence_due_at = if first_attempt {
+        wake.due_at
+    } else {
+        record.occurrence_due_at.unwrap_or(wake.due_at)
+    };
     let message = Fire {
         namespace: record.namespace.clone(),
         id: record.id.clone(),

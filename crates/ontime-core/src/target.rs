@@ -22,8 +22,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Headers ontime sets itself on every call; a target may not override them.
-pub const RESERVED_HEADERS: &[&str] =
-    &["webhook-id", "webhook-timestamp", "ontime-attempt", "content-length", "host", "transfer-encoding", "connection"];
+pub const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "ontime-attempt",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+];
 
 /// Where a timer's call goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -69,36 +76,59 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 impl HttpTarget {
     /// The per-attempt timeout in force.
     pub fn timeout(&self) -> Duration {
-        self.timeout.map(HumanDuration::get).unwrap_or(DEFAULT_TIMEOUT)
+        self.timeout
+            .map(HumanDuration::get)
+            .unwrap_or(DEFAULT_TIMEOUT)
     }
 
     /// The body bytes and content type to send, if any.
     pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
         if let Some(json) = &self.body {
-            let ct = self.content_type.clone().unwrap_or_else(|| "application/json".into());
+            let ct = self
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/json".into());
             return Some((serde_json::to_vec(json).unwrap_or_default(), ct));
         }
-        let raw = base64::engine::general_purpose::STANDARD.decode(self.body_base64.as_deref()?).ok()?;
-        let ct = self.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(self.body_base64.as_deref()?)
+            .ok()?;
+        let ct = self
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
         Some((raw, ct))
     }
 
     /// Checks every field; the error names the field relative to this target (`url`, `headers.X`…).
     pub fn validate(&mut self) -> Result<(), ValidationError> {
         if self.url.len() > MAX_URL_LEN {
-            return Err(ValidationError::invalid("url", format!("url is longer than {MAX_URL_LEN} characters")));
+            return Err(ValidationError::invalid(
+                "url",
+                format!("url is longer than {MAX_URL_LEN} characters"),
+            ));
         }
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| ValidationError::invalid("url", format!("url is not an absolute URL: {e}")))?;
+        let url = url::Url::parse(&self.url).map_err(|e| {
+            ValidationError::invalid("url", format!("url is not an absolute URL: {e}"))
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-            return Err(ValidationError::invalid("url", "url must be an http or https URL with a host"));
+            return Err(ValidationError::invalid(
+                "url",
+                "url must be an http or https URL with a host",
+            ));
         }
         self.method = self.method.to_ascii_uppercase();
         if !METHODS.contains(&self.method.as_str()) {
-            return Err(ValidationError::invalid("method", format!("method must be one of {}", METHODS.join(", "))));
+            return Err(ValidationError::invalid(
+                "method",
+                format!("method must be one of {}", METHODS.join(", ")),
+            ));
         }
         if self.headers.len() > MAX_HEADERS {
-            return Err(ValidationError::invalid("headers", format!("at most {MAX_HEADERS} headers")));
+            return Err(ValidationError::invalid(
+                "headers",
+                format!("at most {MAX_HEADERS} headers"),
+            ));
         }
         for (name, value) in &self.headers {
             let field = format!("headers.{name}");
@@ -106,7 +136,10 @@ impl HttpTarget {
                 return Err(ValidationError::invalid(field, "not a valid header name"));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(ValidationError::invalid(field, "this header is set by ontime and cannot be overridden"));
+                return Err(ValidationError::invalid(
+                    field,
+                    "this header is set by ontime and cannot be overridden",
+                ));
             }
             if http::HeaderValue::from_str(value).is_err() {
                 return Err(ValidationError::invalid(field, "not a valid header value"));
@@ -115,22 +148,35 @@ impl HttpTarget {
         if let Some(ct) = &self.content_type
             && http::HeaderValue::from_str(ct).is_err()
         {
-            return Err(ValidationError::invalid("content_type", "not a valid content type"));
+            return Err(ValidationError::invalid(
+                "content_type",
+                "not a valid content type",
+            ));
         }
         match (&self.body, &self.body_base64) {
             (Some(_), Some(_)) => {
-                return Err(ValidationError::invalid("body_base64", "give either body or body_base64, not both"));
+                return Err(ValidationError::invalid(
+                    "body_base64",
+                    "give either body or body_base64, not both",
+                ));
             }
             (Some(json), None) => {
-                let size = serde_json::to_vec(json).map(|v| v.len()).unwrap_or(usize::MAX);
+                let size = serde_json::to_vec(json)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
                 if size > MAX_BODY_BYTES {
-                    return Err(ValidationError::invalid("body", format!("body is {size} bytes; the limit is {MAX_BODY_BYTES}")));
+                    return Err(ValidationError::invalid(
+                        "body",
+                        format!("body is {size} bytes; the limit is {MAX_BODY_BYTES}"),
+                    ));
                 }
             }
             (None, Some(b64)) => {
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|e| ValidationError::invalid("body_base64", format!("not valid base64: {e}")))?;
+                    .map_err(|e| {
+                        ValidationError::invalid("body_base64", format!("not valid base64: {e}"))
+                    })?;
                 if raw.len() > MAX_BODY_BYTES {
                     return Err(ValidationError::invalid(
                         "body_base64",
@@ -143,7 +189,10 @@ impl HttpTarget {
         if let Some(t) = self.timeout
             && (t.get().is_zero() || t.get() > MAX_TIMEOUT)
         {
-            return Err(ValidationError::invalid("timeout", "timeout must be more than 0 and at most 15m"));
+            return Err(ValidationError::invalid(
+                "timeout",
+                "timeout must be more than 0 and at most 15m",
+            ));
         }
         Ok(())
     }
@@ -160,13 +209,15 @@ mod tests {
     use super::*;
 
     fn target(json: serde_json::Value) -> Result<Target, ValidationError> {
-        let mut t: Target = serde_json::from_value(json).map_err(|e| ValidationError::invalid("", e.to_string()))?;
+        let mut t: Target = serde_json::from_value(json)
+            .map_err(|e| ValidationError::invalid("", e.to_string()))?;
         t.validate().map(|_| t)
     }
 
     #[test]
     fn defaults_and_normalisation() {
-        let t = target(serde_json::json!({"http": {"url": "http://x.test/a", "method": "put"}})).unwrap();
+        let t = target(serde_json::json!({"http": {"url": "http://x.test/a", "method": "put"}}))
+            .unwrap();
         assert_eq!(t.http.method, "PUT");
         assert_eq!(t.http.timeout(), DEFAULT_TIMEOUT);
         let t = target(serde_json::json!({"http": {"url": "https://x.test"}})).unwrap();
@@ -176,25 +227,62 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let t = target(serde_json::json!({"http": {"url": "http://x.test", "body": {"a": 1}}})).unwrap();
-        assert_eq!(t.http.body_bytes().unwrap(), (br#"{"a":1}"#.to_vec(), "application/json".to_owned()));
+        let t = target(serde_json::json!({"http": {"url": "http://x.test", "body": {"a": 1}}}))
+            .unwrap();
+        assert_eq!(
+            t.http.body_bytes().unwrap(),
+            (br#"{"a":1}"#.to_vec(), "application/json".to_owned())
+        );
         let t = target(serde_json::json!({"http": {"url": "http://x.test", "body_base64": "aGk=", "content_type": "text/plain"}})).unwrap();
-        assert_eq!(t.http.body_bytes().unwrap(), (b"hi".to_vec(), "text/plain".to_owned()));
+        assert_eq!(
+            t.http.body_bytes().unwrap(),
+            (b"hi".to_vec(), "text/plain".to_owned())
+        );
     }
 
     #[test]
     fn refusals_name_their_field() {
         let cases = [
-            (serde_json::json!({"http": {"url": "ftp://x.test"}}), "http.url"),
-            (serde_json::json!({"http": {"url": "not a url"}}), "http.url"),
-            (serde_json::json!({"http": {"url": format!("http://x.test/{}", "a".repeat(2100))}}), "http.url"),
-            (serde_json::json!({"http": {"url": "http://x.test", "method": "BREW"}}), "http.method"),
-            (serde_json::json!({"http": {"url": "http://x.test", "headers": {"webhook-id": "x"}}}), "http.headers.webhook-id"),
-            (serde_json::json!({"http": {"url": "http://x.test", "headers": {"bad name": "x"}}}), "http.headers.bad name"),
-            (serde_json::json!({"http": {"url": "http://x.test", "body": 1, "body_base64": "aGk="}}), "http.body_base64"),
-            (serde_json::json!({"http": {"url": "http://x.test", "body_base64": "***"}}), "http.body_base64"),
-            (serde_json::json!({"http": {"url": "http://x.test", "body": "x".repeat(MAX_BODY_BYTES)}}), "http.body"),
-            (serde_json::json!({"http": {"url": "http://x.test", "timeout": "0s"}}), "http.timeout"),
+            (
+                serde_json::json!({"http": {"url": "ftp://x.test"}}),
+                "http.url",
+            ),
+            (
+                serde_json::json!({"http": {"url": "not a url"}}),
+                "http.url",
+            ),
+            (
+                serde_json::json!({"http": {"url": format!("http://x.test/{}", "a".repeat(2100))}}),
+                "http.url",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "method": "BREW"}}),
+                "http.method",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "headers": {"webhook-id": "x"}}}),
+                "http.headers.webhook-id",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "headers": {"bad name": "x"}}}),
+                "http.headers.bad name",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "body": 1, "body_base64": "aGk="}}),
+                "http.body_base64",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "body_base64": "***"}}),
+                "http.body_base64",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "body": "x".repeat(MAX_BODY_BYTES)}}),
+                "http.body",
+            ),
+            (
+                serde_json::json!({"http": {"url": "http://x.test", "timeout": "0s"}}),
+                "http.timeout",
+            ),
         ];
         for (json, field) in cases {
             let err = target(json.clone()).unwrap_err();

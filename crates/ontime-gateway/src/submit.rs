@@ -99,6 +99,19 @@ pub async fn submit_all(
     let js = &state.topology.js;
     let names = state.topology.names();
     let ack_deadline = Instant::now() + state.config.ack_timeout;
+    // While disconnected the client would buffer the commands and send them on reconnect,
+    // long after the client was told 503: refuse at once instead.
+    let connection = state.topology.client.connection_state();
+    if connection != async_nats::connection::State::Connected {
+        return submissions
+            .iter()
+            .map(|_| {
+                Err(ApiError::unavailable(format!(
+                    "NATS is {connection}; try again"
+                )))
+            })
+            .collect();
+    }
 
     // 1. Publish everything. Each waiter is registered before its publish: a fast scheduler
     //    may reply before the ack is back.

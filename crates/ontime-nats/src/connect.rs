@@ -7,8 +7,11 @@ use crate::NatsError;
 /// Connects to `url` (a comma-separated list of servers is accepted, for a cluster). Retries
 /// the first connection too, so processes may start before the server.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsError> {
-    let servers: Vec<async_nats::ServerAddr> =
-        url.split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>().map_err(NatsError::nats)?;
+    let servers: Vec<async_nats::ServerAddr> = url
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(NatsError::nats)?;
     async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()

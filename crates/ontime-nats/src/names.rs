@@ -11,7 +11,9 @@ pub struct Names {
 
 impl Default for Names {
     fn default() -> Self {
-        Self { prefix: "ontime".into() }
+        Self {
+            prefix: "ontime".into(),
+        }
     }
 }
 
@@ -21,8 +23,18 @@ impl Names {
     pub fn new(prefix: &str) -> Result<Self, String> {
         let ok = !prefix.is_empty()
             && prefix.len() <= 32
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if ok { Ok(Self { prefix: prefix.to_owned() }) } else { Err(format!("invalid prefix {prefix:?}: use 1-32 of a-z 0-9 _ -")) }
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self {
+                prefix: prefix.to_owned(),
+            })
+        } else {
+            Err(format!(
+                "invalid prefix {prefix:?}: use 1-32 of a-z 0-9 _ -"
+            ))
+        }
     }
 
     pub fn prefix(&self) -> &str {

@@ -39,19 +39,45 @@ pub struct TimerStore {
 }
 
 impl TimerStore {
-    pub(crate) fn new(js: jetstream::Context, kv: kv::Store, names: Names, retention: Duration) -> Self {
-        Self { js, kv, names, retention }
+    pub(crate) fn new(
+        js: jetstream::Context,
+        kv: kv::Store,
+        names: Names,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            js,
+            kv,
+            names,
+            retention,
+        }
     }
 
     /// Reads a timer's slot.
     pub async fn get(&self, key: &TimerKey) -> Result<Slot, NatsError> {
-        let entry = self.kv.entry(self.names.timer_key(key)).await.map_err(NatsError::nats)?;
-        let Some(entry) = entry else { return Ok(Slot { record: None, revision: 0 }) };
+        let entry = self
+            .kv
+            .entry(self.names.timer_key(key))
+            .await
+            .map_err(NatsError::nats)?;
+        let Some(entry) = entry else {
+            return Ok(Slot {
+                record: None,
+                revision: 0,
+            });
+        };
         if entry.operation != kv::Operation::Put {
-            return Ok(Slot { record: None, revision: entry.revision });
+            return Ok(Slot {
+                record: None,
+                revision: entry.revision,
+            });
         }
-        let record = serde_json::from_slice(&entry.value).map_err(|e| NatsError::Corrupt(format!("{key}: {e}")))?;
-        Ok(Slot { record: Some(record), revision: entry.revision })
+        let record = serde_json::from_slice(&entry.value)
+            .map_err(|e| NatsError::Corrupt(format!("{key}: {e}")))?;
+        Ok(Slot {
+            record: Some(record),
+            revision: entry.revision,
+        })
     }
 
     /// Reads a live timer with its revision.
@@ -63,15 +89,34 @@ impl TimerStore {
     /// Writes `record` if the slot is still at `expected_revision` (0: the key never existed).
     /// Finished timers are written with a TTL of `retention`, so the bucket does not grow
     /// without bound. Returns the new revision, or [`NatsError::Conflict`].
-    pub async fn write(&self, record: &TimerRecord, expected_revision: u64) -> Result<u64, NatsError> {
-        let subject = format!("$KV.{}.{}", self.names.timers_bucket(), self.names.timer_key(&record.key()));
+    pub async fn write(
+        &self,
+        record: &TimerRecord,
+        expected_revision: u64,
+    ) -> Result<u64, NatsError> {
+        let subject = format!(
+            "$KV.{}.{}",
+            self.names.timers_bucket(),
+            self.names.timer_key(&record.key())
+        );
         let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(headers::EXPECTED_LAST_SUBJECT_SEQUENCE, expected_revision.to_string().as_str());
+        hdrs.insert(
+            headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected_revision.to_string().as_str(),
+        );
         if record.status.is_final() {
-            hdrs.insert(headers::TTL, format!("{}s", self.retention.as_secs().max(1)).as_str());
+            hdrs.insert(
+                headers::TTL,
+                format!("{}s", self.retention.as_secs().max(1)).as_str(),
+            );
         }
-        let body = Bytes::from(serde_json::to_vec(record).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-        let ack = self.js.publish_with_headers(subject, hdrs, body).await.map_err(NatsError::nats)?;
+        let body =
+            Bytes::from(serde_json::to_vec(record).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+        let ack = self
+            .js
+            .publish_with_headers(subject, hdrs, body)
+            .await
+            .map_err(NatsError::nats)?;
         match ack.await {
             Ok(ack) => Ok(ack.sequence),
             Err(e) if is_wrong_last_sequence(&e) => Err(NatsError::Conflict),
@@ -84,16 +129,28 @@ impl TimerStore {
     ///
     /// Reads the namespace's latest entries with an ordered consumer: cost grows with the
     /// namespace's size, not with the page size.
-    pub async fn list(&self, ns: &Namespace, status: Option<TimerStatus>, limit: usize, cursor: Option<&str>) -> Result<Page, NatsError> {
+    pub async fn list(
+        &self,
+        ns: &Namespace,
+        status: Option<TimerStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, NatsError> {
         let filter = format!("$KV.{}.{}.>", self.names.timers_bucket(), ns.token());
-        let stream = self.js.get_stream(format!("KV_{}", self.names.timers_bucket())).await.map_err(NatsError::nats)?;
+        let stream = self
+            .js
+            .get_stream(format!("KV_{}", self.names.timers_bucket()))
+            .await
+            .map_err(NatsError::nats)?;
         let messages = read_all(&stream, filter, consumer::DeliverPolicy::LastPerSubject).await?;
         let mut items: Vec<(TimerRecord, u64)> = Vec::with_capacity(messages.len());
         for (payload, seq, is_put) in messages {
             if !is_put {
                 continue;
             }
-            let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) else { continue };
+            let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) else {
+                continue;
+            };
             if status.is_some_and(|s| s != record.status) {
                 continue;
             }
@@ -114,7 +171,10 @@ impl TimerStore {
         } else {
             None
         };
-        Ok(Page { items: page, next_cursor })
+        Ok(Page {
+            items: page,
+            next_cursor,
+        })
     }
 }
 
@@ -132,7 +192,11 @@ pub(crate) async fn read_all(
     deliver_policy: consumer::DeliverPolicy,
 ) -> Result<Vec<(Bytes, u64, bool)>, NatsError> {
     let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig { filter_subject: filter, deliver_policy, ..Default::default() })
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: filter,
+            deliver_policy,
+            ..Default::default()
+        })
         .await
         .map_err(NatsError::nats)?;
     let pending = consumer.cached_info().num_pending as usize;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
 
+use crate::NatsError;
 use crate::names::Names;
 use crate::store::TimerStore;
-use crate::NatsError;
 
 /// The knobs of the topology. Defaults suit one node; a cluster sets `replicas: 3`.
 #[derive(Debug, Clone)]
@@ -64,11 +64,18 @@ impl Topology {
     }
 
     /// Creates or updates everything, then returns handles on it.
-    pub async fn ensure(client: async_nats::Client, config: TopologyConfig) -> Result<Self, NatsError> {
+    pub async fn ensure(
+        client: async_nats::Client,
+        config: TopologyConfig,
+    ) -> Result<Self, NatsError> {
         let js = jetstream::new(client.clone());
         let n = &config.names;
         let storage = stream::StorageType::File;
-        let base = stream::Config { num_replicas: config.replicas, storage, ..Default::default() };
+        let base = stream::Config {
+            num_replicas: config.replicas,
+            storage,
+            ..Default::default()
+        };
         let streams = [
             stream::Config {
                 name: n.cmd_stream(),
@@ -104,7 +111,9 @@ impl Topology {
             },
         ];
         for cfg in streams {
-            js.create_or_update_stream(cfg).await.map_err(NatsError::nats)?;
+            js.create_or_update_stream(cfg)
+                .await
+                .map_err(NatsError::nats)?;
         }
         let kv = js
             .create_or_update_key_value(kv::Config {
@@ -119,30 +128,65 @@ impl Topology {
             .await
             .map_err(NatsError::nats)?;
 
-        let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| consumer::pull::Config {
-            durable_name: Some(durable.to_owned()),
-            filter_subject: filter,
-            ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait,
-            max_ack_pending,
-            max_waiting: 4096,
-            ..Default::default()
+        let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| {
+            consumer::pull::Config {
+                durable_name: Some(durable.to_owned()),
+                filter_subject: filter,
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait,
+                max_ack_pending,
+                max_waiting: 4096,
+                ..Default::default()
+            }
         };
         let consumers = [
-            (n.cmd_stream(), pull(n.cmd_consumer(), n.cmd_all(), config.scheduler_max_ack_pending, config.scheduler_ack_wait)),
-            (n.sched_stream(), pull(n.wake_consumer(), n.wake_all(), config.scheduler_max_ack_pending, config.scheduler_ack_wait)),
-            (n.fire_stream(), pull(n.fire_consumer(), n.fire_all(), config.worker_max_ack_pending, config.ack_wait)),
+            (
+                n.cmd_stream(),
+                pull(
+                    n.cmd_consumer(),
+                    n.cmd_all(),
+                    config.scheduler_max_ack_pending,
+                    config.scheduler_ack_wait,
+                ),
+            ),
+            (
+                n.sched_stream(),
+                pull(
+                    n.wake_consumer(),
+                    n.wake_all(),
+                    config.scheduler_max_ack_pending,
+                    config.scheduler_ack_wait,
+                ),
+            ),
+            (
+                n.fire_stream(),
+                pull(
+                    n.fire_consumer(),
+                    n.fire_all(),
+                    config.worker_max_ack_pending,
+                    config.ack_wait,
+                ),
+            ),
         ];
         for (stream_name, cfg) in consumers {
             let stream = js.get_stream(&stream_name).await.map_err(NatsError::nats)?;
             stream.create_consumer(cfg).await.map_err(NatsError::nats)?;
         }
         let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention);
-        Ok(Self { config, client, js, timers })
+        Ok(Self {
+            config,
+            client,
+            js,
+            timers,
+        })
     }
 
     /// A pull consumer of this topology, by stream and durable name.
-    pub async fn consumer(&self, stream: &str, durable: &str) -> Result<consumer::PullConsumer, NatsError> {
+    pub async fn consumer(
+        &self,
+        stream: &str,
+        durable: &str,
+    ) -> Result<consumer::PullConsumer, NatsError> {
         self.js
             .get_stream(stream)
             .await
@@ -155,7 +199,12 @@ impl Topology {
     /// True when NATS answers and the topology is present.
     pub async fn is_ready(&self) -> bool {
         let n = self.names();
-        for name in [n.cmd_stream(), n.sched_stream(), n.fire_stream(), n.log_stream()] {
+        for name in [
+            n.cmd_stream(),
+            n.sched_stream(),
+            n.fire_stream(),
+            n.log_stream(),
+        ] {
             if self.js.get_stream(name).await.is_err() {
                 return false;
             }

@@ -20,12 +20,26 @@ impl Ctx {
     /// Arms `record`'s pending wake-up. `held` (the command or wake-up message that led
     /// here) is acknowledged once the wake-up is durable elsewhere, or, when it goes into the
     /// precision queue, only after it has fired: until then, its redelivery is the backup.
-    pub async fn arm(self: &Arc<Self>, record: TimerRecord, revision: u64, held: Option<Acker>) -> Result<(), NatsError> {
+    pub async fn arm(
+        self: &Arc<Self>,
+        record: TimerRecord,
+        revision: u64,
+        held: Option<Acker>,
+    ) -> Result<(), NatsError> {
         let Some(wake) = pending_wake(&record) else {
             if record.status == TimerStatus::Cancelled {
                 // A stale wake-up would be ignored anyway; purging keeps the stream tidy.
-                let stream = self.topology.js.get_stream(self.topology.names().sched_stream()).await.map_err(NatsError::nats)?;
-                stream.purge().filter(self.topology.names().sched_subject(&record.key())).await.map_err(NatsError::nats)?;
+                let stream = self
+                    .topology
+                    .js
+                    .get_stream(self.topology.names().sched_stream())
+                    .await
+                    .map_err(NatsError::nats)?;
+                stream
+                    .purge()
+                    .filter(self.topology.names().sched_subject(&record.key()))
+                    .await
+                    .map_err(NatsError::nats)?;
             }
             ack(held).await;
             return Ok(());
@@ -35,7 +49,13 @@ impl Ctx {
             ack(held).await;
             return Ok(());
         }
-        let due = Due { at: instant_of(wake.due_at), wake, record, revision, held };
+        let due = Due {
+            at: instant_of(wake.due_at),
+            wake,
+            record,
+            revision,
+            held,
+        };
         self.hold(due).await;
         Ok(())
     }
@@ -56,9 +76,13 @@ impl Ctx {
         let key = wake.key();
         let at = wake.due_at - chrono::Duration::from_std(self.config.lead).unwrap_or_default();
         let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(headers::SCHEDULE, format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str());
+        hdrs.insert(
+            headers::SCHEDULE,
+            format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str(),
+        );
         hdrs.insert(headers::SCHEDULE_TARGET, names.wake_subject(&key).as_str());
-        let body = Bytes::from(serde_json::to_vec(wake).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+        let body =
+            Bytes::from(serde_json::to_vec(wake).map_err(|e| NatsError::Corrupt(e.to_string()))?);
         self.topology
             .js
             .publish_with_headers(names.sched_subject(&key), hdrs, body)

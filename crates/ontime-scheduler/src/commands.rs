@@ -17,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::arm::ack;
 use crate::{Ctx, SchedulerError};
 
-pub async fn run(ctx: Arc<Ctx>, consumer: PullConsumer, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+pub async fn run(
+    ctx: Arc<Ctx>,
+    consumer: PullConsumer,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     crate::pull::consume(ctx, consumer, shutdown, handle).await
 }
 
@@ -38,7 +42,11 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
             return;
         }
     };
-    let reply_to = message.headers.as_ref().and_then(|h| h.get(headers::REPLY_TO)).map(|v| v.to_string());
+    let reply_to = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(headers::REPLY_TO))
+        .map(|v| v.to_string());
     let subject = message.subject.to_string();
     let (message, acker) = message.split();
     let outcome = match decode(&ctx, &subject, &message.payload) {
@@ -67,7 +75,9 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
         }
         Err(Failure::Nats(e)) => {
             tracing::warn!(error = %e, "applying a command failed; retrying later");
-            let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
         }
     }
 }
@@ -77,7 +87,11 @@ fn decode(ctx: &Ctx, subject: &str, payload: &[u8]) -> Result<Command, Validatio
     if ctx.topology.names().key_of_subject(subject).as_ref() != Some(&cmd.key()) {
         return Err(ValidationError::invalid(
             "subject",
-            format!("the command for {} was published on {subject}; publish it on {}", cmd.key(), ctx.topology.names().cmd_subject(&cmd.key())),
+            format!(
+                "the command for {} was published on {subject}; publish it on {}",
+                cmd.key(),
+                ctx.topology.names().cmd_subject(&cmd.key())
+            ),
         ));
     }
     Ok(cmd)
@@ -85,7 +99,12 @@ fn decode(ctx: &Ctx, subject: &str, payload: &[u8]) -> Result<Command, Validatio
 
 /// Applies the command with compare-and-set, retrying on a concurrent write. Returns the
 /// record as it now stands (`None`: no such timer, e.g. a report about a deleted one).
-async fn apply(ctx: &Ctx, cmd: &Command, seq: u64, accepted_at: DateTime<Utc>) -> Result<Option<(TimerRecord, u64)>, Failure> {
+async fn apply(
+    ctx: &Ctx,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Result<Option<(TimerRecord, u64)>, Failure> {
     let store = &ctx.topology.timers;
     loop {
         let slot = store.get(&cmd.key()).await.map_err(Failure::Nats)?;

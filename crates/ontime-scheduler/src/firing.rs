@@ -45,7 +45,8 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         };
         let now = Utc::now();
         for due in batch {
-            metrics::histogram!(crate::metrics::FIRE_LATENESS).record((now - due.wake.due_at).as_seconds_f64().max(0.0));
+            metrics::histogram!(crate::metrics::FIRE_LATENESS)
+                .record((now - due.wake.due_at).as_seconds_f64().max(0.0));
             match state::fire(&due.record, &due.wake, now) {
                 Some((fire, next)) => match publish_fire(&ctx, &due.wake, &fire).await {
                     Ok(ack_future) => {
@@ -67,10 +68,15 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     }
 }
 
-async fn publish_fire(ctx: &Ctx, wake: &WakeUp, fire: &Fire) -> Result<PublishAckFuture, NatsError> {
+async fn publish_fire(
+    ctx: &Ctx,
+    wake: &WakeUp,
+    fire: &Fire,
+) -> Result<PublishAckFuture, NatsError> {
     let mut hdrs = async_nats::HeaderMap::new();
     hdrs.insert(headers::MSG_ID, wake.fire_msg_id().as_str());
-    let body = Bytes::from(serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+    let body =
+        Bytes::from(serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?);
     metrics::counter!(crate::metrics::FIRES).increment(1);
     ctx.topology
         .js
@@ -97,7 +103,11 @@ async fn finish(ctx: Arc<Ctx>, due: Due, next: TimerRecord, ack_future: PublishA
 
 /// The record changed between the read and the write (a report, a patch, another
 /// scheduler): apply the firing to the fresh record if it still expects it.
-async fn settle_after_conflict(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>) -> Result<(), NatsError> {
+async fn settle_after_conflict(
+    ctx: &Arc<Ctx>,
+    wake: &WakeUp,
+    held: Option<Acker>,
+) -> Result<(), NatsError> {
     loop {
         let slot = ctx.topology.timers.get(&wake.key()).await?;
         let Some(record) = slot.record else {
@@ -125,12 +135,26 @@ async fn refire(ctx: Arc<Ctx>, due: Due) {
             return due.release().await;
         }
     };
-    let fired = slot.record.as_ref().and_then(|r| state::fire(r, &due.wake, Utc::now()));
+    let fired = slot
+        .record
+        .as_ref()
+        .and_then(|r| state::fire(r, &due.wake, Utc::now()));
     let Some((fire, next)) = fired else {
         return ack(due.held).await;
     };
     match publish_fire(&ctx, &due.wake, &fire).await {
-        Ok(ack_future) => finish(ctx.clone(), Due { revision: slot.revision, ..due }, next, ack_future).await,
+        Ok(ack_future) => {
+            finish(
+                ctx.clone(),
+                Due {
+                    revision: slot.revision,
+                    ..due
+                },
+                next,
+                ack_future,
+            )
+            .await
+        }
         Err(e) => {
             tracing::warn!(error = %e, "publishing a fire failed; the wake-up will be redelivered");
             due.release().await;

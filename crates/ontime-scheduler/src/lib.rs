@@ -9,8 +9,8 @@
 mod arm;
 mod commands;
 mod firing;
-mod pull;
 pub mod metrics;
+mod pull;
 pub mod queue;
 mod time;
 mod wakes;
@@ -37,7 +37,10 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        Self { lead: Duration::from_secs(2), concurrency: 1024 }
+        Self {
+            lead: Duration::from_secs(2),
+            concurrency: 1024,
+        }
     }
 }
 
@@ -60,10 +63,16 @@ pub(crate) struct Ctx {
 /// Runs one scheduler instance until `shutdown` is cancelled. Wake-ups it holds are handed
 /// back to the stream (nak) on the way out, so another instance fires them without waiting
 /// for the ack timeout.
-pub async fn run(topology: Topology, config: SchedulerConfig, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+pub async fn run(
+    topology: Topology,
+    config: SchedulerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     let n = topology.names().clone();
     let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;
-    let wake_consumer = topology.consumer(&n.sched_stream(), n.wake_consumer()).await?;
+    let wake_consumer = topology
+        .consumer(&n.sched_stream(), n.wake_consumer())
+        .await?;
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
         topology,
@@ -75,7 +84,10 @@ pub async fn run(topology: Topology, config: SchedulerConfig, shutdown: Cancella
     let wakes = tokio::spawn(wakes::run(ctx.clone(), wake_consumer, shutdown.clone()));
     let (c, w) = tokio::join!(commands, wakes);
     // The consumers stopped: wait for the work in flight, then give back what is held.
-    let _ = ctx.permits.acquire_many(ctx.config.concurrency as u32).await;
+    let _ = ctx
+        .permits
+        .acquire_many(ctx.config.concurrency as u32)
+        .await;
     firing.abort();
     for due in ctx.queue.drain() {
         due.release().await;

@@ -11,7 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Ctx, SchedulerError};
 
-pub async fn consume<F, Fut>(ctx: Arc<Ctx>, consumer: PullConsumer, shutdown: CancellationToken, handle: F) -> Result<(), SchedulerError>
+pub async fn consume<F, Fut>(
+    ctx: Arc<Ctx>,
+    consumer: PullConsumer,
+    shutdown: CancellationToken,
+    handle: F,
+) -> Result<(), SchedulerError>
 where
     F: Fn(Arc<Ctx>, Message) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,

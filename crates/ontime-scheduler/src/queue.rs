@@ -24,7 +24,14 @@ struct State<T> {
 
 impl<T> Default for PrecisionQueue<T> {
     fn default() -> Self {
-        Self { state: Mutex::new(State { by_time: BTreeMap::new(), index: HashMap::new(), next_seq: 0 }), notify: Notify::new() }
+        Self {
+            state: Mutex::new(State {
+                by_time: BTreeMap::new(),
+                index: HashMap::new(),
+                next_seq: 0,
+            }),
+            notify: Notify::new(),
+        }
     }
 }
 
@@ -38,7 +45,11 @@ impl<T> PrecisionQueue<T> {
         }
         let seq = state.next_seq;
         state.next_seq += 1;
-        let earliest = state.by_time.keys().next().is_none_or(|first| (at, seq) < *first);
+        let earliest = state
+            .by_time
+            .keys()
+            .next()
+            .is_none_or(|first| (at, seq) < *first);
         state.index.insert(key.clone(), (at, seq));
         state.by_time.insert((at, seq), (key, item));
         drop(state);
@@ -76,13 +87,23 @@ impl<T> PrecisionQueue<T> {
     pub fn drain(&self) -> Vec<T> {
         let mut state = self.state.lock().expect("queue lock");
         state.index.clear();
-        std::mem::take(&mut state.by_time).into_values().map(|(_, item)| item).collect()
+        std::mem::take(&mut state.by_time)
+            .into_values()
+            .map(|(_, item)| item)
+            .collect()
     }
 
     /// Waits until at least one item is due and takes all that are.
     pub async fn next_due(&self) -> Vec<T> {
         loop {
-            let next = self.state.lock().expect("queue lock").by_time.keys().next().map(|(at, _)| *at);
+            let next = self
+                .state
+                .lock()
+                .expect("queue lock")
+                .by_time
+                .keys()
+                .next()
+                .map(|(at, _)| *at);
             let now = Instant::now();
             match next {
                 Some(at) if at <= now => return self.pop_due(now),
@@ -108,9 +129,12 @@ mod tests {
     async fn releases_in_order_at_the_instant() {
         let q = PrecisionQueue::default();
         let t0 = Instant::now();
-        q.push(t0 + Duration::from_millis(30), "b".into(), "b").unwrap();
-        q.push(t0 + Duration::from_millis(10), "a".into(), "a").unwrap();
-        q.push(t0 + Duration::from_millis(30), "c".into(), "c").unwrap();
+        q.push(t0 + Duration::from_millis(30), "b".into(), "b")
+            .unwrap();
+        q.push(t0 + Duration::from_millis(10), "a".into(), "a")
+            .unwrap();
+        q.push(t0 + Duration::from_millis(30), "c".into(), "c")
+            .unwrap();
         assert_eq!(q.next_due().await, vec!["a"]);
         assert_eq!(Instant::now() - t0, Duration::from_millis(10));
         assert_eq!(q.next_due().await, vec!["b", "c"]);
@@ -122,13 +146,15 @@ mod tests {
     async fn an_earlier_item_wakes_the_waiter() {
         let q = std::sync::Arc::new(PrecisionQueue::default());
         let t0 = Instant::now();
-        q.push(t0 + Duration::from_secs(10), "late".into(), 2).unwrap();
+        q.push(t0 + Duration::from_secs(10), "late".into(), 2)
+            .unwrap();
         let waiter = tokio::spawn({
             let q = q.clone();
             async move { q.next_due().await }
         });
         tokio::time::sleep(Duration::from_millis(5)).await;
-        q.push(t0 + Duration::from_millis(20), "early".into(), 1).unwrap();
+        q.push(t0 + Duration::from_millis(20), "early".into(), 1)
+            .unwrap();
         assert_eq!(waiter.await.unwrap(), vec![1]);
         assert_eq!(Instant::now() - t0, Duration::from_millis(20));
     }
@@ -140,7 +166,10 @@ mod tests {
         assert!(q.push(now, "k".into(), 1).is_ok());
         assert_eq!(q.push(now, "k".into(), 2), Err(2));
         assert_eq!(q.pop_due(now), vec![1]);
-        assert!(q.push(now, "k".into(), 3).is_ok(), "a key may come back once released");
+        assert!(
+            q.push(now, "k".into(), 3).is_ok(),
+            "a key may come back once released"
+        );
         assert_eq!(q.drain(), vec![3]);
     }
 }

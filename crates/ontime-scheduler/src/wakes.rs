@@ -14,7 +14,11 @@ use crate::firing::Due;
 use crate::time::{instant_of, until};
 use crate::{Ctx, SchedulerError};
 
-pub async fn run(ctx: Arc<Ctx>, consumer: PullConsumer, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+pub async fn run(
+    ctx: Arc<Ctx>,
+    consumer: PullConsumer,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     crate::pull::consume(ctx, consumer, shutdown, handle).await
 }
 
@@ -45,10 +49,19 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
             return release(Some(acker)).await;
         }
     };
-    let Some(record) = slot.record.filter(|r| pending_wake(r).as_ref() == Some(&wake)) else {
+    let Some(record) = slot
+        .record
+        .filter(|r| pending_wake(r).as_ref() == Some(&wake))
+    else {
         // Stale: the timer changed, was deleted, or this occurrence already fired.
         return ack(Some(acker)).await;
     };
-    let due = Due { at: instant_of(wake.due_at), wake, record, revision: slot.revision, held: Some(acker) };
+    let due = Due {
+        at: instant_of(wake.due_at),
+        wake,
+        record,
+        revision: slot.revision,
+        held: Some(acker),
+    };
     ctx.hold(due).await;
 }

@@ -12,10 +12,18 @@ use ontime_nats::{Names, Topology, TopologyConfig};
 use tokio_util::sync::CancellationToken;
 
 async fn nats() -> (tokio::process::Child, String, tempfile::TempDir) {
-    let bin = std::env::var("ONTIME_NATS_SERVER_BIN")
-        .unwrap_or_else(|_| format!("{}/../../nats/.install/2.15.1/bin/nats-server", env!("CARGO_MANIFEST_DIR")));
+    let bin = std::env::var("ONTIME_NATS_SERVER_BIN").unwrap_or_else(|_| {
+        format!(
+            "{}/../../nats/.install/2.15.1/bin/nats-server",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = tokio::process::Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.path())
@@ -29,7 +37,10 @@ async fn nats() -> (tokio::process::Child, String, tempfile::TempDir) {
 
 async fn topology(url: &str, prefix: &str) -> Topology {
     let client = ontime_nats::connect(url, "test").await.unwrap();
-    let config = TopologyConfig { names: Names::new(prefix).unwrap(), ..Default::default() };
+    let config = TopologyConfig {
+        names: Names::new(prefix).unwrap(),
+        ..Default::default()
+    };
     for _ in 0..100 {
         if let Ok(t) = Topology::ensure(client.clone(), config.clone()).await {
             return t;
@@ -40,21 +51,33 @@ async fn topology(url: &str, prefix: &str) -> Topology {
 }
 
 async fn publish_upsert(t: &Topology, id: &str, at: chrono::DateTime<Utc>) {
-    let key = ontime_core::TimerKey::new(ontime_core::Namespace::parse("ns").unwrap(), ontime_core::TimerId::parse(id).unwrap());
+    let key = ontime_core::TimerKey::new(
+        ontime_core::Namespace::parse("ns").unwrap(),
+        ontime_core::TimerId::parse(id).unwrap(),
+    );
     let body = serde_json::json!({
         "v": 1, "kind": "upsert", "namespace": "ns", "id": id,
         "spec": {"schedule": {"at": at}, "target": {"http": {"url": "http://127.0.0.1:9/"}}}
     });
-    t.js.publish(t.names().cmd_subject(&key), body.to_string().into()).await.unwrap().await.unwrap();
+    t.js.publish(t.names().cmd_subject(&key), body.to_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
 }
 
 async fn fires(t: &Topology, n: usize, within: Duration) -> Vec<(Fire, chrono::DateTime<Utc>)> {
-    let consumer: PullConsumer = t.consumer(&t.names().fire_stream(), t.names().fire_consumer()).await.unwrap();
+    let consumer: PullConsumer = t
+        .consumer(&t.names().fire_stream(), t.names().fire_consumer())
+        .await
+        .unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + within;
     while out.len() < n {
-        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, messages.next()).await else { break };
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, messages.next()).await else {
+            break;
+        };
         out.push((serde_json::from_slice(&msg.payload).unwrap(), Utc::now()));
         msg.ack().await.unwrap();
     }
@@ -68,11 +91,17 @@ async fn near_and_far_timers_fire_once_each_with_two_schedulers() {
     let shutdown = CancellationToken::new();
     for _ in 0..2 {
         let t = topology(&url, "s1").await;
-        tokio::spawn(ontime_scheduler::run(t, Default::default(), shutdown.clone()));
+        tokio::spawn(ontime_scheduler::run(
+            t,
+            Default::default(),
+            shutdown.clone(),
+        ));
     }
     let now = Utc::now();
     // Within the lead (straight to the queue) and beyond it (through a scheduled message).
-    let due: Vec<_> = (0..20).map(|i| now + chrono::Duration::milliseconds(500 + 200 * i)).collect();
+    let due: Vec<_> = (0..20)
+        .map(|i| now + chrono::Duration::milliseconds(500 + 200 * i))
+        .collect();
     for (i, at) in due.iter().enumerate() {
         publish_upsert(&t, &format!("t{i}"), *at).await;
     }
@@ -83,11 +112,23 @@ async fn near_and_far_timers_fire_once_each_with_two_schedulers() {
     ids.dedup();
     assert_eq!(ids.len(), 20, "no timer fires twice");
     for (fire, seen) in &got {
-        assert!(*seen >= fire.due_at, "{} fired before its due time", fire.id);
+        assert!(
+            *seen >= fire.due_at,
+            "{} fired before its due time",
+            fire.id
+        );
     }
-    let mut late: Vec<i64> = got.iter().map(|(f, seen)| (*seen - f.due_at).num_microseconds().unwrap()).collect();
+    let mut late: Vec<i64> = got
+        .iter()
+        .map(|(f, seen)| (*seen - f.due_at).num_microseconds().unwrap())
+        .collect();
     late.sort();
-    eprintln!("lateness µs: min {} p50 {} max {}", late[0], late[late.len() / 2], late[late.len() - 1]);
+    eprintln!(
+        "lateness µs: min {} p50 {} max {}",
+        late[0],
+        late[late.len() / 2],
+        late[late.len() - 1]
+    );
     // Nothing more arrives.
     assert!(fires(&t, 1, Duration::from_secs(3)).await.is_empty());
     shutdown.cancel();

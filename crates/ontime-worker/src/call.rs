@@ -23,8 +23,15 @@ pub struct CallResult {
 }
 
 /// Makes attempt `attempt` of `fire` to `target`.
-pub async fn make(http: &reqwest::Client, target: &HttpTarget, fire: &Fire, attempt: u32, started_at: DateTime<Utc>) -> CallResult {
-    let method = reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+pub async fn make(
+    http: &reqwest::Client,
+    target: &HttpTarget,
+    fire: &Fire,
+    attempt: u32,
+    started_at: DateTime<Utc>,
+) -> CallResult {
+    let method =
+        reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut request = http
         .request(method, &target.url)
         .timeout(target.timeout())
@@ -98,11 +105,17 @@ pub enum Verdict {
 
 /// Reads a 2xx body as the durable-timer contract.
 pub fn callback_verdict(body: &[u8]) -> Verdict {
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else { return Verdict::Done };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Verdict::Done;
+    };
     if doc.get("ok").and_then(serde_json::Value::as_bool) != Some(false) {
         return Verdict::Done;
     }
-    match doc.get("nextExecuteAt").and_then(|v| v.as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+    match doc
+        .get("nextExecuteAt")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+    {
         Some(at) => Verdict::Reschedule(at),
         None => Verdict::Retry,
     }
@@ -110,7 +123,10 @@ pub fn callback_verdict(body: &[u8]) -> Verdict {
 
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        format!("timeout after {}", ontime_core::duration::format_duration(timeout))
+        format!(
+            "timeout after {}",
+            ontime_core::duration::format_duration(timeout)
+        )
     } else if e.is_connect() {
         "connection failed".into()
     } else {
@@ -131,6 +147,9 @@ mod tests {
             callback_verdict(br#"{"ok": false, "nextExecuteAt": "2026-12-01T10:00:00Z"}"#),
             Verdict::Reschedule("2026-12-01T10:00:00Z".parse().unwrap())
         );
-        assert_eq!(callback_verdict(br#"{"ok": false, "nextExecuteAt": "soon"}"#), Verdict::Retry);
+        assert_eq!(
+            callback_verdict(br#"{"ok": false, "nextExecuteAt": "soon"}"#),
+            Verdict::Retry
+        );
     }
 }

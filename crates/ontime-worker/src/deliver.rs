@@ -24,7 +24,12 @@ pub enum Settle {
 
 /// Decides the outcome of an attempt: what to record, whether the scheduler must hold the
 /// retry (`rearm`), and how to settle the message.
-pub fn decide(result: &CallResult, decision: Option<RetryDecision>, now: DateTime<Utc>, nak_max: Duration) -> (AttemptOutcome, Option<DateTime<Utc>>, bool, Settle) {
+pub fn decide(
+    result: &CallResult,
+    decision: Option<RetryDecision>,
+    now: DateTime<Utc>,
+    nak_max: Duration,
+) -> (AttemptOutcome, Option<DateTime<Utc>>, bool, Settle) {
     if let Some(at) = result.reschedule_at {
         return (AttemptOutcome::Rescheduled, Some(at), false, Settle::Ack);
     }
@@ -35,7 +40,12 @@ pub fn decide(result: &CallResult, decision: Option<RetryDecision>, now: DateTim
         Some(RetryDecision::RetryAfter(wait)) => {
             let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
             if wait <= nak_max {
-                (AttemptOutcome::Retrying, Some(at), false, Settle::NakAfter(wait))
+                (
+                    AttemptOutcome::Retrying,
+                    Some(at),
+                    false,
+                    Settle::NakAfter(wait),
+                )
             } else {
                 (AttemptOutcome::Retrying, Some(at), true, Settle::Ack)
             }
@@ -62,7 +72,9 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         Ok(record) => record,
         Err(e) => {
             tracing::warn!(error = %e, "reading the timer failed; retrying");
-            let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
             return;
         }
     };
@@ -82,7 +94,8 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     };
     // The record is the truth: a timer changed or deleted after this fire was emitted is not
     // called with its old definition.
-    let live = record.filter(|(r, _)| r.generation == fire.generation && r.status != TimerStatus::Cancelled);
+    let live = record
+        .filter(|(r, _)| r.generation == fire.generation && r.status != TimerStatus::Cancelled);
     let Some((record, _)) = live else {
         attempt.error = Some("the timer was changed or deleted before the call".into());
         report(ctx, &key, attempt, false).await;
@@ -90,11 +103,22 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         return;
     };
     let target = &record.spec.target.http;
-    let result = with_progress(ctx, &acker, call::make(&ctx.http, target, &fire, attempt_no, started_at)).await;
+    let result = with_progress(
+        ctx,
+        &acker,
+        call::make(&ctx.http, target, &fire, attempt_no, started_at),
+    )
+    .await;
     let now = Utc::now();
     let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
-    let decision = (result.class != AttemptClass::Success).then(|| record.spec.retry.decide(attempt_no, result.class, result.retry_after, since_due));
-    let (outcome, next_at, rearm, settle) = decide(&result, decision, now, ctx.config.nak_max_delay);
+    let decision = (result.class != AttemptClass::Success).then(|| {
+        record
+            .spec
+            .retry
+            .decide(attempt_no, result.class, result.retry_after, since_due)
+    });
+    let (outcome, next_at, rearm, settle) =
+        decide(&result, decision, now, ctx.config.nak_max_delay);
     attempt.latency_ms = result.latency.as_millis() as u64;
     attempt.status_code = result.status_code;
     attempt.error = result.error.clone();
@@ -104,7 +128,9 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
     if !report(ctx, &key, attempt, rearm).await {
         // Unreported, the attempt would be lost from the record: do it again.
-        let _ = acker.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+        let _ = acker
+            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+            .await;
         return;
     }
     let settled = match settle {
@@ -117,7 +143,11 @@ pub async fn handle(ctx: &Ctx, message: Message) {
 }
 
 /// Sends progress acks while a slow call lasts, so ack_wait does not redeliver it.
-async fn with_progress<F: std::future::Future<Output = CallResult>>(ctx: &Ctx, acker: &async_nats::jetstream::message::Acker, call: F) -> CallResult {
+async fn with_progress<F: std::future::Future<Output = CallResult>>(
+    ctx: &Ctx,
+    acker: &async_nats::jetstream::message::Acker,
+    call: F,
+) -> CallResult {
     tokio::pin!(call);
     let mut tick = tokio::time::interval(ctx.config.progress_interval);
     tick.tick().await;
@@ -139,7 +169,11 @@ async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm:
     let mut hdrs = async_nats::HeaderMap::new();
     hdrs.insert(headers::MSG_ID, msg_id.as_str());
     let body = Bytes::from(serde_json::to_vec(&command).unwrap_or_default());
-    let cmd = ctx.topology.js.publish_with_headers(names.cmd_subject(key), hdrs, body).await;
+    let cmd = ctx
+        .topology
+        .js
+        .publish_with_headers(names.cmd_subject(key), hdrs, body)
+        .await;
     match (log, cmd) {
         (Ok(log), Ok(cmd)) => {
             let (a, b) = tokio::join!(log, cmd);
@@ -154,20 +188,55 @@ mod tests {
     use super::*;
 
     fn result(class: AttemptClass) -> CallResult {
-        CallResult { status_code: Some(500), class, error: None, retry_after: None, reschedule_at: None, latency: Duration::ZERO }
+        CallResult {
+            status_code: Some(500),
+            class,
+            error: None,
+            retry_after: None,
+            reschedule_at: None,
+            latency: Duration::ZERO,
+        }
     }
 
     #[test]
     fn short_retries_stay_long_ones_go_to_the_scheduler() {
         let now = Utc::now();
         let five = Duration::from_secs(5);
-        let short = decide(&result(AttemptClass::Retryable), Some(RetryDecision::RetryAfter(Duration::from_secs(2))), now, five);
-        assert_eq!((short.0, short.2, short.3), (AttemptOutcome::Retrying, false, Settle::NakAfter(Duration::from_secs(2))));
-        let long = decide(&result(AttemptClass::Retryable), Some(RetryDecision::RetryAfter(Duration::from_secs(60))), now, five);
-        assert_eq!((long.0, long.2, long.3), (AttemptOutcome::Retrying, true, Settle::Ack));
+        let short = decide(
+            &result(AttemptClass::Retryable),
+            Some(RetryDecision::RetryAfter(Duration::from_secs(2))),
+            now,
+            five,
+        );
+        assert_eq!(
+            (short.0, short.2, short.3),
+            (
+                AttemptOutcome::Retrying,
+                false,
+                Settle::NakAfter(Duration::from_secs(2))
+            )
+        );
+        let long = decide(
+            &result(AttemptClass::Retryable),
+            Some(RetryDecision::RetryAfter(Duration::from_secs(60))),
+            now,
+            five,
+        );
+        assert_eq!(
+            (long.0, long.2, long.3),
+            (AttemptOutcome::Retrying, true, Settle::Ack)
+        );
         assert_eq!(long.1, Some(now + chrono::Duration::seconds(60)));
-        let gave_up = decide(&result(AttemptClass::Final), Some(RetryDecision::GiveUp("4xx".into())), now, five);
-        assert_eq!((gave_up.0, gave_up.3), (AttemptOutcome::Failed, Settle::Ack));
+        let gave_up = decide(
+            &result(AttemptClass::Final),
+            Some(RetryDecision::GiveUp("4xx".into())),
+            now,
+            five,
+        );
+        assert_eq!(
+            (gave_up.0, gave_up.3),
+            (AttemptOutcome::Failed, Settle::Ack)
+        );
         let ok = decide(&result(AttemptClass::Success), None, now, five);
         assert_eq!(ok.0, AttemptOutcome::Succeeded);
     }

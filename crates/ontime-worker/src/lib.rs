@@ -58,9 +58,15 @@ pub(crate) struct Ctx {
 }
 
 /// Runs one worker until `shutdown` is cancelled, then waits for the calls in flight.
-pub async fn run(topology: Topology, config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
+pub async fn run(
+    topology: Topology,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), WorkerError> {
     let n = topology.names().clone();
-    let consumer = topology.consumer(&n.fire_stream(), n.fire_consumer()).await?;
+    let consumer = topology
+        .consumer(&n.fire_stream(), n.fire_consumer())
+        .await?;
     let http = reqwest::Client::builder()
         // A 3xx is an answer like any other (final), not something to follow blindly.
         .redirect(reqwest::redirect::Policy::none())
@@ -69,7 +75,11 @@ pub async fn run(topology: Topology, config: WorkerConfig, shutdown: Cancellatio
         .build()
         .map_err(|e| WorkerError::Http(e.to_string()))?;
     let permits = Arc::new(Semaphore::new(config.concurrency));
-    let ctx = Arc::new(Ctx { topology, config, http });
+    let ctx = Arc::new(Ctx {
+        topology,
+        config,
+        http,
+    });
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(ctx.config.concurrency.clamp(1, 1000))

@@ -42,7 +42,10 @@ pub struct CommonArgs {
 
 impl CommonArgs {
     pub fn topology_config(&self) -> anyhow::Result<TopologyConfig> {
-        anyhow::ensure!(matches!(self.replicas, 1 | 3 | 5), "--replicas must be 1, 3 or 5");
+        anyhow::ensure!(
+            matches!(self.replicas, 1 | 3 | 5),
+            "--replicas must be 1, 3 or 5"
+        );
         Ok(TopologyConfig {
             names: Names::new(&self.prefix).map_err(anyhow::Error::msg)?,
             replicas: self.replicas,
@@ -55,7 +58,9 @@ impl CommonArgs {
     /// Connects and makes sure the topology exists.
     pub async fn topology(&self, url: &str, name: &str) -> anyhow::Result<Topology> {
         let config = self.topology_config()?;
-        let client = ontime_nats::connect(url, name).await.with_context(|| format!("connecting to {url}"))?;
+        let client = ontime_nats::connect(url, name)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
         // The first connection may still be in progress (the server may start after us).
         let mut delay = Duration::from_millis(50);
         loop {
@@ -72,7 +77,10 @@ impl CommonArgs {
     }
 
     pub fn scheduler_config(&self) -> ontime_scheduler::SchedulerConfig {
-        ontime_scheduler::SchedulerConfig { lead: self.lead.get(), concurrency: self.scheduler_concurrency }
+        ontime_scheduler::SchedulerConfig {
+            lead: self.lead.get(),
+            concurrency: self.scheduler_concurrency,
+        }
     }
 
     pub fn worker_config(&self) -> ontime_worker::WorkerConfig {

@@ -44,15 +44,30 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     let gateway_topology = args.common.topology(&url, "ontime-gateway").await?;
     let scheduler_topology = args.common.topology(&url, "ontime-scheduler").await?;
     let worker_topology = args.common.topology(&url, "ontime-worker").await?;
-    let listener = tokio::net::TcpListener::bind(&args.gateway.http).await.with_context(|| format!("binding {}", args.gateway.http))?;
+    let listener = tokio::net::TcpListener::bind(&args.gateway.http)
+        .await
+        .with_context(|| format!("binding {}", args.gateway.http))?;
     tracing::info!(addr = %listener.local_addr()?, "ontime dev ready");
 
     // Any part that stops (or fails) stops the others: a half-running dev server is worse
     // than none.
     let stop = shutdown.child_token();
-    let gateway = tokio::spawn(ontime_gateway::serve(listener, gateway_topology, args.gateway.config(), stop.child_token()));
-    let scheduler = tokio::spawn(ontime_scheduler::run(scheduler_topology, args.common.scheduler_config(), stop.child_token()));
-    let worker = tokio::spawn(ontime_worker::run(worker_topology, args.common.worker_config(), stop.child_token()));
+    let gateway = tokio::spawn(ontime_gateway::serve(
+        listener,
+        gateway_topology,
+        args.gateway.config(),
+        stop.child_token(),
+    ));
+    let scheduler = tokio::spawn(ontime_scheduler::run(
+        scheduler_topology,
+        args.common.scheduler_config(),
+        stop.child_token(),
+    ));
+    let worker = tokio::spawn(ontime_worker::run(
+        worker_topology,
+        args.common.worker_config(),
+        stop.child_token(),
+    ));
     let (g, s, w) = tokio::join!(
         stop_all_when_done(gateway, stop.clone(), "gateway"),
         stop_all_when_done(scheduler, stop.clone(), "scheduler"),
@@ -66,7 +81,10 @@ async fn stop_all_when_done<E: std::error::Error + Send + Sync + 'static>(
     stop: CancellationToken,
     name: &str,
 ) -> anyhow::Result<()> {
-    let result = task.await.with_context(|| format!("{name} panicked")).and_then(|r| r.with_context(|| format!("{name} failed")));
+    let result = task
+        .await
+        .with_context(|| format!("{name} panicked"))
+        .and_then(|r| r.with_context(|| format!("{name} failed")));
     if !stop.is_cancelled() {
         tracing::warn!(part = name, "a part stopped; stopping the others");
         stop.cancel();

@@ -12,7 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{CommonArgs, GatewayArgs};
 
 #[derive(Parser)]
-#[command(name = "ontime", version, about = "A distributed, durable scheduler of HTTP calls on NATS JetStream")]
+#[command(
+    name = "ontime",
+    version,
+    about = "A distributed, durable scheduler of HTTP calls on NATS JetStream"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -45,7 +49,8 @@ enum Cmd {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONTIME_LOG").unwrap_or_else(|_| "info,async_nats=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ONTIME_LOG")
+                .unwrap_or_else(|_| "info,async_nats=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -56,19 +61,29 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Dev(args) => dev::run(args, shutdown).await,
         Cmd::Gateway { common, gateway } => {
             let topology = common.topology(&common.nats_url, "ontime-gateway").await?;
-            let listener = tokio::net::TcpListener::bind(&gateway.http).await.with_context(|| format!("binding {}", gateway.http))?;
+            let listener = tokio::net::TcpListener::bind(&gateway.http)
+                .await
+                .with_context(|| format!("binding {}", gateway.http))?;
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-            ontime_gateway::serve(listener, topology, gateway.config(), shutdown).await.context("gateway")
+            ontime_gateway::serve(listener, topology, gateway.config(), shutdown)
+                .await
+                .context("gateway")
         }
         Cmd::Scheduler { common } => {
-            let topology = common.topology(&common.nats_url, "ontime-scheduler").await?;
+            let topology = common
+                .topology(&common.nats_url, "ontime-scheduler")
+                .await?;
             tracing::info!("scheduler running");
-            ontime_scheduler::run(topology, common.scheduler_config(), shutdown).await.context("scheduler")
+            ontime_scheduler::run(topology, common.scheduler_config(), shutdown)
+                .await
+                .context("scheduler")
         }
         Cmd::Worker { common } => {
             let topology = common.topology(&common.nats_url, "ontime-worker").await?;
             tracing::info!("worker running");
-            ontime_worker::run(topology, common.worker_config(), shutdown).await.context("worker")
+            ontime_worker::run(topology, common.worker_config(), shutdown)
+                .await
+                .context("worker")
         }
     }
 }
@@ -76,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
 /// Cancels the root token on Ctrl-C or SIGTERM; a second signal exits at once.
 async fn cancel_on_signal(token: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };

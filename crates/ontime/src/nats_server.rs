@@ -27,7 +27,9 @@ pub fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path);
     }
-    let mut candidates = vec![PathBuf::from(format!("nats/.install/{PINNED}/bin/nats-server"))];
+    let mut candidates = vec![PathBuf::from(format!(
+        "nats/.install/{PINNED}/bin/nats-server"
+    ))];
     if let Ok(exe) = std::env::current_exe() {
         // target/{debug,release}/ontime → the repository's nats/ directory.
         if let Some(repo) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
@@ -45,7 +47,8 @@ impl NatsServer {
     /// until it says it is ready.
     pub async fn start(bin: &Path, port: u16, data_dir: &Path) -> anyhow::Result<Self> {
         check_version(bin).await?;
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         let pid_file = data_dir.join("nats-server.pid");
         stop_orphan(&pid_file);
         let conf = data_dir.join("nats-server.conf");
@@ -80,7 +83,9 @@ impl NatsServer {
         .await;
         if ready != Ok(true) {
             let _ = child.start_kill();
-            bail!("nats-server did not become ready (port {port} in use? see its log with ONTIME_LOG=nats_server=debug)");
+            bail!(
+                "nats-server did not become ready (port {port} in use? see its log with ONTIME_LOG=nats_server=debug)"
+            );
         }
         // Keep draining its log so the pipe never fills and blocks it.
         tokio::spawn(async move {
@@ -95,7 +100,10 @@ impl NatsServer {
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .is_err()
+            {
                 let _ = self.child.kill().await;
             }
         }
@@ -109,21 +117,36 @@ async fn check_version(bin: &Path) -> anyhow::Result<()> {
         .arg("--version")
         .output()
         .await
-        .with_context(|| format!("running {} (install it with nats/install.sh, or pass --nats-server-bin)", bin.display()))?;
+        .with_context(|| {
+            format!(
+                "running {} (install it with nats/install.sh, or pass --nats-server-bin)",
+                bin.display()
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text.trim().rsplit('v').next().unwrap_or_default();
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if (major, minor) < (2, 12) {
-        bail!("{} is {}; ontime needs nats-server 2.12 or later (scheduled messages): run nats/install.sh", bin.display(), text.trim());
+        bail!(
+            "{} is {}; ontime needs nats-server 2.12 or later (scheduled messages): run nats/install.sh",
+            bin.display(),
+            text.trim()
+        );
     }
     Ok(())
 }
 
 /// Stops a nats-server left running by an ontime that was killed with SIGKILL.
 fn stop_orphan(pid_file: &Path) {
-    let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()) else { return };
-    let is_nats = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains("nats-server"));
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let is_nats = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.contains("nats-server"));
     if is_nats {
         tracing::warn!(pid, "stopping a nats-server left over from a previous run");
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);

@@ -16,8 +16,14 @@ pub fn nats_server_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = std::process::Command::new(repo.join("nats/install.sh")).output().expect("running nats/install.sh");
-    assert!(out.status.success(), "nats/install.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(repo.join("nats/install.sh"))
+        .output()
+        .expect("running nats/install.sh");
+    assert!(
+        out.status.success(),
+        "nats/install.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -31,7 +37,11 @@ pub struct NatsServer {
 impl NatsServer {
     pub async fn start() -> Self {
         let store = tempfile::tempdir().expect("a temporary store");
-        let mut server = Self { port: free_port(), store, child: None };
+        let mut server = Self {
+            port: free_port(),
+            store,
+            child: None,
+        };
         server.spawn().await;
         server
     }
@@ -67,7 +77,12 @@ impl NatsServer {
             false
         })
         .await;
-        assert_eq!(ready, Ok(true), "nats-server did not start on port {}", self.port);
+        assert_eq!(
+            ready,
+            Ok(true),
+            "nats-server did not start on port {}",
+            self.port
+        );
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.child = Some(child);
     }

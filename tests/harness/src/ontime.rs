@@ -9,7 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 /// A prefix no other test uses.
 pub fn unique_prefix() -> String {
-    format!("t{}", uuid::Uuid::now_v7().simple()).chars().take(24).collect::<String>().to_lowercase()
+    format!("t{}", uuid::Uuid::now_v7().simple())
+        .chars()
+        .take(24)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// Which part of ontime.
@@ -39,18 +43,38 @@ pub struct Ontime {
 impl Ontime {
     /// Starts a gateway, `schedulers` schedulers and `workers` workers on `nats_url`.
     pub async fn start(nats_url: &str, schedulers: usize, workers: usize) -> Self {
-        Self::start_with(nats_url, schedulers, workers, ontime_gateway::GatewayConfig::default()).await
+        Self::start_with(
+            nats_url,
+            schedulers,
+            workers,
+            ontime_gateway::GatewayConfig::default(),
+        )
+        .await
     }
 
-    pub async fn start_with(nats_url: &str, schedulers: usize, workers: usize, gateway_config: ontime_gateway::GatewayConfig) -> Self {
-        let config = TopologyConfig { names: Names::new(&unique_prefix()).unwrap(), ..TopologyConfig::default() };
+    pub async fn start_with(
+        nats_url: &str,
+        schedulers: usize,
+        workers: usize,
+        gateway_config: ontime_gateway::GatewayConfig,
+    ) -> Self {
+        let config = TopologyConfig {
+            names: Names::new(&unique_prefix()).unwrap(),
+            ..TopologyConfig::default()
+        };
         let topology = connect(nats_url, &config, "test-gateway").await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let gateway = tokio::spawn({
             let topology = topology.clone();
             async move {
-                let _ = ontime_gateway::serve(listener, topology, gateway_config, CancellationToken::new()).await;
+                let _ = ontime_gateway::serve(
+                    listener,
+                    topology,
+                    gateway_config,
+                    CancellationToken::new(),
+                )
+                .await;
             }
         });
         let mut ontime = Self {
@@ -82,11 +106,19 @@ impl Ontime {
         let task = match part {
             Part::Scheduler => {
                 let config = ontime_scheduler::SchedulerConfig::default();
-                tokio::spawn(run_logged(ontime_scheduler::run(topology, config, token.clone())))
+                tokio::spawn(run_logged(ontime_scheduler::run(
+                    topology,
+                    config,
+                    token.clone(),
+                )))
             }
             Part::Worker => {
                 let config = ontime_worker::WorkerConfig::default();
-                tokio::spawn(run_logged(ontime_worker::run(topology, config, token.clone())))
+                tokio::spawn(run_logged(ontime_worker::run(
+                    topology,
+                    config,
+                    token.clone(),
+                )))
             }
         };
         self.parts.push(Running { part, token, task });
@@ -107,7 +139,9 @@ impl Ontime {
 
     /// Stops every instance of `part` gracefully.
     pub async fn stop(&mut self, part: Part) {
-        let (stopping, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parts).into_iter().partition(|r| r.part == part);
+        let (stopping, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parts)
+            .into_iter()
+            .partition(|r| r.part == part);
         self.parts = keep;
         for r in stopping {
             r.token.cancel();
@@ -137,6 +171,10 @@ async fn run_logged<E: std::fmt::Display>(f: impl std::future::Future<Output = R
 }
 
 async fn connect(url: &str, config: &TopologyConfig, name: &str) -> Topology {
-    let client = ontime_nats::connect(url, name).await.expect("connect to NATS");
-    Topology::ensure(client, config.clone()).await.expect("topology")
+    let client = ontime_nats::connect(url, name)
+        .await
+        .expect("connect to NATS");
+    Topology::ensure(client, config.clone())
+        .await
+        .expect("topology")
 }

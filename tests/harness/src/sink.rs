@@ -52,8 +52,12 @@ pub struct Sink {
 impl Sink {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = axum::Router::new().fallback(record).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
+        let app = axum::Router::new()
+            .fallback(record)
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the sink");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, inner }
@@ -73,12 +77,27 @@ impl Sink {
 
     pub fn script_answer(&self, path: &str, status: u16, body: &str, delay: Duration) {
         let mut inner = self.inner.lock().unwrap();
-        inner.script.entry(path.to_owned()).or_default().push_back(Answer { status, body: body.to_owned(), delay });
+        inner
+            .script
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(Answer {
+                status,
+                body: body.to_owned(),
+                delay,
+            });
     }
 
     /// Every call to `path` so far.
     pub fn calls(&self, path: &str) -> Vec<Call> {
-        self.inner.lock().unwrap().calls.iter().filter(|c| c.path == path).cloned().collect()
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn all_calls(&self) -> Vec<Call> {
@@ -95,15 +114,32 @@ impl Sink {
     }
 }
 
-async fn record(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn record(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let at = Utc::now();
     let path = uri.path().to_owned();
     let answer = {
         let mut inner = inner.lock().unwrap();
-        inner.calls.push(Call { method, path: path.clone(), query: uri.query().map(str::to_owned), headers, body, at });
+        inner.calls.push(Call {
+            method,
+            path: path.clone(),
+            query: uri.query().map(str::to_owned),
+            headers,
+            body,
+            at,
+        });
         inner.script.get_mut(&path).and_then(VecDeque::pop_front)
     };
-    let answer = answer.unwrap_or(Answer { status: 200, body: r#"{"ok": true}"#.into(), delay: Duration::ZERO });
+    let answer = answer.unwrap_or(Answer {
+        status: 200,
+        body: r#"{"ok": true}"#.into(),
+        delay: Duration::ZERO,
+    });
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }

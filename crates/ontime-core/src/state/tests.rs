@@ -27,7 +27,12 @@ fn changed(a: Result<Applied, ValidationError>) -> TimerRecord {
     }
 }
 
-fn attempt(r: &TimerRecord, n: u32, outcome: AttemptOutcome, next_at: Option<DateTime<Utc>>) -> Attempt {
+fn attempt(
+    r: &TimerRecord,
+    n: u32,
+    outcome: AttemptOutcome,
+    next_at: Option<DateTime<Utc>>,
+) -> Attempt {
     Attempt {
         delivery_id: r.delivery_id(r.occurrence),
         generation: r.generation,
@@ -58,15 +63,27 @@ fn upsert_arms_the_first_occurrence() {
 #[test]
 fn stale_and_redelivered_commands_change_nothing() {
     let r = changed(apply(None, &upsert("90s"), 7, t(NOW), t(NOW)));
-    assert_eq!(apply(Some((&r, 1)), &upsert("5s"), 7, t(NOW), t(NOW)).unwrap(), Applied::Unchanged);
-    assert_eq!(apply(Some((&r, 1)), &upsert("5s"), 3, t(NOW), t(NOW)).unwrap(), Applied::Unchanged);
+    assert_eq!(
+        apply(Some((&r, 1)), &upsert("5s"), 7, t(NOW), t(NOW)).unwrap(),
+        Applied::Unchanged
+    );
+    assert_eq!(
+        apply(Some((&r, 1)), &upsert("5s"), 3, t(NOW), t(NOW)).unwrap(),
+        Applied::Unchanged
+    );
     let delete = Command::new(key(), CommandBody::Delete);
-    assert_eq!(apply(Some((&r, 1)), &delete, 5, t(NOW), t(NOW)).unwrap(), Applied::Unchanged);
+    assert_eq!(
+        apply(Some((&r, 1)), &delete, 5, t(NOW), t(NOW)).unwrap(),
+        Applied::Unchanged
+    );
     // A delete that is newer wins, and an older upsert delivered after it cannot revive the timer.
     let gone = changed(apply(Some((&r, 1)), &delete, 9, t(NOW), t(NOW)));
     assert_eq!(gone.status, TimerStatus::Cancelled);
     assert!(pending_wake(&gone).is_none());
-    assert_eq!(apply(Some((&gone, 2)), &upsert("5s"), 8, t(NOW), t(NOW)).unwrap(), Applied::Unchanged);
+    assert_eq!(
+        apply(Some((&gone, 2)), &upsert("5s"), 8, t(NOW), t(NOW)).unwrap(),
+        Applied::Unchanged
+    );
 }
 
 #[test]
@@ -74,17 +91,36 @@ fn if_match_is_checked_against_the_revision() {
     let r = changed(apply(None, &upsert("90s"), 7, t(NOW), t(NOW)));
     let mut cmd = Command::new(key(), CommandBody::Delete);
     cmd.expected_revision = Some(4);
-    assert_eq!(apply(Some((&r, 5)), &cmd, 9, t(NOW), t(NOW)).unwrap_err().code, ErrorCode::RevisionConflict);
+    assert_eq!(
+        apply(Some((&r, 5)), &cmd, 9, t(NOW), t(NOW))
+            .unwrap_err()
+            .code,
+        ErrorCode::RevisionConflict
+    );
     cmd.expected_revision = Some(5);
-    assert!(matches!(apply(Some((&r, 5)), &cmd, 9, t(NOW), t(NOW)).unwrap(), Applied::Changed(_)));
+    assert!(matches!(
+        apply(Some((&r, 5)), &cmd, 9, t(NOW), t(NOW)).unwrap(),
+        Applied::Changed(_)
+    ));
 }
 
 #[test]
 fn patch_and_delete_of_a_missing_timer_are_not_found() {
-    let patch = Command::new(key(), CommandBody::Patch { patch: json!({"retry": {"max_attempts": 2}}) });
-    assert_eq!(apply(None, &patch, 1, t(NOW), t(NOW)).unwrap_err().code, ErrorCode::NotFound);
+    let patch = Command::new(
+        key(),
+        CommandBody::Patch {
+            patch: json!({"retry": {"max_attempts": 2}}),
+        },
+    );
+    assert_eq!(
+        apply(None, &patch, 1, t(NOW), t(NOW)).unwrap_err().code,
+        ErrorCode::NotFound
+    );
     let delete = Command::new(key(), CommandBody::Delete);
-    assert_eq!(apply(None, &delete, 1, t(NOW), t(NOW)).unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(
+        apply(None, &delete, 1, t(NOW), t(NOW)).unwrap_err().code,
+        ErrorCode::NotFound
+    );
 }
 
 #[test]
@@ -93,7 +129,9 @@ fn patch_moves_the_due_time_and_merges_the_target() {
     let later = t(NOW) + Duration::hours(1);
     let patch = Command::new(
         key(),
-        CommandBody::Patch { patch: json!({"schedule": {"at": later}, "target": {"http": {"method": "PUT"}}}) },
+        CommandBody::Patch {
+            patch: json!({"schedule": {"at": later}, "target": {"http": {"method": "PUT"}}}),
+        },
     );
     let p = changed(apply(Some((&r, 1)), &patch, 8, t(NOW), t(NOW)));
     assert_eq!(p.next_fire_at, Some(later));
@@ -101,10 +139,32 @@ fn patch_moves_the_due_time_and_merges_the_target() {
     assert_eq!(p.spec.target.http.url, "http://x.test/");
     assert_eq!(pending_wake(&p).unwrap().generation, 8);
 
-    let bad = Command::new(key(), CommandBody::Patch { patch: json!({"target": {"http": {"url": "nope"}}}) });
-    assert_eq!(apply(Some((&p, 2)), &bad, 9, t(NOW), t(NOW)).unwrap_err().field.as_deref(), Some("target.http.url"));
-    let unknown = Command::new(key(), CommandBody::Patch { patch: json!({"colour": "red"}) });
-    assert_eq!(apply(Some((&p, 2)), &unknown, 9, t(NOW), t(NOW)).unwrap_err().field.as_deref(), Some("colour"));
+    let bad = Command::new(
+        key(),
+        CommandBody::Patch {
+            patch: json!({"target": {"http": {"url": "nope"}}}),
+        },
+    );
+    assert_eq!(
+        apply(Some((&p, 2)), &bad, 9, t(NOW), t(NOW))
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("target.http.url")
+    );
+    let unknown = Command::new(
+        key(),
+        CommandBody::Patch {
+            patch: json!({"colour": "red"}),
+        },
+    );
+    assert_eq!(
+        apply(Some((&p, 2)), &unknown, 9, t(NOW), t(NOW))
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("colour")
+    );
 }
 
 #[test]
@@ -115,7 +175,10 @@ fn fire_runs_once_and_stale_wakeups_are_ignored() {
     assert_eq!(msg.delivery_id(), "ns/t1/7/1");
     assert_eq!(fired.status, TimerStatus::Running);
     assert_eq!(fired.runs, 1);
-    assert!(fire(&fired, &wake, t(NOW)).is_none(), "a second wake-up of the same occurrence must not fire");
+    assert!(
+        fire(&fired, &wake, t(NOW)).is_none(),
+        "a second wake-up of the same occurrence must not fire"
+    );
     let mut old = wake.clone();
     old.generation = 6;
     assert!(fire(&r, &old, t(NOW)).is_none());
@@ -126,10 +189,20 @@ fn reports_drive_the_outcome_idempotently() {
     let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));
     let (_, fired) = fire(&r, &pending_wake(&r).unwrap(), t(NOW)).unwrap();
     let report = |rec: &TimerRecord, a: Attempt, rearm| {
-        apply(Some((rec, 3)), &Command::new(key(), CommandBody::Report { attempt: a, rearm }), 100, t(NOW), t(NOW))
+        apply(
+            Some((rec, 3)),
+            &Command::new(key(), CommandBody::Report { attempt: a, rearm }),
+            100,
+            t(NOW),
+            t(NOW),
+        )
     };
     let retry_at = t(NOW) + Duration::minutes(10);
-    let held = changed(report(&fired, attempt(&fired, 1, AttemptOutcome::Retrying, Some(retry_at)), true));
+    let held = changed(report(
+        &fired,
+        attempt(&fired, 1, AttemptOutcome::Retrying, Some(retry_at)),
+        true,
+    ));
     let wake = pending_wake(&held).unwrap();
     assert_eq!((wake.attempt, wake.due_at), (2, retry_at));
     let (msg, fired2) = fire(&held, &wake, t(NOW)).unwrap();
@@ -137,7 +210,10 @@ fn reports_drive_the_outcome_idempotently() {
     assert_eq!(fired2.runs, 1, "a retry is not a new run");
     let ok = attempt(&fired2, 2, AttemptOutcome::Succeeded, None);
     let done = changed(report(&fired2, ok.clone(), false));
-    assert_eq!((done.status, done.successes, done.attempts), (TimerStatus::Succeeded, 1, 2));
+    assert_eq!(
+        (done.status, done.successes, done.attempts),
+        (TimerStatus::Succeeded, 1, 2)
+    );
     assert_eq!(report(&done, ok, false).unwrap(), Applied::Unchanged);
 }
 
@@ -146,8 +222,17 @@ fn a_callback_can_reschedule() {
     let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));
     let (_, fired) = fire(&r, &pending_wake(&r).unwrap(), t(NOW)).unwrap();
     let again = t(NOW) + Duration::hours(2);
-    let cmd = Command::new(key(), CommandBody::Report { attempt: attempt(&fired, 1, AttemptOutcome::Rescheduled, Some(again)), rearm: false });
+    let cmd = Command::new(
+        key(),
+        CommandBody::Report {
+            attempt: attempt(&fired, 1, AttemptOutcome::Rescheduled, Some(again)),
+            rearm: false,
+        },
+    );
     let next = changed(apply(Some((&fired, 3)), &cmd, 100, t(NOW), t(NOW)));
-    assert_eq!((next.status, next.occurrence, next.next_fire_at), (TimerStatus::Scheduled, 2, Some(again)));
+    assert_eq!(
+        (next.status, next.occurrence, next.next_fire_at),
+        (TimerStatus::Scheduled, 2, Some(again))
+    );
     assert_eq!(pending_wake(&next).unwrap().occurrence, 2);
 }

@@ -177,39 +177,6 @@ impl Gateway {
         out
     }
 
-    /// Replies to every command at once with the state it would create, writing nothing:
-    /// measures the gateway, not a scheduler.
-    pub async fn instant_replier(&self) -> CancellationToken {
-        let names = self.topology.names();
-        let consumer = self.topology.consumer(&names.cmd_stream(), names.cmd_consumer()).await.expect("the command consumer");
-        let mut messages = consumer.messages().await.expect("pulling commands");
-        let client = self.topology.client.clone();
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let message = tokio::select! {
-                    () = token.cancelled() => break,
-                    m = messages.next() => match m { Some(Ok(m)) => m, _ => break },
-                };
-                let seq = message.info().expect("JetStream metadata").stream_sequence;
-                let command = Command::decode(&message.payload).expect("a valid command");
-                let now = chrono::Utc::now();
-                let reply = match state::apply(None, &command, seq, now, now) {
-                    Ok(Applied::Changed(record)) => Reply::applied(record.view(seq)),
-                    Ok(Applied::Unchanged) => continue,
-                    Err(error) => Reply::failed(error),
-                };
-                if let Some(to) = message.headers.as_ref().and_then(|h| h.get(headers::REPLY_TO)) {
-                    let body = serde_json::to_vec(&reply).expect("a reply").into();
-                    client.publish(to.to_string(), body).await.expect("replying");
-                }
-                let _ = message.ack().await;
-            }
-        });
-        stop
-    }
-
     /// Plays the scheduler: applies every command with the core's state machine, writes the
     /// record, and replies on `Ontime-Reply-To`. Stops when the returned token is cancelled.
     pub async fn fake_scheduler(&self) -> CancellationToken {
