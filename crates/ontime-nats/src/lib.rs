@@ -6,6 +6,7 @@ pub mod connect;
 pub mod headers;
 pub mod log;
 pub mod names;
+pub mod pull;
 pub mod store;
 pub mod topology;
 

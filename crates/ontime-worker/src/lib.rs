@@ -9,7 +9,6 @@ pub mod metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use ontime_nats::Topology;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -80,39 +79,12 @@ pub async fn run(
         config,
         http,
     });
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(ctx.config.concurrency.clamp(1, 1000))
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
-        .messages()
-        .await
-        .map_err(ontime_nats::NatsError::nats)?;
-    loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("never closed"),
-            _ = shutdown.cancelled() => break,
-        };
-        let next = tokio::select! {
-            next = messages.next() => next,
-            _ = shutdown.cancelled() => break,
-        };
-        match next {
-            Some(Ok(message)) => {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    deliver::handle(&ctx, message).await;
-                    drop(permit);
-                });
-            }
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "pull consumer error");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            None => break,
-        }
-    }
+    let result = ontime_nats::pull::consume(consumer, permits.clone(), shutdown, |message| {
+        let ctx = ctx.clone();
+        async move { deliver::handle(&ctx, message).await }
+    })
+    .await;
     let all = ctx.config.concurrency as u32;
     let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;
-    Ok(())
+    result.map_err(WorkerError::from)
 }

@@ -1,0 +1,64 @@
+//! The pull loop every consumer of ontime shares (schedulers' commands and wake-ups,
+//! workers' calls): take a permit, then a message, and handle it in a task of its own, so one
+//! slow message never holds up the others and a busy process pulls nothing it cannot start.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{Message, consumer::PullConsumer};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::NatsError;
+
+/// Pulls from `consumer` until `shutdown` is cancelled, running `handle` on each message in
+/// a task that holds one of `permits`. Returns when shutdown is asked or the stream ends; the
+/// caller waits for the permits to come back to drain the work in flight.
+pub async fn consume<F, Fut>(
+    consumer: PullConsumer,
+    permits: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    handle: F,
+) -> Result<(), NatsError>
+where
+    F: Fn(Message) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let batch = permits.available_permits().clamp(1, 1000);
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .map_err(NatsError::nats)?;
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        let next = tokio::select! {
+            next = messages.next() => next,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        match next {
+            Some(Ok(message)) => {
+                let work = handle(message);
+                tokio::spawn(async move {
+                    work.await;
+                    drop(permit);
+                });
+            }
+            Some(Err(e)) => {
+                // Missed heartbeats and the like while NATS is away: the stream recovers by
+                // itself; pause briefly instead of spinning.
+                tracing::debug!(error = %e, "pull consumer error");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            None => return Ok(()),
+        }
+    }
+}
