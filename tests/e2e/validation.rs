@@ -115,7 +115,7 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
         (
             "PUT",
             "/namespaces/e2e/timers/a".into(),
-            "x".repeat(2 * 1024 * 1024),
+            "x".repeat(1024 * 1024 + 1024),
             413,
             "payload_too_large",
             None,

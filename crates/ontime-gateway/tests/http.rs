@@ -165,7 +165,7 @@ async fn bodies_over_the_limit_are_413() {
         "PUT",
         "/v1/namespaces/ns/timers/a",
         &[],
-        "x".repeat(2 * 1024 * 1024),
+        "x".repeat(64 * 1024 + 1024),
     )
     .await;
     assert_eq!(
