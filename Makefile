@@ -27,7 +27,7 @@ bench: nats build
 	cargo run --release -p ontime-bench -- $(ARGS)
 
 chaos: nats build
-	cargo run --release -p ontime-bench --bin ontime-chaos -- $(ARGS)
+	cargo run --release -p ontime-chaos -- $(ARGS)
 
 fmt:
 	cargo fmt --all

@@ -27,6 +27,9 @@ pub struct Command {
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Commands are decoded and applied one at a time, never stored in bulk: the size of the
+// upsert variant costs nothing worth an extra allocation per command.
+#[allow(clippy::large_enum_variant)]
 pub enum CommandBody {
     /// Create or replace the timer.
     Upsert { spec: TimerSpec },
@@ -41,6 +44,12 @@ pub enum CommandBody {
         #[serde(default)]
         rearm: bool,
     },
+    /// Stop firing scheduled occurrences until resumed (occurrences in flight finish).
+    Pause,
+    /// Fire scheduled occurrences again; one missed while paused follows the misfire policy.
+    Resume,
+    /// Fire one occurrence now, outside the schedule, which does not change.
+    Trigger,
 }
 
 impl Command {

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// `If-Match` named a revision that is not the current one (409).
     RevisionConflict,
+    /// The timer's state does not allow this, e.g. pausing a finished timer (409).
+    Conflict,
     /// The request body is over the configured limit (413).
     PayloadTooLarge,
     /// NATS is unreachable or the topology is missing (503).
@@ -35,7 +37,7 @@ impl ErrorCode {
             Self::InvalidField => 422,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::RevisionConflict => 409,
+            Self::RevisionConflict | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -53,6 +55,10 @@ pub struct ValidationError {
     /// The path of the field at fault, e.g. `target.http.url` or `items[3].schedule.at`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub field: Option<String>,
+    /// Where in the field's text the fault starts (0-based character offset), for
+    /// expressions such as a cron line or an ISO 8601 repeating interval.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub position: Option<usize>,
 }
 
 impl ValidationError {
@@ -61,6 +67,7 @@ impl ValidationError {
             code,
             message: message.into(),
             field: None,
+            position: None,
         }
     }
 
@@ -70,6 +77,7 @@ impl ValidationError {
             code: ErrorCode::InvalidField,
             message: message.into(),
             field: Some(field.into()),
+            position: None,
         }
     }
 
@@ -112,6 +120,7 @@ pub fn from_json_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T
             code: ErrorCode::InvalidField,
             message: strip_position(&err.into_inner().to_string()),
             field,
+            position: None,
         }
     })
 }

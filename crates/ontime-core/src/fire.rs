@@ -61,4 +61,10 @@ impl Fire {
     pub fn delivery_id(&self) -> String {
         delivery_id(&self.key(), self.generation, self.occurrence)
     }
+
+    /// The fire stream's de-duplication id: `<delivery id>/a<attempt>`, equal for every
+    /// emission of this same attempt (two schedulers, or one that retried after a crash).
+    pub fn msg_id(&self) -> String {
+        format!("{}/a{}", self.delivery_id(), self.attempt)
+    }
 }

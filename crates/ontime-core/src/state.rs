@@ -4,26 +4,70 @@
 //! Ordering rule: a definition (upsert, patch, delete) takes the command stream's sequence as
 //! its `generation`. A command whose sequence is not above the stored generation is stale (or
 //! a redelivery of the one already applied) and changes nothing, so an older command delivered
-//! late never undoes a newer one, whatever the number of schedulers.
+//! late never undoes a newer one, whatever the number of schedulers. Controls (pause, resume,
+//! trigger) are ordered the same way against `last_command`, the sequence of the last command
+//! applied of any kind, so a redelivered trigger never fires twice.
+//!
+//! Occurrences: the record waits for at most one scheduled occurrence (`next_fire_at`) and
+//! any number of retries the scheduler holds for workers (`retries`); the scheduler arms the
+//! earliest of them as the timer's one wake-up and, once it fired, the next. Fired
+//! occurrences stay `in_flight` until a worker reports their final outcome, so a recurring
+//! timer's occurrences may overlap (or not: `overlap: skip`).
 
 use chrono::{DateTime, Utc};
 
 use crate::command::{Command, CommandBody, merge_patch};
 use crate::error::{ErrorCode, ValidationError};
 use crate::fire::{Fire, WakeUp};
-use crate::timer::{Attempt, AttemptOutcome, TimerRecord, TimerSpec, TimerStatus};
+use crate::schedule::{MAX_CATCH_UP, MISFIRE_THRESHOLD, Misfire, Overlap};
+use crate::timer::{
+    Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus, delivery_id,
+};
+
+/// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
+/// (their reports are then ignored). Only a target that never answers and a schedule much
+/// faster than the retry policy could get there.
+const MAX_IN_FLIGHT: usize = 1000;
+
+/// How many missed occurrences a misfire scan walks through before it jumps to now.
+const MAX_MISFIRE_SCAN: usize = 100_000;
+
+/// What applying a command or firing a wake-up produces: the record to write and the
+/// messages to publish before writing it (fires first: their ids de-duplicate a retry, while
+/// a record written first and then lost with its fire would lose the occurrence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub record: TimerRecord,
+    pub fires: Vec<Fire>,
+    /// Entries for the execution log made by the scheduler itself (skipped occurrences).
+    pub log: Vec<Attempt>,
+}
+
+impl Outcome {
+    fn of(record: TimerRecord) -> Self {
+        Self {
+            record,
+            fires: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+}
 
 /// The result of applying a command to the stored state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
-    /// Write this record (CAS on the revision it was read at).
-    Changed(Box<TimerRecord>),
+    /// Write this record (CAS on the revision it was read at), after publishing its fires.
+    Changed(Box<Outcome>),
     /// Nothing to write: a stale command, a redelivery, or a report about another generation.
     Unchanged,
 }
 
 /// The stored state a command applies to: the record and its KV revision.
 pub type Current<'a> = Option<(&'a TimerRecord, u64)>;
+
+fn not_found(cmd: &Command) -> ValidationError {
+    ValidationError::not_found(format!("timer {} not found", cmd.key()))
+}
 
 /// Applies `cmd`, accepted on the command stream at `seq` and `accepted_at`, to `current`.
 pub fn apply(
@@ -43,55 +87,38 @@ pub fn apply(
                     format!("the timer is at revision {revision}, not {expected}"),
                 ));
             }
-            None => {
-                return Err(ValidationError::not_found(format!(
-                    "timer {} not found",
-                    cmd.key()
-                )));
-            }
+            None => return Err(not_found(cmd)),
         }
     }
     let stale = current.is_some_and(|(r, _)| seq <= r.generation);
+    let changed = |outcome: Outcome| Ok(Applied::Changed(Box::new(outcome)));
     match &cmd.body {
         CommandBody::Upsert { spec } => {
             if stale {
                 return Ok(Applied::Unchanged);
             }
             let created_at = live.map_or(now, |(r, _)| r.created_at);
-            Ok(Applied::Changed(Box::new(define(
+            changed(Outcome::of(define(
                 cmd,
                 spec.clone(),
                 seq,
                 accepted_at,
                 created_at,
                 now,
-            ))))
+            )?))
         }
         CommandBody::Patch { patch } => {
             let Some((record, _)) = live else {
-                return Err(ValidationError::not_found(format!(
-                    "timer {} not found",
-                    cmd.key()
-                )));
+                return Err(not_found(cmd));
             };
             if stale {
                 return Ok(Applied::Unchanged);
             }
-            Ok(Applied::Changed(Box::new(patched(
-                record,
-                patch,
-                cmd,
-                seq,
-                accepted_at,
-                now,
-            )?)))
+            changed(patched(record, patch, cmd, seq, accepted_at, now)?)
         }
         CommandBody::Delete => {
             let Some((record, _)) = live else {
-                return Err(ValidationError::not_found(format!(
-                    "timer {} not found",
-                    cmd.key()
-                )));
+                return Err(not_found(cmd));
             };
             if stale {
                 return Ok(Applied::Unchanged);
@@ -99,17 +126,32 @@ pub fn apply(
             let mut next = record.clone();
             next.status = TimerStatus::Cancelled;
             next.generation = seq;
+            next.last_command = seq;
             next.next_fire_at = None;
+            next.retries.clear();
+            next.in_flight.clear();
             next.updated_at = now;
-            Ok(Applied::Changed(Box::new(next)))
+            changed(Outcome::of(next))
         }
         CommandBody::Report { attempt, rearm } => {
             Ok(report(live.map(|(r, _)| r), attempt, *rearm, now))
         }
+        CommandBody::Pause | CommandBody::Resume | CommandBody::Trigger => {
+            let Some((record, _)) = live else {
+                return Err(not_found(cmd));
+            };
+            if seq <= record.last_command {
+                return Ok(Applied::Unchanged);
+            }
+            control(record, &cmd.body, seq, accepted_at, now).map(|o| match o {
+                Some(outcome) => Applied::Changed(Box::new(outcome)),
+                None => Applied::Unchanged,
+            })
+        }
     }
 }
 
-/// A fresh definition: occurrence 1, due at the schedule's first time.
+/// A fresh definition: due at the schedule's first time.
 fn define(
     cmd: &Command,
     spec: TimerSpec,
@@ -117,31 +159,40 @@ fn define(
     anchor: DateTime<Utc>,
     created_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> TimerRecord {
+) -> Result<TimerRecord, ValidationError> {
     let next_fire_at = spec.schedule.first_due(anchor);
-    TimerRecord {
+    if next_fire_at.is_none() {
+        return Err(ValidationError::invalid(
+            "schedule",
+            format!(
+                "the schedule has no occurrence after {}",
+                anchor.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        ));
+    }
+    Ok(TimerRecord {
         namespace: cmd.namespace.clone(),
         id: cmd.id.clone(),
-        status: if next_fire_at.is_some() {
-            TimerStatus::Scheduled
-        } else {
-            TimerStatus::Succeeded
-        },
+        status: TimerStatus::Scheduled,
         spec,
         generation: seq,
+        last_command: seq,
         occurrence: 1,
         anchor,
         next_fire_at,
-        next_attempt: 1,
-        occurrence_due_at: None,
+        retries: Vec::new(),
+        in_flight: Vec::new(),
         attempts: 0,
         last_result: None,
         runs: 0,
         successes: 0,
         failures: 0,
+        triggered: 0,
+        skipped: 0,
+        expired: 0,
         created_at,
         updated_at: now,
-    }
+    })
 }
 
 /// Applies a PATCH: `schedule` is replaced whole when given, `target` and `retry` are merged.
@@ -152,7 +203,7 @@ fn patched(
     seq: u64,
     accepted_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<TimerRecord, ValidationError> {
+) -> Result<Outcome, ValidationError> {
     let Some(fields) = patch.as_object() else {
         return Err(ValidationError::new(
             ErrorCode::InvalidJson,
@@ -178,29 +229,156 @@ fn patched(
     let mut spec: TimerSpec = crate::error::from_json_slice(doc.to_string().as_bytes())?;
     spec.validate()?;
     let schedule_changed = spec.schedule != record.spec.schedule;
-    // A timer whose occurrence is being delivered is re-armed under the new definition: the
-    // worker drops attempts of the old generation, so keeping them would lose the occurrence.
-    let rearm =
-        schedule_changed || matches!(record.status, TimerStatus::Scheduled | TimerStatus::Running);
-    if !rearm {
+    let active = matches!(
+        record.status,
+        TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
+    );
+    if !schedule_changed && !active {
+        // A finished timer: the new definition is kept, nothing is re-armed.
         let mut next = record.clone();
         next.spec = spec;
         next.generation = seq;
+        next.last_command = seq;
         next.updated_at = now;
-        return Ok(next);
+        return Ok(Outcome::of(next));
     }
-    let mut next = define(cmd, spec, seq, accepted_at, record.created_at, now);
-    if !schedule_changed {
-        // Same schedule: keep the due time it already had (now, if it is in flight).
-        next.anchor = record.anchor;
-        next.next_fire_at = Some(record.next_fire_at.unwrap_or(now));
-        next.occurrence = record.occurrence;
+    if schedule_changed {
+        let mut next = define(cmd, spec, seq, accepted_at, record.created_at, now)?;
+        next.runs = record.runs;
+        next.successes = record.successes;
+        next.failures = record.failures;
+        next.triggered = record.triggered;
+        next.skipped = record.skipped;
+        next.expired = record.expired;
+        next.last_result = record.last_result.clone();
+        if record.status == TimerStatus::Paused {
+            next.status = TimerStatus::Paused;
+        }
+        return Ok(Outcome::of(next));
     }
-    next.runs = record.runs;
-    next.successes = record.successes;
-    next.failures = record.failures;
-    next.last_result = record.last_result.clone();
-    Ok(next)
+    // Same schedule, new target or retry policy: the schedule keeps its place. Occurrences in
+    // flight are fired again at once under the new generation, since workers drop the
+    // attempts of the old one (keeping them would lose those occurrences).
+    let mut next = record.clone();
+    next.spec = spec;
+    next.generation = seq;
+    next.last_command = seq;
+    next.updated_at = now;
+    next.retries.clear();
+    let fires = next
+        .in_flight
+        .iter()
+        .map(|&occurrence| Fire {
+            namespace: next.namespace.clone(),
+            id: next.id.clone(),
+            generation: seq,
+            occurrence,
+            attempt: 1,
+            due_at: accepted_at,
+            occurrence_due_at: accepted_at,
+        })
+        .collect();
+    Ok(Outcome {
+        record: next,
+        fires,
+        log: Vec::new(),
+    })
+}
+
+/// Pause, resume, trigger. `None`: nothing to do (pausing a paused timer).
+fn control(
+    record: &TimerRecord,
+    body: &CommandBody,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Outcome>, ValidationError> {
+    if record.status.is_final() {
+        let verb = match body {
+            CommandBody::Pause => "paused",
+            CommandBody::Resume => "resumed",
+            _ => "triggered",
+        };
+        return Err(ValidationError::new(
+            ErrorCode::Conflict,
+            format!(
+                "the timer is {}; only a scheduled, running or paused timer can be {verb}",
+                serde_json::to_value(record.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let mut next = record.clone();
+    next.last_command = seq;
+    next.updated_at = now;
+    let mut fires = Vec::new();
+    match body {
+        CommandBody::Pause => next.status = TimerStatus::Paused,
+        CommandBody::Resume => {
+            // The pending occurrence is armed again; if it was missed while paused, firing
+            // it applies the misfire policy, which is what "resume from now" means.
+            next.status = TimerStatus::Scheduled;
+            next.status = settled(&next);
+        }
+        _ => {
+            let occurrence = next.occurrence;
+            next.occurrence += 1;
+            next.runs += 1;
+            next.triggered += 1;
+            track(&mut next.in_flight, occurrence);
+            if next.status != TimerStatus::Paused {
+                next.status = TimerStatus::Running;
+            }
+            fires.push(Fire {
+                namespace: next.namespace.clone(),
+                id: next.id.clone(),
+                generation: next.generation,
+                occurrence,
+                attempt: 1,
+                due_at: accepted_at,
+                occurrence_due_at: accepted_at,
+            });
+        }
+    }
+    Ok(Some(Outcome {
+        record: next,
+        fires,
+        log: Vec::new(),
+    }))
+}
+
+fn track(in_flight: &mut Vec<u64>, occurrence: u64) {
+    in_flight.push(occurrence);
+    if in_flight.len() > MAX_IN_FLIGHT {
+        in_flight.remove(0);
+    }
+}
+
+/// The status a live timer has given what it waits for: paused stays paused while anything
+/// remains; otherwise running while an occurrence is in flight, scheduled while one is
+/// pending, and finished when neither (completed for recurring timers, succeeded or failed
+/// by the last outcome for one-time ones).
+fn settled(record: &TimerRecord) -> TimerStatus {
+    let busy = !record.in_flight.is_empty() || !record.retries.is_empty();
+    if record.status == TimerStatus::Paused && (busy || record.next_fire_at.is_some()) {
+        return TimerStatus::Paused;
+    }
+    if busy {
+        return TimerStatus::Running;
+    }
+    if record.next_fire_at.is_some() {
+        return TimerStatus::Scheduled;
+    }
+    if record.spec.schedule.is_recurring() {
+        return TimerStatus::Completed;
+    }
+    match record.last_result.as_ref().map(|a| a.outcome) {
+        Some(AttemptOutcome::Failed | AttemptOutcome::Expired) => TimerStatus::Failed,
+        Some(AttemptOutcome::Stopped) => TimerStatus::Completed,
+        _ => TimerStatus::Succeeded,
+    }
 }
 
 /// Applies a worker's report of one attempt. Idempotent: a redelivered report changes nothing.
@@ -214,99 +392,251 @@ fn report(
         return Applied::Unchanged;
     };
     if record.generation != attempt.generation
-        || record.occurrence != attempt.occurrence
-        || attempt.attempt < record.attempts
+        || !record.in_flight.contains(&attempt.occurrence)
+        || !attempt.outcome.is_final() && attempt.outcome != AttemptOutcome::Retrying
     {
         return Applied::Unchanged;
     }
-    if record.last_result.as_ref() == Some(attempt) || record.status.is_final() {
+    if let Some(last) = &record.last_result
+        && last.occurrence == attempt.occurrence
+        && (last == attempt || attempt.attempt < last.attempt)
+    {
         return Applied::Unchanged;
     }
     let mut next = record.clone();
     next.attempts = attempt.attempt;
     next.last_result = Some(attempt.clone());
     next.updated_at = now;
+    let occurrence = attempt.occurrence;
     match attempt.outcome {
-        AttemptOutcome::Succeeded => {
-            next.status = TimerStatus::Succeeded;
-            next.successes += 1;
-        }
-        AttemptOutcome::Failed => {
-            next.status = TimerStatus::Failed;
-            next.failures += 1;
-        }
         AttemptOutcome::Retrying => {
-            next.status = TimerStatus::Running;
             if rearm && let Some(at) = attempt.next_at {
-                next.next_fire_at = Some(at);
-                next.next_attempt = attempt.attempt + 1;
+                next.retries.push(HeldRetry {
+                    occurrence,
+                    attempt: attempt.attempt + 1,
+                    at,
+                    occurrence_due_at: attempt.occurrence_due_at.unwrap_or(attempt.due_at),
+                });
+                next.retries.sort_by_key(|r| r.at);
             }
         }
-        AttemptOutcome::Rescheduled => {
-            let Some(at) = attempt.next_at else {
-                return Applied::Unchanged;
-            };
-            next.status = TimerStatus::Scheduled;
-            next.occurrence += 1;
-            next.next_fire_at = Some(at);
-            next.next_attempt = 1;
-            next.attempts = 0;
-            next.successes += 1;
+        outcome => {
+            next.in_flight.retain(|&o| o != occurrence);
+            next.retries.retain(|r| r.occurrence != occurrence);
+            match outcome {
+                AttemptOutcome::Succeeded => next.successes += 1,
+                AttemptOutcome::Failed => next.failures += 1,
+                AttemptOutcome::Expired => next.expired += 1,
+                AttemptOutcome::Rescheduled => {
+                    next.successes += 1;
+                    // The callback moves the next occurrence (durable-timer's contract).
+                    if let Some(at) = attempt.next_at {
+                        next.next_fire_at = Some(at);
+                    }
+                }
+                AttemptOutcome::Stopped => {
+                    next.successes += 1;
+                    next.next_fire_at = None;
+                }
+                _ => {}
+            }
         }
-        AttemptOutcome::Superseded => return Applied::Unchanged,
     }
-    Applied::Changed(Box::new(next))
+    next.status = settled(&next);
+    Applied::Changed(Box::new(Outcome::of(next)))
 }
 
-/// The wake-up the record is waiting for, if any: what the scheduler must have armed.
+/// The wake-up the record is waiting for, if any: what the scheduler must have armed. Of the
+/// scheduled occurrence and the held retries, the earliest.
 pub fn pending_wake(record: &TimerRecord) -> Option<WakeUp> {
-    if !matches!(record.status, TimerStatus::Scheduled | TimerStatus::Running) {
+    if !matches!(
+        record.status,
+        TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
+    ) {
         return None;
     }
-    Some(WakeUp {
+    let wake = |occurrence, attempt, due_at| WakeUp {
         namespace: record.namespace.clone(),
         id: record.id.clone(),
         generation: record.generation,
-        occurrence: record.occurrence,
-        attempt: record.next_attempt,
-        due_at: record.next_fire_at?,
+        occurrence,
+        attempt,
+        due_at,
+    };
+    let retry = record
+        .retries
+        .first()
+        .map(|r| wake(r.occurrence, r.attempt, r.at));
+    let scheduled = record
+        .next_fire_at
+        .filter(|_| record.status != TimerStatus::Paused)
+        .map(|at| wake(record.occurrence, 1, at));
+    match (retry, scheduled) {
+        (Some(r), Some(s)) => Some(if s.due_at < r.due_at { s } else { r }),
+        (r, s) => r.or(s),
+    }
+}
+
+/// Fires `wake` if the record still expects it: returns the fire messages, the log entries
+/// and the record to write. `None` means the wake-up is stale (the timer changed, was
+/// deleted, or already fired).
+pub fn fire(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option<Outcome> {
+    if wake.generation != record.generation
+        || !matches!(
+            record.status,
+            TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
+        )
+    {
+        return None;
+    }
+    if wake.attempt > 1 {
+        return fire_retry(record, wake, now);
+    }
+    if record.status == TimerStatus::Paused
+        || wake.occurrence != record.occurrence
+        || record.next_fire_at != Some(wake.due_at)
+    {
+        return None;
+    }
+    Some(fire_scheduled(record, wake.due_at, now))
+}
+
+fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option<Outcome> {
+    let i = record.retries.iter().position(|r| {
+        r.occurrence == wake.occurrence && r.attempt == wake.attempt && r.at == wake.due_at
+    })?;
+    let mut next = record.clone();
+    let held = next.retries.remove(i);
+    next.updated_at = now;
+    next.status = settled(&next);
+    let fire = Fire {
+        namespace: record.namespace.clone(),
+        id: record.id.clone(),
+        generation: record.generation,
+        occurrence: held.occurrence,
+        attempt: held.attempt,
+        due_at: held.at,
+        occurrence_due_at: held.occurrence_due_at,
+    };
+    Some(Outcome {
+        record: next,
+        fires: vec![fire],
+        log: Vec::new(),
     })
 }
 
-/// Fires `wake` if the record still expects it: returns the fire message and the record to
-/// write. `None` means the wake-up is stale (the timer changed, was deleted, or already fired).
-pub fn fire(
-    record: &TimerRecord,
-    wake: &WakeUp,
-    now: DateTime<Utc>,
-) -> Option<(Fire, TimerRecord)> {
-    if pending_wake(record).as_ref() != Some(wake) {
-        return None;
-    }
-    let first_attempt = wake.attempt == 1;
-    let occurrence_due_at = if first_attempt {
-        wake.due_at
-    } else {
-        record.occurrence_due_at.unwrap_or(wake.due_at)
-    };
-    let message = Fire {
-        namespace: record.namespace.clone(),
-        id: record.id.clone(),
-        generation: record.generation,
-        occurrence: record.occurrence,
-        attempt: wake.attempt,
-        due_at: wake.due_at,
-        occurrence_due_at,
-    };
+/// Fires the scheduled occurrence due at `due_at` and moves the schedule on, applying the
+/// misfire policy when it is late by more than [`MISFIRE_THRESHOLD`], `max_runs`, and the
+/// overlap policy.
+fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc>) -> Outcome {
+    let schedule = &record.spec.schedule;
     let mut next = record.clone();
-    next.status = TimerStatus::Running;
-    next.next_fire_at = None;
     next.updated_at = now;
-    if first_attempt {
-        next.runs += 1;
-        next.occurrence_due_at = Some(wake.due_at);
+    // The occurrences due now: this one, and, when it was missed, every later one missed too.
+    let mut due = std::collections::VecDeque::from([due_at]);
+    let mut missed: u64 = 1;
+    let mut following = schedule.next_after(record.anchor, due_at);
+    let misfired = schedule.is_recurring() && now - due_at > MISFIRE_THRESHOLD;
+    if misfired {
+        let mut scanned = 0;
+        while let Some(at) = following.filter(|at| *at <= now) {
+            scanned += 1;
+            if scanned > MAX_MISFIRE_SCAN {
+                following = schedule.next_after(record.anchor, now);
+                break;
+            }
+            missed += 1;
+            due.push_back(at);
+            if due.len() > MAX_CATCH_UP {
+                due.pop_front();
+            }
+            following = schedule.next_after(record.anchor, at);
+        }
+        match schedule.misfire() {
+            Misfire::FireOnce => {
+                due.drain(..due.len() - 1);
+            }
+            Misfire::Skip => due.clear(),
+            Misfire::FireAll => {}
+        }
     }
-    Some((message, next))
+    if let Some(max) = schedule.max_runs {
+        due.truncate(max.saturating_sub(record.scheduled_runs()) as usize);
+    }
+    let overlapping = schedule.overlap() == Overlap::Skip && !record.in_flight.is_empty();
+    if overlapping {
+        due.clear();
+    } else if schedule.overlap() == Overlap::Skip {
+        due.truncate(1);
+    }
+    let skipped = missed.saturating_sub(due.len() as u64);
+    let reason = if overlapping {
+        format!(
+            "occurrence {} is still in flight (overlap: skip)",
+            record.in_flight[record.in_flight.len() - 1]
+        )
+    } else {
+        format!(
+            "{skipped} occurrence(s) missed since {} (misfire: {})",
+            due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            policy_name(&schedule.misfire())
+        )
+    };
+    let mut log = Vec::new();
+    if skipped > 0 {
+        let occurrence = next.occurrence;
+        next.occurrence += 1;
+        next.skipped += skipped;
+        log.push(Attempt {
+            delivery_id: delivery_id(&record.key(), record.generation, occurrence),
+            generation: record.generation,
+            occurrence,
+            attempt: 0,
+            due_at,
+            occurrence_due_at: Some(due_at),
+            started_at: now,
+            latency_ms: 0,
+            status_code: None,
+            error: Some(reason),
+            outcome: AttemptOutcome::Skipped,
+            next_at: None,
+        });
+    }
+    let fires = due
+        .into_iter()
+        .map(|at| {
+            let occurrence = next.occurrence;
+            next.occurrence += 1;
+            next.runs += 1;
+            track(&mut next.in_flight, occurrence);
+            Fire {
+                namespace: record.namespace.clone(),
+                id: record.id.clone(),
+                generation: record.generation,
+                occurrence,
+                attempt: 1,
+                due_at: at,
+                occurrence_due_at: at,
+            }
+        })
+        .collect();
+    let exhausted = schedule
+        .max_runs
+        .is_some_and(|max| next.scheduled_runs() >= max);
+    next.next_fire_at = following.filter(|_| !exhausted);
+    next.status = settled(&next);
+    Outcome {
+        record: next,
+        fires,
+        log,
+    }
+}
+
+fn policy_name(m: &Misfire) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

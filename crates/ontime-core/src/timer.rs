@@ -39,10 +39,15 @@ pub enum TimerStatus {
     Scheduled,
     /// Fired; its call is being made or retried.
     Running,
+    /// Paused by a client: no scheduled occurrence fires until it is resumed.
+    Paused,
     /// The call succeeded (one-time timers).
     Succeeded,
-    /// The call failed for good: a final answer or the retry policy gave up.
+    /// The call failed for good: a final answer or the retry policy gave up (one-time timers).
     Failed,
+    /// A recurring timer whose schedule is exhausted (`max_runs`, `end_at`, the end of an
+    /// ISO repetition) or whose callback asked it to stop.
+    Completed,
     /// Deleted by a client.
     Cancelled,
 }
@@ -50,7 +55,10 @@ pub enum TimerStatus {
 impl TimerStatus {
     /// A timer in a final state fires no more unless it is redefined.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Completed | Self::Cancelled
+        )
     }
 }
 
@@ -68,6 +76,20 @@ pub enum AttemptOutcome {
     Rescheduled,
     /// The timer was changed or deleted before the attempt; no call was made.
     Superseded,
+    /// The occurrence was not called: the previous one was still in flight (`overlap:
+    /// skip`), or it was missed while ontime was down or paused (`misfire: skip`).
+    Skipped,
+    /// The occurrence was not called: it would have been later than `max_lateness`.
+    Expired,
+    /// The callback answered `{"code": 400}`: the timer stops (CronHubot's contract).
+    Stopped,
+}
+
+impl AttemptOutcome {
+    /// Whether this outcome ends its occurrence.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Retrying | Self::Superseded)
+    }
 }
 
 /// One attempt: the last one is kept on the timer; all of them go to the execution log.
@@ -81,6 +103,10 @@ pub struct Attempt {
     pub attempt: u32,
     #[schema(value_type = String, format = DateTime)]
     pub due_at: DateTime<Utc>,
+    /// When the occurrence's first attempt was due (equal to `due_at` for attempt 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurrence_due_at: Option<DateTime<Utc>>,
     #[schema(value_type = String, format = DateTime)]
     pub started_at: DateTime<Utc>,
     pub latency_ms: u64,
@@ -95,6 +121,16 @@ pub struct Attempt {
     pub next_at: Option<DateTime<Utc>>,
 }
 
+/// A retry the scheduler holds for a worker (a backoff too long to keep the message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRetry {
+    pub occurrence: u64,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    /// `max_duration` counts from here.
+    pub occurrence_due_at: DateTime<Utc>,
+}
+
 /// The stored state of a timer: the value of its KV entry. The scheduler is its only writer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimerRecord {
@@ -105,24 +141,39 @@ pub struct TimerRecord {
     /// The command-stream sequence of the command that last defined the timer. Commands with a
     /// lower sequence are stale and never undo this one; occurrences carry it in their identity.
     pub generation: u64,
-    /// The current occurrence, 1 for the first.
-    pub occurrence: u64,
-    /// When the command that set this generation was accepted: the base of `after`.
-    pub anchor: DateTime<Utc>,
-    /// When the pending wake-up is due (first attempt of an occurrence, or a retry).
-    pub next_fire_at: Option<DateTime<Utc>>,
-    /// The attempt the pending wake-up will make (1, or more for a retry the scheduler holds).
-    pub next_attempt: u32,
-    /// When the current occurrence's first attempt was due: `max_duration` counts from here.
+    /// The command-stream sequence of the last command applied (definitions and controls such
+    /// as pause): a control command at or below it is stale or a redelivery.
     #[serde(default)]
-    pub occurrence_due_at: Option<DateTime<Utc>>,
-    /// Attempts made in the current occurrence.
+    pub last_command: u64,
+    /// The number the next occurrence will carry, 1 for the first. Scheduled, triggered and
+    /// skipped occurrences share the sequence, so each has its own identity.
+    pub occurrence: u64,
+    /// When the command that set this generation was accepted: the base of `after`, and of
+    /// `every` without `start_at`.
+    pub anchor: DateTime<Utc>,
+    /// When the next scheduled occurrence is due (`None`: the schedule has no more). Kept
+    /// while the timer is paused: resuming applies the misfire policy to it.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// Retries the scheduler holds, earliest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<HeldRetry>,
+    /// Occurrences fired and not finished yet (being called or retried), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<u64>,
+    /// Attempts made in the occurrence last reported.
     pub attempts: u32,
     pub last_result: Option<Attempt>,
-    /// Occurrences fired, succeeded and failed, over the timer's life.
+    /// Occurrences fired (scheduled and triggered), succeeded and failed, over the timer's
+    /// life; `triggered` of the runs were made by `:trigger`, outside the schedule.
     pub runs: u64,
     pub successes: u64,
     pub failures: u64,
+    #[serde(default)]
+    pub triggered: u64,
+    #[serde(default)]
+    pub skipped: u64,
+    #[serde(default)]
+    pub expired: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -137,6 +188,31 @@ impl TimerRecord {
         delivery_id(&self.key(), self.generation, occurrence)
     }
 
+    /// Scheduled runs made so far: what `max_runs` counts.
+    pub fn scheduled_runs(&self) -> u64 {
+        self.runs - self.triggered
+    }
+
+    /// The next few scheduled occurrences (the pending one first), within `max_runs`.
+    pub fn upcoming(&self, count: usize) -> Vec<DateTime<Utc>> {
+        let Some(next) = self.next_fire_at else {
+            return Vec::new();
+        };
+        if self.status.is_final() {
+            return Vec::new();
+        }
+        let left = self.spec.schedule.max_runs.map_or(usize::MAX, |max| {
+            max.saturating_sub(self.scheduled_runs()) as usize
+        });
+        let count = count.min(left);
+        if count == 0 {
+            return Vec::new();
+        }
+        let mut out = vec![next];
+        out.extend(self.spec.schedule.upcoming(self.anchor, next, count - 1));
+        out
+    }
+
     /// The API view, with the KV revision it was read at.
     pub fn view(&self, revision: u64) -> TimerView {
         TimerView {
@@ -146,18 +222,32 @@ impl TimerRecord {
             target: self.spec.target.clone(),
             retry: self.spec.retry,
             status: self.status,
-            next_fire_at: self.next_fire_at,
+            next_fire_at: match self.status {
+                TimerStatus::Paused => None,
+                _ => self.next_fire_at,
+            },
+            upcoming: match self.status {
+                TimerStatus::Paused => Vec::new(),
+                _ => self.upcoming(UPCOMING_SHOWN),
+            },
+            in_flight: self.in_flight.clone(),
             attempts: self.attempts,
             last_result: self.last_result.clone(),
             runs: self.runs,
             successes: self.successes,
             failures: self.failures,
+            triggered: self.triggered,
+            skipped: self.skipped,
+            expired: self.expired,
             created_at: self.created_at,
             updated_at: self.updated_at,
             revision,
         }
     }
 }
+
+/// How many upcoming occurrences a timer's view lists.
+pub const UPCOMING_SHOWN: usize = 5;
 
 /// `<ns>/<id>/<generation>/<occurrence>`: neither namespaces nor ids may contain `/`.
 pub fn delivery_id(key: &TimerKey, generation: u64, occurrence: u64) -> String {
@@ -173,14 +263,29 @@ pub struct TimerView {
     pub target: Target,
     pub retry: RetryPolicy,
     pub status: TimerStatus,
+    /// When the next scheduled occurrence is due (none while paused or once finished).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_fire_at: Option<DateTime<Utc>>,
-    /// Attempts made in the current occurrence.
+    /// The next few scheduled occurrences, `next_fire_at` first.
+    #[schema(value_type = Vec<String>)]
+    pub upcoming: Vec<DateTime<Utc>>,
+    /// Occurrences being called or retried.
+    pub in_flight: Vec<u64>,
+    /// Attempts made in the occurrence last reported.
     pub attempts: u32,
     pub last_result: Option<Attempt>,
+    /// Occurrences fired, scheduled and triggered.
     pub runs: u64,
+    /// Occurrences that succeeded (a 2xx, or a callback that rescheduled or stopped the timer).
     pub successes: u64,
+    /// Occurrences that failed for good.
     pub failures: u64,
+    /// Runs made by `:trigger`, outside the schedule.
+    pub triggered: u64,
+    /// Occurrences not called because of the overlap or misfire policy.
+    pub skipped: u64,
+    /// Occurrences not called because they would have been later than `max_lateness`.
+    pub expired: u64,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     #[schema(value_type = String, format = DateTime)]

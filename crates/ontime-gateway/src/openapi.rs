@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use crate::responses::{Accepted, BatchResponse, BatchResult, ExecutionPage, Health, TimerPage};
-use crate::routes::{batch, executions, health, timers};
+use crate::routes::{batch, control, executions, health, preview, timers};
 use crate::validate::{BatchRequest, NewTimer};
 
 /// ontime's native API.
@@ -18,7 +18,11 @@ use crate::validate::{BatchRequest, NewTimer};
         timers::list_timers,
         timers::patch_timer,
         timers::delete_timer,
+        control::pause_timer,
+        control::resume_timer,
+        control::trigger_timer,
         batch::create_batch,
+        preview::preview,
         executions::list_executions,
         health::health,
         health::ready,
@@ -31,6 +35,9 @@ use crate::validate::{BatchRequest, NewTimer};
         ontime_core::timer::Attempt,
         ontime_core::timer::AttemptOutcome,
         ontime_core::schedule::Schedule,
+        ontime_core::schedule::Misfire,
+        ontime_core::schedule::Overlap,
+        preview::Preview,
         ontime_core::target::Target,
         ontime_core::target::HttpTarget,
         ontime_core::retry::RetryPolicy,
@@ -46,7 +53,8 @@ use crate::validate::{BatchRequest, NewTimer};
         Health,
     )),
     tags(
-        (name = "timers", description = "Create, read, change and cancel timers"),
+        (name = "timers", description = "Create, read, change, pause, trigger and cancel timers"),
+        (name = "schedules", description = "Check a schedule before using it"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]
@@ -72,6 +80,10 @@ mod tests {
         ("get", "/v1/namespaces/{ns}/timers"),
         ("post", "/v1/namespaces/{ns}/timers:batch"),
         ("get", "/v1/namespaces/{ns}/timers/{id}/executions"),
+        ("post", "/v1/namespaces/{ns}/timers/{id}:pause"),
+        ("post", "/v1/namespaces/{ns}/timers/{id}:resume"),
+        ("post", "/v1/namespaces/{ns}/timers/{id}:trigger"),
+        ("get", "/v1/schedules:preview"),
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/openapi.json"),

@@ -159,6 +159,7 @@ fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Validat
             code: ErrorCode::InvalidField,
             message: err.into_inner().to_string(),
             field,
+            position: None,
         }
     })
 }
@@ -300,8 +301,8 @@ mod tests {
         assert_eq!(field(json!({"schedule": {}})).as_deref(), Some("schedule"));
         // Unknown fields are reported at their own path, as `from_json_slice` does.
         assert_eq!(
-            field(json!({"schedule": {"every": "1s"}})).as_deref(),
-            Some("schedule.every")
+            field(json!({"schedule": {"sometimes": "1s"}})).as_deref(),
+            Some("schedule.sometimes")
         );
         assert_eq!(field(json!({"target": null})).as_deref(), Some("target"));
         assert_eq!(

@@ -60,6 +60,22 @@ impl Ctx {
         Ok(())
     }
 
+    /// Arms what follows a firing. `held` backs the wake-up that just fired, not the next one,
+    /// so the next one is always made durable in NATS before `held` is acknowledged, even
+    /// when it is due within `lead` (the scheduled message then comes back at once): a
+    /// scheduler killed between two occurrences of a fast recurring timer loses nothing.
+    pub async fn rearm_after_fire(
+        &self,
+        record: &TimerRecord,
+        held: Option<Acker>,
+    ) -> Result<(), NatsError> {
+        if let Some(wake) = pending_wake(record) {
+            self.publish_wake_up(&wake).await?;
+        }
+        ack(held).await;
+        Ok(())
+    }
+
     /// Puts a due wake-up into the precision queue; a duplicate of one already held is settled.
     pub async fn hold(self: &Arc<Self>, due: Due) {
         let key = due.wake.fire_msg_id();

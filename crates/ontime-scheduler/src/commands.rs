@@ -15,6 +15,7 @@ use ontime_nats::{NatsError, headers};
 use tokio_util::sync::CancellationToken;
 
 use crate::arm::ack;
+use crate::emit;
 use crate::{Ctx, SchedulerError};
 
 pub async fn run(
@@ -111,11 +112,21 @@ async fn apply(
         let current = slot.record.as_ref().map(|r| (r, slot.revision));
         match state::apply(current, cmd, seq, accepted_at, Utc::now()).map_err(Failure::Rejected)? {
             Applied::Unchanged => return Ok(slot.record.map(|r| (r, slot.revision))),
-            Applied::Changed(record) => match store.write(&record, slot.revision).await {
-                Ok(revision) => return Ok(Some((*record, revision))),
-                Err(NatsError::Conflict) => continue,
-                Err(e) => return Err(Failure::Nats(e)),
-            },
+            Applied::Changed(outcome) => {
+                // A trigger's fire goes out before the record says it did; a retry after a
+                // conflict or a crash publishes it again under the same id, which NATS drops.
+                emit::fires(ctx, &outcome.fires)
+                    .await
+                    .map_err(Failure::Nats)?;
+                match store.write(&outcome.record, slot.revision).await {
+                    Ok(revision) => {
+                        emit::log(ctx, &outcome.record, &outcome.log).await;
+                        return Ok(Some((outcome.record, revision)));
+                    }
+                    Err(NatsError::Conflict) => continue,
+                    Err(e) => return Err(Failure::Nats(e)),
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod arm;
 mod commands;
+mod emit;
 mod firing;
 pub mod metrics;
 mod pull;

@@ -19,6 +19,8 @@ pub struct CallResult {
     pub retry_after: Option<Duration>,
     /// The callback asked for another run at this instant (`{"ok": false, "nextExecuteAt"}`).
     pub reschedule_at: Option<DateTime<Utc>>,
+    /// The callback asked the timer to stop (`{"code": 400}`), with its message.
+    pub stop: Option<String>,
     pub latency: Duration,
 }
 
@@ -52,6 +54,7 @@ pub async fn make(
         error: None,
         retry_after: None,
         reschedule_at: None,
+        stop: None,
         latency: Duration::ZERO,
     };
     match response {
@@ -78,6 +81,7 @@ pub async fn make(
                 match callback_verdict(&body) {
                     Verdict::Done => {}
                     Verdict::Reschedule(at) => result.reschedule_at = Some(at),
+                    Verdict::Stop(reason) => result.stop = Some(reason),
                     Verdict::Retry => {
                         result.class = AttemptClass::Retryable;
                         result.error = Some("the callback answered ok: false".into());
@@ -92,11 +96,14 @@ pub async fn make(
     result
 }
 
-/// What a 2xx answer's body asks for (the durable-timer callback contract).
+/// What a 2xx answer's body asks for: the durable-timer contract (`ok`, `nextExecuteAt`) and
+/// CronHubot's (`code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Success: `{"ok": true}`, or any body that is not that contract.
+    /// Success: `{"ok": true}`, `{"code": 200}`, or any body that is neither contract.
     Done,
+    /// `{"code": 400, "message": …}`: stop the timer; no more occurrences.
+    Stop(String),
     /// `{"ok": false, "nextExecuteAt": …}`: run again at that instant.
     Reschedule(DateTime<Utc>),
     /// `{"ok": false}` alone: a failure, retried like a 5xx.
@@ -108,6 +115,10 @@ pub fn callback_verdict(body: &[u8]) -> Verdict {
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Verdict::Done;
     };
+    if doc.get("code").and_then(serde_json::Value::as_u64) == Some(400) {
+        let message = doc.get("message").and_then(|m| m.as_str()).unwrap_or("");
+        return Verdict::Stop(format!("the callback answered code 400: {message}"));
+    }
     if doc.get("ok").and_then(serde_json::Value::as_bool) != Some(false) {
         return Verdict::Done;
     }
@@ -141,6 +152,14 @@ mod tests {
     #[test]
     fn the_callback_contract() {
         assert_eq!(callback_verdict(br#"{"ok": true}"#), Verdict::Done);
+        assert_eq!(
+            callback_verdict(br#"{"code": 200, "message": "OK"}"#),
+            Verdict::Done
+        );
+        assert_eq!(
+            callback_verdict(br#"{"code": 400, "message": "done"}"#),
+            Verdict::Stop("the callback answered code 400: done".into())
+        );
         assert_eq!(callback_verdict(b"plain text"), Verdict::Done);
         assert_eq!(callback_verdict(br#"{"ok": false}"#), Verdict::Retry);
         assert_eq!(

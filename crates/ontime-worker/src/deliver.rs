@@ -33,6 +33,9 @@ pub fn decide(
     if let Some(at) = result.reschedule_at {
         return (AttemptOutcome::Rescheduled, Some(at), false, Settle::Ack);
     }
+    if result.stop.is_some() {
+        return (AttemptOutcome::Stopped, None, false, Settle::Ack);
+    }
     if result.class == AttemptClass::Success {
         return (AttemptOutcome::Succeeded, None, false, Settle::Ack);
     }
@@ -85,6 +88,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         occurrence: fire.occurrence,
         attempt: attempt_no,
         due_at: fire.due_at,
+        occurrence_due_at: Some(fire.occurrence_due_at),
         started_at,
         latency_ms: 0,
         status_code: None,
@@ -102,6 +106,27 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         let _ = acker.ack().await;
         return;
     };
+    // max_lateness: a first attempt that would be this late is not made (retries are late
+    // by design; max_duration bounds them).
+    if attempt_no == 1
+        && let Some(max) = record.spec.schedule.max_lateness
+        && started_at - fire.occurrence_due_at > max.chrono()
+    {
+        attempt.outcome = AttemptOutcome::Expired;
+        attempt.error = Some(format!(
+            "not called: {} ms late, more than max_lateness {max}",
+            (started_at - fire.occurrence_due_at).num_milliseconds()
+        ));
+        metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "Expired").increment(1);
+        if report(ctx, &key, attempt, false).await {
+            let _ = acker.ack().await;
+        } else {
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
+        }
+        return;
+    }
     let target = &record.spec.target.http;
     let result = with_progress(
         ctx,
@@ -121,7 +146,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         decide(&result, decision, now, ctx.config.nak_max_delay);
     attempt.latency_ms = result.latency.as_millis() as u64;
     attempt.status_code = result.status_code;
-    attempt.error = result.error.clone();
+    attempt.error = result.error.clone().or(result.stop.clone());
     attempt.outcome = outcome;
     attempt.next_at = next_at;
     metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
@@ -194,6 +219,7 @@ mod tests {
             error: None,
             retry_after: None,
             reschedule_at: None,
+            stop: None,
             latency: Duration::ZERO,
         }
     }

@@ -99,6 +99,7 @@ mod tests {
             occurrence: 1,
             attempt: n,
             due_at: chrono::DateTime::UNIX_EPOCH,
+            occurrence_due_at: None,
             started_at: chrono::DateTime::UNIX_EPOCH,
             latency_ms: 1,
             status_code: None,

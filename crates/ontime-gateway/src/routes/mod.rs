@@ -1,8 +1,10 @@
 //! The HTTP routes: one router per resource, merged into one app.
 
 pub mod batch;
+pub mod control;
 pub mod executions;
 pub mod health;
+pub mod preview;
 pub mod timers;
 
 use axum::Router;
@@ -27,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(batch::router(config.max_batch_body_bytes))
         .merge(executions::router())
         .merge(health::router())
+        .merge(preview::router())
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(error::route_not_found)
         // After the merges: it applies to the routes present when it is called.

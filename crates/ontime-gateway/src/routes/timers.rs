@@ -41,7 +41,7 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
 }
 
 /// Publishes `body` as a command on `key` and answers with what became of it.
-async fn command(
+pub(crate) async fn command(
     state: &AppState,
     key: TimerKey,
     body: CommandBody,
@@ -279,9 +279,11 @@ pub async fn delete_timer(
 }
 
 /// `POST …/timers/{id}:{action}`. Ids cannot contain `:`, so the segment splits on its last
-/// `:` into the id and the action. No action exists yet.
+/// `:` into the id and the action (see [`crate::routes::control`]).
 pub async fn timer_action(
+    State(state): State<AppState>,
     TimerSegment { namespace, segment }: TimerSegment,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (id, action) = input::split_action(&segment);
     let Some(action) = action else {
@@ -291,7 +293,5 @@ pub async fn timer_action(
         ));
     };
     let key = TimerKey::new(namespace, TimerId::parse(id)?);
-    Err(ApiError(ValidationError::not_found(format!(
-        "no action `{action}` on timer {key}"
-    ))))
+    crate::routes::control::act(&state, key, action, &headers).await
 }

@@ -207,7 +207,8 @@ impl Gateway {
                 let current = slot.record.as_ref().map(|r| (r, slot.revision));
                 let reply =
                     match state::apply(current, &command, seq, accepted_at, chrono::Utc::now()) {
-                        Ok(Applied::Changed(record)) => {
+                        Ok(Applied::Changed(outcome)) => {
+                            let record = outcome.record;
                             let revision = topology
                                 .timers
                                 .write(&record, slot.revision)
