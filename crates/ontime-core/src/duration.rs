@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A non-negative duration with millisecond resolution, written as a string.
+/// A non-negative duration, written as a string (see [`parse_duration`] for the forms).
 #[derive(
     Debug,
     Clone,
@@ -68,7 +68,9 @@ impl FromStr for HumanDuration {
     type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_duration(s).map(Self)
+        parse_duration(s)
+            .map(Self)
+            .map_err(|e| DurationError(e.to_string()))
     }
 }
 
@@ -91,148 +93,8 @@ impl fmt::Display for HumanDuration {
     }
 }
 
-/// Parses `"90s"`, `"1h30m"`, `"1h 30m"`, `"500ms"`, `"2d"`, `"1.5s"` or an ISO 8601 duration with
-/// fixed-length units only (`"PT90M"`, `"P2DT3H"`, `"P1W"`).
-pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(DurationError("empty duration".into()));
-    }
-    if s.starts_with('-') {
-        return Err(DurationError(format!(
-            "negative duration {input:?} is not allowed"
-        )));
-    }
-    if s.starts_with('P') || s.starts_with('p') {
-        return parse_iso(s).ok_or_else(|| {
-            DurationError(format!(
-                "invalid ISO 8601 duration {input:?} (fixed-length units only: W, D, H, M, S, e.g. PT90M)"
-            ))
-        });
-    }
-    parse_units(s).ok_or_else(|| {
-        DurationError(format!(
-            "invalid duration {input:?}; write e.g. \"90s\", \"1h30m\", \"500ms\" or \"PT90M\""
-        ))
-    })
-}
-
-fn unit_nanos(unit: &str) -> Option<u128> {
-    Some(match unit {
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "s" | "sec" | "secs" => 1_000_000_000,
-        "m" | "min" | "mins" => 60_000_000_000,
-        "h" | "hr" | "hrs" => 3_600_000_000_000,
-        "d" => 86_400_000_000_000,
-        "w" => 7 * 86_400_000_000_000,
-        _ => return None,
-    })
-}
-
-/// `<number><unit>` repeated, spaces allowed between parts; numbers may have a fraction.
-fn parse_units(s: &str) -> Option<Duration> {
-    let mut total: u128 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        rest = rest.trim_start();
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        if num_len == 0 {
-            return None;
-        }
-        let (num, after) = rest.split_at(num_len);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == ' ')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        total = total.checked_add(scale(num, unit_nanos(unit)?)?)?;
-        rest = after;
-    }
-    nanos_to_duration(total)
-}
-
-/// `number × unit` in nanoseconds, exact for decimal fractions down to a nanosecond.
-fn scale(num: &str, unit: u128) -> Option<u128> {
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut value = int.checked_mul(unit)?;
-    let mut place = unit;
-    for d in frac.chars() {
-        place /= 10;
-        value = value.checked_add(u128::from(d.to_digit(10)?) * place)?;
-    }
-    Some(value)
-}
-
-fn parse_iso(s: &str) -> Option<Duration> {
-    let body = &s[1..];
-    let (date, time) = match body.split_once(['T', 't']) {
-        Some((d, t)) if !t.is_empty() => (d, Some(t)),
-        Some(_) => return None,
-        None => (body, None),
-    };
-    let mut total: u128 = 0;
-    let mut any = false;
-    for (part, units) in [
-        (date, &[('W', 7 * 86_400), ('D', 86_400)][..]),
-        (time.unwrap_or(""), &[('H', 3600), ('M', 60), ('S', 1)][..]),
-    ] {
-        let mut rest = part;
-        let mut allowed = units;
-        while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))?;
-            let (num, after) = rest.split_at(num_len);
-            let unit = after.chars().next()?.to_ascii_uppercase();
-            let pos = allowed.iter().position(|(u, _)| *u == unit)?;
-            let secs = allowed[pos].1 as u128;
-            total = total.checked_add(scale(&num.replace(',', "."), secs * 1_000_000_000)?)?;
-            allowed = &allowed[pos + 1..];
-            rest = &after[1..];
-            any = true;
-        }
-    }
-    if !any {
-        return None;
-    }
-    nanos_to_duration(total)
-}
-
-fn nanos_to_duration(nanos: u128) -> Option<Duration> {
-    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
-    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
-}
-
-/// Canonical form: `"1h30m"`, `"1m30s"`, `"500ms"`, `"1.5s"`, `"0s"`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let (h, rem) = (ms / 3_600_000, ms % 3_600_000);
-    let (m, rem) = (rem / 60_000, rem % 60_000);
-    let (s, milli) = (rem / 1000, rem % 1000);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    match (s, milli) {
-        (0, 0) => {}
-        (0, ms) if out.is_empty() => out.push_str(&format!("{ms}ms")),
-        (s, 0) => out.push_str(&format!("{s}s")),
-        (s, ms) => out.push_str(&format!(
-            "{s}.{}s",
-            format!("{ms:03}").trim_end_matches('0')
-        )),
-    }
-    out
-}
+/// One grammar for every duration ontime reads: [`crate::recurrence::parse_duration`].
+pub use crate::recurrence::{format_duration, parse_duration};
 
 #[cfg(test)]
 mod tests {
@@ -268,7 +130,7 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(parse_duration("-5s").unwrap_err().0.contains("negative"));
+        assert!(parse_duration("-5s").unwrap_err().message.contains("negative"));
     }
 
     #[test]
