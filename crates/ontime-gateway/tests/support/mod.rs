@@ -2,90 +2,16 @@
 //! store), a topology under a prefix of its own, the gateway on port 0, and a stand-in
 //! scheduler for the tests that need replies.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use futures::StreamExt;
 use ontime_core::command::{Command, Reply};
 use ontime_core::state::{self, Applied};
 use ontime_gateway::{AppState, GatewayConfig};
 use ontime_nats::{Names, Topology, TopologyConfig, headers};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command as Process};
 use tokio_util::sync::CancellationToken;
 
-/// The pinned nats-server: `ONTIME_NATS_SERVER_BIN`, the project's install, or whatever
-/// `nats/install.sh` installs.
-fn nats_server_bin() -> PathBuf {
-    if let Ok(path) = std::env::var("ONTIME_NATS_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let installed = repo.join("nats/.install/2.15.1/bin/nats-server");
-    if installed.exists() {
-        return installed;
-    }
-    let out = std::process::Command::new(repo.join("nats/install.sh"))
-        .output()
-        .expect("running nats/install.sh");
-    assert!(
-        out.status.success(),
-        "nats/install.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// A nats-server with JetStream, killed on drop.
-pub struct Nats {
-    pub url: String,
-    child: Option<Child>,
-    _store: tempfile::TempDir,
-}
-
-impl Nats {
-    pub async fn start() -> Self {
-        let store = tempfile::tempdir().expect("a temporary store");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Process::new(nats_server_bin())
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting nats-server");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("Server is ready") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert_eq!(ready, Ok(true), "nats-server did not start on port {port}");
-        // Keep draining its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            url: format!("nats://127.0.0.1:{port}"),
-            child: Some(child),
-            _store: store,
-        }
-    }
-
-    /// SIGKILLs the server, as a crash would.
-    pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-}
+/// The tests' nats-server: the harness's, so there is one way to start one.
+pub use ontime_testkit::NatsServer as Nats;
 
 /// A gateway served on 127.0.0.1:0 over its own topology.
 pub struct Gateway {
@@ -103,7 +29,7 @@ impl Gateway {
             .take(24)
             .collect();
         let names = Names::new(&prefix).expect("a valid prefix");
-        let client = ontime_nats::connect(&nats.url, "gateway-test")
+        let client = ontime_nats::connect(&nats.url(), "gateway-test")
             .await
             .expect("connect to NATS");
         let topology = Topology::ensure(
