@@ -273,7 +273,8 @@ impl Schedule {
             ));
         }
         if recurring {
-            self.series(Utc::now())?;
+            // Parsing does not depend on the anchor; any instant will do.
+            self.series(DateTime::UNIX_EPOCH)?;
         }
         Ok(())
     }
