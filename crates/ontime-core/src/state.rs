@@ -41,6 +41,10 @@ pub struct Outcome {
     pub fires: Vec<Fire>,
     /// Entries for the execution log made by the scheduler itself (skipped occurrences).
     pub log: Vec<Attempt>,
+    /// The record need not be written: the firing of a one-time timer is recorded by the
+    /// report of its first attempt instead (one KV write fewer per timer), and the fire's
+    /// de-duplication id makes a repeated firing in between harmless. See [`report`].
+    pub deferred: bool,
 }
 
 impl Outcome {
@@ -49,6 +53,7 @@ impl Outcome {
             record,
             fires: Vec::new(),
             log: Vec::new(),
+            deferred: false,
         }
     }
 }
@@ -279,9 +284,8 @@ fn patched(
         })
         .collect();
     Ok(Outcome {
-        record: next,
         fires,
-        log: Vec::new(),
+        ..Outcome::of(next)
     })
 }
 
@@ -343,9 +347,8 @@ fn control(
         }
     }
     Ok(Some(Outcome {
-        record: next,
         fires,
-        log: Vec::new(),
+        ..Outcome::of(next)
     }))
 }
 
@@ -390,6 +393,15 @@ fn report(
 ) -> Applied {
     let Some(record) = record else {
         return Applied::Unchanged;
+    };
+    // A one-time timer's firing is recorded here, with its first report.
+    let fired;
+    let record = if fired_unrecorded(record, attempt) {
+        let due_at = attempt.occurrence_due_at.unwrap_or(attempt.due_at);
+        fired = fire_scheduled(record, due_at, now).record;
+        &fired
+    } else {
+        record
     };
     if record.generation != attempt.generation
         || !record.in_flight.contains(&attempt.occurrence)
@@ -519,9 +531,8 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         occurrence_due_at: held.occurrence_due_at,
     };
     Some(Outcome {
-        record: next,
         fires: vec![fire],
-        log: Vec::new(),
+        ..Outcome::of(next)
     })
 }
 
@@ -629,7 +640,18 @@ fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc
         record: next,
         fires,
         log,
+        deferred: !schedule.is_recurring(),
     }
+}
+
+/// Whether `attempt` is of a one-time timer's occurrence that fired without its record being
+/// written (see [`Outcome::deferred`]): the record still waits for exactly that occurrence.
+fn fired_unrecorded(record: &TimerRecord, attempt: &Attempt) -> bool {
+    !record.spec.schedule.is_recurring()
+        && record.generation == attempt.generation
+        && record.status == TimerStatus::Scheduled
+        && record.occurrence == attempt.occurrence
+        && record.next_fire_at == Some(attempt.occurrence_due_at.unwrap_or(attempt.due_at))
 }
 
 fn policy_name(m: &Misfire) -> String {

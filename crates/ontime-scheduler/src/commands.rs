@@ -8,7 +8,7 @@ use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ontime_core::ValidationError;
-use ontime_core::command::{Command, Reply};
+use ontime_core::command::{Command, CommandBody, Reply};
 use ontime_core::state::{self, Applied};
 use ontime_core::timer::TimerRecord;
 use ontime_nats::{NatsError, headers};
@@ -107,6 +107,19 @@ async fn apply(
     accepted_at: DateTime<Utc>,
 ) -> Result<Option<(TimerRecord, u64)>, Failure> {
     let store = &ctx.topology.timers;
+    // Most upserts create a timer: try that first, with no read (a write expecting revision
+    // 0 fails if the timer exists, and the loop below then reads it).
+    if let CommandBody::Upsert { .. } = &cmd.body
+        && cmd.expected_revision.is_none()
+        && let Ok(Applied::Changed(outcome)) = state::apply(None, cmd, seq, accepted_at, Utc::now())
+        && outcome.fires.is_empty()
+    {
+        match store.write(&outcome.record, 0).await {
+            Ok(revision) => return Ok(Some((outcome.record, revision))),
+            Err(NatsError::Conflict) => {}
+            Err(e) => return Err(Failure::Nats(e)),
+        }
+    }
     loop {
         let slot = store.get(&cmd.key()).await.map_err(Failure::Nats)?;
         let current = slot.record.as_ref().map(|r| (r, slot.revision));

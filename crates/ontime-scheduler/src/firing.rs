@@ -78,6 +78,10 @@ async fn finish(ctx: Arc<Ctx>, due: Due, outcome: Outcome, acks: Vec<PublishAckF
         tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
         return due.release().await;
     }
+    if outcome.deferred {
+        // A one-time timer: its first report records the firing.
+        return ack(due.held).await;
+    }
     match ctx
         .topology
         .timers
@@ -100,8 +104,9 @@ async fn finish(ctx: Arc<Ctx>, due: Due, outcome: Outcome, acks: Vec<PublishAckF
     }
 }
 
-/// Reads the record and fires `wake` if it still expects it, until the write succeeds. Fires
-/// already published for it are published again with the same ids, which NATS drops.
+/// Reads the record and fires `wake` if it still expects it, until the write succeeds (or is
+/// deferred to the first report, for a one-time timer). Fires already published for it are
+/// published again with the same ids, which NATS drops.
 async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>) {
     let result = async {
         loop {

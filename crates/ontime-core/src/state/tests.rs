@@ -591,3 +591,35 @@ fn patching_the_target_refires_what_is_in_flight() {
     assert_eq!(o.record.next_fire_at, r.next_fire_at);
     assert_eq!(pending_wake(&o.record).unwrap().generation, 9);
 }
+
+#[test]
+fn a_one_time_firing_is_recorded_by_its_first_report() {
+    let r = define(json!({"after": "1s"}), 7, NOW);
+    let o = fire(&r, &pending_wake(&r).unwrap(), t(NOW)).unwrap();
+    assert!(o.deferred, "one-time firings are not written");
+    // The report arrives against the record as it was before the firing.
+    let mut a = attempt(&o.record, 1, AttemptOutcome::Retrying, None);
+    a.occurrence_due_at = r.next_fire_at;
+    let Applied::Changed(after) = report(&r, a.clone(), false) else {
+        panic!("the report must record the firing")
+    };
+    assert_eq!(after.record.status, TimerStatus::Running);
+    assert_eq!(
+        (after.record.runs, after.record.in_flight.clone()),
+        (1, vec![1])
+    );
+    assert!(pending_wake(&after.record).is_none());
+    assert_eq!(report(&after.record, a, false), Applied::Unchanged);
+    // A report of another generation does not count as the firing.
+    let mut stale = attempt(&o.record, 1, AttemptOutcome::Succeeded, None);
+    stale.generation = 6;
+    stale.occurrence_due_at = r.next_fire_at;
+    assert_eq!(report(&r, stale, false), Applied::Unchanged);
+    // Recurring firings are always written: they move the schedule.
+    let rec = define(json!({"every": "1s"}), 7, NOW);
+    assert!(
+        !fire(&rec, &pending_wake(&rec).unwrap(), t(NOW))
+            .unwrap()
+            .deferred
+    );
+}
