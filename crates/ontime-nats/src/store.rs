@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, kv};
+use async_nats::jetstream::{self, consumer, kv, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::timer::{TimerRecord, TimerStatus};
@@ -54,33 +54,49 @@ impl TimerStore {
     }
 
     /// Reads a timer's slot.
+    /// Reads a timer through the bucket's stream leader, never a direct get, which any replica
+    /// may answer from a state a little behind (the chaos soak saw it on a 3-node cluster:
+    /// workers calling timers whose delete was acknowledged, schedulers dropping wake-ups as
+    /// stale). The answer reflects every write acknowledged before the call.
     pub async fn get(&self, key: &TimerKey) -> Result<Slot, NatsError> {
-        let entry = self
+        let subject = format!(
+            "$KV.{}.{}",
+            self.names.timers_bucket(),
+            self.names.timer_key(key)
+        );
+        let message = match self
             .kv
-            .entry(self.names.timer_key(key))
+            .stream
+            .get_last_raw_message_by_subject(&subject)
             .await
-            .map_err(NatsError::nats)?;
-        let Some(entry) = entry else {
-            return Ok(Slot {
-                record: None,
-                revision: 0,
-            });
+        {
+            Ok(message) => message,
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                return Ok(Slot {
+                    record: None,
+                    revision: 0,
+                });
+            }
+            Err(e) => return Err(NatsError::nats(e)),
         };
-        if entry.operation != kv::Operation::Put {
+        // A delete, a purge, or the marker a TTL expiry leaves has no record.
+        let removed = message.headers.get("KV-Operation").is_some()
+            || message.headers.get("Nats-Marker-Reason").is_some()
+            || message.payload.is_empty();
+        if removed {
             return Ok(Slot {
                 record: None,
-                revision: entry.revision,
+                revision: message.sequence,
             });
         }
-        let record = serde_json::from_slice(&entry.value)
+        let record = serde_json::from_slice(&message.payload)
             .map_err(|e| NatsError::Corrupt(format!("{key}: {e}")))?;
         Ok(Slot {
             record: Some(record),
-            revision: entry.revision,
+            revision: message.sequence,
         })
     }
 
-    /// Reads a live timer with its revision.
     pub async fn get_live(&self, key: &TimerKey) -> Result<Option<(TimerRecord, u64)>, NatsError> {
         let slot = self.get(key).await?;
         Ok(slot.record.map(|r| (r, slot.revision)))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::Acker;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ontime_core::fire::WakeUp;
 use ontime_core::state::{self, Outcome};
 use ontime_core::timer::TimerRecord;
@@ -50,7 +50,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
             match state::fire(&due.record, &due.wake, now) {
                 Some(outcome) => match emit::publish_fires(&ctx, &outcome.fires).await {
                     Ok(acks) => {
-                        tokio::spawn(finish(ctx.clone(), due, outcome, acks));
+                        tokio::spawn(finish(ctx.clone(), due, outcome, acks, now));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "publishing a fire failed; the wake-up will be redelivered");
@@ -63,7 +63,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
                     let ctx = ctx.clone();
                     tokio::spawn(async move {
                         let Due { wake, held, .. } = due;
-                        fire_fresh(&ctx, &wake, held).await;
+                        fire_fresh(&ctx, &wake, held, Utc::now()).await;
                     });
                 }
             }
@@ -73,7 +73,14 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
 }
 
 /// After the fires are published: wait for their acks, record the firing, arm what follows.
-async fn finish(ctx: Arc<Ctx>, due: Due, outcome: Outcome, acks: Vec<PublishAckFuture>) {
+/// `fired_at` is the instant the firing was decided at.
+async fn finish(
+    ctx: Arc<Ctx>,
+    due: Due,
+    outcome: Outcome,
+    acks: Vec<PublishAckFuture>,
+    fired_at: DateTime<Utc>,
+) {
     if let Err(e) = emit::confirmed(acks).await {
         tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
         return due.release().await;
@@ -96,7 +103,7 @@ async fn finish(ctx: Arc<Ctx>, due: Due, outcome: Outcome, acks: Vec<PublishAckF
         }
         // The record changed between the read and the write (a report, a patch, another
         // scheduler): fire against the fresh record if it still expects this wake-up.
-        Err(NatsError::Conflict) => fire_fresh(&ctx, &due.wake, due.held).await,
+        Err(NatsError::Conflict) => fire_fresh(&ctx, &due.wake, due.held, fired_at).await,
         Err(e) => {
             tracing::warn!(error = %e, "recording a fire failed; the wake-up will be redelivered");
             due.release().await;
@@ -106,16 +113,14 @@ async fn finish(ctx: Arc<Ctx>, due: Due, outcome: Outcome, acks: Vec<PublishAckF
 
 /// Reads the record and fires `wake` if it still expects it, until the write succeeds (or is
 /// deferred to the first report, for a one-time timer). Fires already published for it are
-/// published again with the same ids, which NATS drops.
-async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>) {
+/// published again with the same ids, which NATS drops: firing is decided again at the same
+/// instant `at`, so that the misfire policy, which depends on it, decides the same occurrences
+/// (only `overlap: skip` may now fire one it skipped, never the reverse).
+async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>, at: DateTime<Utc>) {
     let result = async {
         loop {
             let slot = ctx.topology.timers.get(&wake.key()).await?;
-            let Some(outcome) = slot
-                .record
-                .as_ref()
-                .and_then(|r| state::fire(r, wake, Utc::now()))
-            else {
+            let Some(outcome) = slot.record.as_ref().and_then(|r| state::fire(r, wake, at)) else {
                 return Ok(None);
             };
             emit::fires(ctx, &outcome.fires).await?;

@@ -1,7 +1,6 @@
 //! The scheduler against a real nats-server, without gateway or workers: commands published
 //! straight to NATS become fire messages at their due time, once, even with two schedulers.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
@@ -10,30 +9,6 @@ use futures::StreamExt;
 use ontime_core::fire::Fire;
 use ontime_nats::{Names, Topology, TopologyConfig};
 use tokio_util::sync::CancellationToken;
-
-async fn nats() -> (tokio::process::Child, String, tempfile::TempDir) {
-    let bin = std::env::var("ONTIME_NATS_SERVER_BIN").unwrap_or_else(|_| {
-        format!(
-            "{}/../../nats/.install/2.15.1/bin/nats-server",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(bin)
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    (child, format!("nats://127.0.0.1:{port}"), dir)
-}
 
 async fn topology(url: &str, prefix: &str) -> Topology {
     let client = ontime_nats::connect(url, "test").await.unwrap();
@@ -86,7 +61,8 @@ async fn fires(t: &Topology, n: usize, within: Duration) -> Vec<(Fire, chrono::D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_and_far_timers_fire_once_each_with_two_schedulers() {
-    let (_server, url, _dir) = nats().await;
+    let server = ontime_testkit::NatsServer::start().await;
+    let url = server.url();
     let t = topology(&url, "s1").await;
     let shutdown = CancellationToken::new();
     for _ in 0..2 {
