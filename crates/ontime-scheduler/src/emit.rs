@@ -30,12 +30,22 @@ pub async fn publish_fires(ctx: &Ctx, fires: &[Fire]) -> Result<Vec<PublishAckFu
     Ok(acks)
 }
 
-/// Waits until JetStream has every fire.
+/// Waits until JetStream has every fire. A fire another scheduler is storing at this very
+/// moment under the same id (JetStream's 10158, "duplicate message id is in process") counts
+/// as stored: the record's compare-and-set decides which of the two records the firing.
 pub async fn confirmed(acks: Vec<PublishAckFuture>) -> Result<(), NatsError> {
     for ack in acks {
-        ack.await.map_err(NatsError::nats)?;
+        if let Err(e) = ack.await
+            && !is_in_process(&e.to_string())
+        {
+            return Err(NatsError::nats(e));
+        }
     }
     Ok(())
+}
+
+fn is_in_process(error: &str) -> bool {
+    error.contains("10158") || error.contains("duplicate message id is in process")
 }
 
 /// Publishes the fires and waits for their acks.
@@ -58,5 +68,16 @@ pub async fn log(ctx: &Ctx, record: &TimerRecord, entries: &[Attempt]) {
         if let Err(e) = sent {
             tracing::warn!(error = %e, timer = %key, "a log entry was not written");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_fire_stored_by_another_scheduler_is_recognised() {
+        assert!(super::is_in_process(
+            "nats: duplicate message id is in process (10158)"
+        ));
+        assert!(!super::is_in_process("timed out: didn't receive ack in time"));
     }
 }
