@@ -543,21 +543,24 @@ fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc
     let schedule = &record.spec.schedule;
     let mut next = record.clone();
     next.updated_at = now;
-    // The occurrences due now: this one, and, when it was missed, every later one missed too.
-    let mut due = std::collections::VecDeque::from([due_at]);
+    // The occurrences due now: this one, and, when it was missed, every later one missed too,
+    // each with its position among them. An occurrence's number is the record's next number
+    // plus its position, whatever is decided about it: two schedulers deciding differently
+    // (at different instants) still give each due instant the same identity, so a repeat is
+    // de-duplicated by NATS or recognised by its webhook-id, never a second occurrence.
+    let base = record.occurrence;
+    let mut due = std::collections::VecDeque::from([(0u64, due_at)]);
     let mut missed: u64 = 1;
     let mut following = schedule.next_after(record.anchor, due_at);
     let misfired = schedule.is_recurring() && now - due_at > MISFIRE_THRESHOLD;
     if misfired {
-        let mut scanned = 0;
         while let Some(at) = following.filter(|at| *at <= now) {
-            scanned += 1;
-            if scanned > MAX_MISFIRE_SCAN {
+            if missed as usize >= MAX_MISFIRE_SCAN {
                 following = schedule.next_after(record.anchor, now);
                 break;
             }
+            due.push_back((missed, at));
             missed += 1;
-            due.push_back(at);
             if due.len() > MAX_CATCH_UP {
                 due.pop_front();
             }
@@ -581,27 +584,30 @@ fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc
         due.truncate(1);
     }
     let skipped = missed.saturating_sub(due.len() as u64);
-    let reason = if overlapping {
-        format!(
-            "occurrence {} is still in flight (overlap: skip)",
-            record.in_flight[record.in_flight.len() - 1]
-        )
-    } else {
-        format!(
-            "{skipped} occurrence(s) missed since {} (misfire: {})",
-            due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            policy_name(&schedule.misfire())
-        )
-    };
+    next.occurrence = base + missed;
+    next.skipped += skipped;
     let mut log = Vec::new();
     if skipped > 0 {
-        let occurrence = next.occurrence;
-        next.occurrence += 1;
-        next.skipped += skipped;
+        let reason = if overlapping {
+            format!(
+                "occurrence {} is still in flight (overlap: skip)",
+                record.in_flight[record.in_flight.len() - 1]
+            )
+        } else {
+            format!(
+                "{skipped} occurrence(s) missed since {} (misfire: {})",
+                due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                policy_name(&schedule.misfire())
+            )
+        };
+        // The entry is named after the first occurrence that was not called.
+        let first_skipped = (0..missed)
+            .find(|p| !due.iter().any(|(q, _)| q == p))
+            .unwrap_or(0);
         log.push(Attempt {
-            delivery_id: delivery_id(&record.key(), record.generation, occurrence),
+            delivery_id: delivery_id(&record.key(), record.generation, base + first_skipped),
             generation: record.generation,
-            occurrence,
+            occurrence: base + first_skipped,
             attempt: 0,
             due_at,
             occurrence_due_at: Some(due_at),
@@ -615,9 +621,8 @@ fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc
     }
     let fires = due
         .into_iter()
-        .map(|at| {
-            let occurrence = next.occurrence;
-            next.occurrence += 1;
+        .map(|(position, at)| {
+            let occurrence = base + position;
             next.runs += 1;
             track(&mut next.in_flight, occurrence);
             Fire {

@@ -623,3 +623,28 @@ fn a_one_time_firing_is_recorded_by_its_first_report() {
             .deferred
     );
 }
+
+#[test]
+fn a_due_instant_keeps_its_occurrence_number_whatever_is_decided() {
+    let r = define(json!({"every": "10s", "misfire": "fire_all"}), 7, NOW);
+    let wake = pending_wake(&r).unwrap();
+    let identities = |o: &Outcome| -> Vec<(u64, DateTime<Utc>)> {
+        o.fires.iter().map(|f| (f.occurrence, f.due_at)).collect()
+    };
+    // One scheduler fires on time, another (holding a redelivered wake-up) much later.
+    let early = fire(&r, &wake, t("2026-11-24T10:00:11Z")).unwrap();
+    let late = fire(&r, &wake, t("2026-11-24T10:00:59Z")).unwrap();
+    assert_eq!(identities(&early), vec![(1, t("2026-11-24T10:00:10Z"))]);
+    assert_eq!(identities(&late)[0], identities(&early)[0]);
+    assert_eq!(identities(&late)[4], (5, t("2026-11-24T10:00:50Z")));
+    // fire_once keeps the number of the occurrence it makes up for.
+    let once = define(json!({"every": "10s"}), 7, NOW);
+    let o = fire(
+        &once,
+        &pending_wake(&once).unwrap(),
+        t("2026-11-24T10:00:59Z"),
+    )
+    .unwrap();
+    assert_eq!(identities(&o), vec![(5, t("2026-11-24T10:00:50Z"))]);
+    assert_eq!((o.log[0].occurrence, o.record.occurrence), (1, 6));
+}
