@@ -1,0 +1,122 @@
+//! Scenario 2: how fast timers can be created, through REST one by one (with concurrency),
+//! through the batch endpoint, and through commands published straight to NATS. The timers
+//! are due in an hour, so nothing fires while this runs.
+
+use std::time::{Duration, Instant};
+
+use crate::deploy::{KV_STREAM, Ontime, SCHED_STREAM};
+use crate::load::{self, Created};
+use crate::procs::{Bins, Sync};
+use crate::report::Outcome;
+use crate::stats::Percentiles;
+use crate::{Workdir, progress};
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub rest_n: usize,
+    pub rest_concurrency: usize,
+    pub batch_n: usize,
+    pub batch_concurrency: usize,
+    pub nats_n: usize,
+    /// nats-server's fsync policy.
+    pub sync: Sync,
+}
+
+pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<Vec<Outcome>> {
+    let dir = workdir.dir("create")?;
+    let mut ontime = Ontime::start(bins, dir.path(), p.sync).await?;
+    let items = |prefix: &str, n: usize| load::far_items(prefix, 0, n, "http://127.0.0.1:9/never");
+    let mut outcomes = Vec::new();
+
+    progress(&format!(
+        "create/rest: {} PUTs, {} at a time",
+        p.rest_n, p.rest_concurrency
+    ));
+    let http = load::http_client(p.rest_concurrency);
+    let created = load::rest_one_by_one(
+        &http,
+        &ontime.http,
+        items("r", p.rest_n),
+        p.rest_concurrency,
+    )
+    .await;
+    let mut out = outcome("rest", p.rest_n, &created, &ontime);
+    out.set("concurrency", p.rest_concurrency);
+    outcomes.push(out);
+    let mut total = created.acked.len();
+
+    progress(&format!(
+        "create/batch: {} timers, 1,000 per request, {} requests at a time",
+        p.batch_n, p.batch_concurrency
+    ));
+    let created = load::rest_batch(
+        &http,
+        &ontime.http,
+        items("b", p.batch_n),
+        1000,
+        p.batch_concurrency,
+    )
+    .await;
+    let mut out = outcome("batch", p.batch_n, &created, &ontime);
+    out.set("concurrency", p.batch_concurrency);
+    out.set("batch_size", 1000);
+    outcomes.push(out);
+    total += created.acked.len();
+
+    progress(&format!(
+        "create/nats: {} commands published with JetStream",
+        p.nats_n
+    ));
+    let start = Instant::now();
+    let created = load::nats_commands(&ontime.js, items("n", p.nats_n), load::ACK_WINDOW).await;
+    ontime.wait_applied(Duration::from_secs(600)).await?;
+    let applied = start.elapsed();
+    let mut out = outcome("nats", p.nats_n, &created, &ontime);
+    out.set_f(
+        "applied_per_sec",
+        created.acked.len() as f64 / applied.as_secs_f64(),
+    );
+    total += created.acked.len();
+
+    // Every acknowledged create must be in the timers bucket, with a wake-up each.
+    let stored = ontime.stream_messages(KV_STREAM).await?;
+    let wakes = ontime.stream_messages(SCHED_STREAM).await?;
+    out.set("timers_stored", stored);
+    out.set("wakeups_stored", wakes);
+    if (stored as usize) < total {
+        out.failures.push(format!(
+            "{total} creates acknowledged, {stored} timers in the bucket"
+        ));
+    }
+    if (wakes as usize) < total {
+        out.warnings.push(format!(
+            "{total} timers, {wakes} wake-ups in {SCHED_STREAM}"
+        ));
+    }
+    outcomes.push(out);
+    ontime.stop().await;
+    Ok(outcomes)
+}
+
+fn outcome(variant: &str, n: usize, created: &Created, ontime: &Ontime) -> Outcome {
+    let mut out = Outcome::new("create", variant, n);
+    out.creates_per_sec = Some(created.per_sec());
+    out.set("acked", created.acked.len());
+    out.set_f("elapsed_s", created.elapsed.as_secs_f64());
+    if let Some(p) = Percentiles::of(created.latencies_ms.clone()) {
+        out.set(
+            "request_latency_ms",
+            serde_json::to_value(p).expect("serialisable"),
+        );
+    }
+    if created.errors > 0 {
+        out.set("errors", created.errors);
+        out.warnings.push(format!(
+            "{} create(s) refused, first: {}",
+            created.errors,
+            created.first_error.as_deref().unwrap_or("?")
+        ));
+    }
+    out.rss_mb = ontime.rss();
+    out
+}

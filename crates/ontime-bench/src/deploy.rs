@@ -1,0 +1,160 @@
+//! One ontime installation as separate processes: a nats-server, `ontime gateway`,
+//! `ontime scheduler` and `ontime worker`, so that each one's memory can be read apart.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use async_nats::jetstream::{self, consumer};
+
+use crate::procs::{Bins, Nats, Proc, RssMap, Sync, free_port};
+
+/// Names of ontime's topology with the default prefix (docs/wire.md).
+pub const CMD_STREAM: &str = "ONTIME_CMD";
+pub const CMD_CONSUMER: &str = "schedulers";
+pub const SCHED_STREAM: &str = "ONTIME_SCHED";
+pub const WAKE_CONSUMER: &str = "schedulers-wake";
+pub const FIRE_STREAM: &str = "ONTIME_FIRE";
+pub const FIRE_CONSUMER: &str = "workers";
+pub const KV_STREAM: &str = "KV_ONTIME_TIMERS";
+
+pub struct Ontime {
+    /// nats-server's store.
+    pub store: PathBuf,
+    pub nats: Nats,
+    /// gateway, scheduler, worker.
+    pub parts: Vec<Proc>,
+    /// The gateway's base URL.
+    pub http: String,
+    pub js: jetstream::Context,
+}
+
+impl Ontime {
+    /// Starts nats-server (store under `dir/jetstream`) and the three parts, and waits until
+    /// the gateway is ready and the scheduler and the worker are pulling.
+    pub async fn start(bins: &Bins, dir: &Path, sync: Sync) -> anyhow::Result<Self> {
+        let store = dir.join("jetstream");
+        let nats = Nats::start(bins, dir, &store, sync).await?;
+        let url = nats.url();
+        let http_addr = format!("127.0.0.1:{}", free_port());
+        let mut parts = Vec::new();
+        for (name, extra) in [
+            ("gateway", vec!["--http", http_addr.as_str()]),
+            ("scheduler", vec![]),
+            ("worker", vec![]),
+        ] {
+            let mut cmd = Command::new(&bins.ontime);
+            cmd.arg(name).args(["--nats-url", &url]).args(extra);
+            parts.push(Proc::spawn(name, cmd, dir.join(format!("{name}.log")))?);
+        }
+        let client = async_nats::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        let mut ontime = Self {
+            store,
+            nats,
+            parts,
+            http: format!("http://{http_addr}"),
+            js: jetstream::new(client),
+        };
+        ontime.wait_ready(Duration::from_secs(60)).await?;
+        Ok(ontime)
+    }
+
+    async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        let http = reqwest::Client::new();
+        loop {
+            for part in &mut self.parts {
+                part.check_alive()?;
+            }
+            let gateway = http
+                .get(format!("{}/ready", self.http))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            let mut pulling = gateway;
+            for (stream, name) in [
+                (CMD_STREAM, CMD_CONSUMER),
+                (SCHED_STREAM, WAKE_CONSUMER),
+                (FIRE_STREAM, FIRE_CONSUMER),
+            ] {
+                pulling = pulling
+                    && self
+                        .consumer_info(stream, name)
+                        .await
+                        .is_ok_and(|i| i.num_waiting > 0);
+            }
+            if pulling {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("ontime did not become ready within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn consumer_info(&self, stream: &str, name: &str) -> anyhow::Result<consumer::Info> {
+        let mut c: consumer::PullConsumer = self
+            .js
+            .get_consumer_from_stream(name, stream)
+            .await
+            .with_context(|| format!("consumer {stream}/{name}"))?;
+        Ok(c.info().await?.clone())
+    }
+
+    pub async fn stream_messages(&self, stream: &str) -> anyhow::Result<u64> {
+        let mut s = self.js.get_stream(stream).await?;
+        Ok(s.info().await?.state.messages)
+    }
+
+    /// Waits until the schedulers have applied every command (their consumer is drained),
+    /// checking that every part stays up.
+    pub async fn wait_applied(&mut self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            for part in &mut self.parts {
+                part.check_alive()?;
+            }
+            let info = self.consumer_info(CMD_STREAM, CMD_CONSUMER).await?;
+            if info.num_pending == 0 && info.num_ack_pending == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the scheduler has not applied every command within {within:?} ({} pending, {} unacknowledged)",
+                    info.num_pending,
+                    info.num_ack_pending
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The parts (and nats-server) that are no longer running, as warnings.
+    pub fn exited(&mut self) -> Vec<String> {
+        std::iter::once(&mut self.nats.proc)
+            .chain(&mut self.parts)
+            .filter_map(|p| p.check_alive().err())
+            .map(|e| format!("{e:#}"))
+            .collect()
+    }
+
+    /// Memory of nats-server and of each part.
+    pub fn rss(&self) -> RssMap {
+        std::iter::once(&self.nats.proc)
+            .chain(&self.parts)
+            .filter_map(|p| Some((p.name.clone(), p.rss()?)))
+            .collect()
+    }
+
+    /// Stops the parts, then nats-server.
+    pub async fn stop(self) {
+        for part in self.parts {
+            part.shutdown(Duration::from_secs(10)).await;
+        }
+        self.nats.proc.shutdown(Duration::from_secs(30)).await;
+    }
+}

@@ -1,0 +1,293 @@
+//! Scenario 1 (and 5): N timers due uniformly over S seconds, all created before the first
+//! falls due, delivered to the sink; (a) through ontime end to end (REST batch create →
+//! scheduler → worker → HTTP call), (b) through raw JetStream scheduled messages
+//! (`Nats-Schedule: @at`) consumed by a minimal async-nats consumer making the same call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer, stream};
+use chrono::{SecondsFormat, Utc};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::deploy::Ontime;
+use crate::load::{self, Item};
+use crate::procs::{Bins, Nats, Sync};
+use crate::report::Outcome;
+use crate::sink::Sink;
+use crate::{Workdir, stats};
+
+/// ontime's `--lead`: a wake-up moves from NATS into the scheduler's memory this long before
+/// its due time. Timers created later than that take the short path.
+const LEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub n: usize,
+    pub seconds: f64,
+    /// Seconds from the start of creation to the first due time (None: from a warm-up).
+    pub lead_in: Option<f64>,
+    /// Stop waiting for calls when none has come for this long after the last due time, s.
+    pub grace: f64,
+}
+
+impl Params {
+    fn grace(&self) -> Duration {
+        Duration::from_secs_f64(self.grace)
+    }
+}
+
+/// Index of the first warm-up timer: far from the measured ones.
+const WARM_UP_I: u64 = 1 << 40;
+
+/// Through ontime, on a nats-server with this `sync_interval`.
+pub async fn ontime(
+    bins: &Bins,
+    workdir: &Workdir,
+    p: &Params,
+    sync: Sync,
+    scenario: &str,
+    variant: &str,
+) -> anyhow::Result<Outcome> {
+    let dir = workdir.dir(&format!("{scenario}-{variant}"))?;
+    let mut out = Outcome::new(scenario, variant, p.n);
+    out.set("sync_interval", sync.label());
+    out.set("seconds", p.seconds);
+    out.set_f("offered_per_sec", p.n as f64 / p.seconds);
+    let mut ontime = Ontime::start(bins, dir.path(), sync).await?;
+    let sink = Sink::start()?;
+    let http = load::http_client(64);
+    let mut rate = f64::INFINITY;
+    if p.lead_in.is_none() {
+        let k = load::warm_up_size(p.n);
+        crate::progress(&format!(
+            "{scenario}/{variant}: warm-up, {k} timers due in an hour"
+        ));
+        let warm = load::far_items("w", WARM_UP_I, k, &sink.url);
+        rate = load::rest_batch(&http, &ontime.http, warm, 1000, 2)
+            .await
+            .per_sec();
+    }
+    let t0 = load::whole_second(Utc::now() + load::lead_in(p.lead_in, p.n, rate, 2.0));
+    let dues = load::uniform(t0, p.n, p.seconds);
+    let items: Vec<Item> = (0..p.n)
+        .map(|i| load::item("p", i as u64, dues[i], &sink.url))
+        .collect();
+
+    crate::progress(&format!(
+        "{scenario}/{variant}: creating {} timers through the batch endpoint",
+        p.n
+    ));
+    let created = load::rest_batch(&http, &ontime.http, items, 1000, 2).await;
+    let created_at = Utc::now();
+    out.creates_per_sec = Some(created.per_sec());
+    creation_checks(&mut out, &created, created_at, t0);
+
+    crate::progress(&format!("{scenario}/{variant}: waiting for the calls"));
+    let arrivals = sink.collect(&created.acked, dues[p.n - 1], p.grace()).await;
+    out.malformed_calls(sink.malformed());
+    out.rss_mb = ontime.rss();
+    out.warnings.extend(ontime.exited());
+    ontime.stop().await;
+    out.delivery(&stats::analyse(&arrivals, &created.acked));
+    Ok(out)
+}
+
+/// Warns when timers were not all created ahead of time, and records creation errors.
+pub fn creation_checks(
+    out: &mut Outcome,
+    created: &load::Created,
+    created_at: chrono::DateTime<Utc>,
+    first_due: chrono::DateTime<Utc>,
+) {
+    let margin_ms = stats::ms_between(created_at, first_due);
+    out.set_f("created_ms_before_first_due", margin_ms);
+    if created_at > first_due - LEAD {
+        out.warnings.push(format!(
+            "creation ended {margin_ms:.0} ms before the first due time (under ontime's 2 s lead): the earliest timers skipped the scheduled-message path; raise --lead-in"
+        ));
+    }
+    if created.errors > 0 {
+        out.set("create_errors", created.errors);
+        out.warnings.push(format!(
+            "{} create(s) refused, first: {}",
+            created.errors,
+            created.first_error.as_deref().unwrap_or("?")
+        ));
+    }
+}
+
+const RAW_STREAM: &str = "BENCH_RAW";
+
+/// Through raw JetStream scheduled messages and a minimal consumer in this process.
+pub async fn raw(
+    bins: &Bins,
+    workdir: &Workdir,
+    p: &Params,
+    sync: Sync,
+    scenario: &str,
+    variant: &str,
+) -> anyhow::Result<Outcome> {
+    let dir = workdir.dir(&format!("{scenario}-raw"))?;
+    let mut out = Outcome::new(scenario, variant, p.n);
+    out.set("sync_interval", sync.label());
+    out.set("seconds", p.seconds);
+    out.set_f("offered_per_sec", p.n as f64 / p.seconds);
+    let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), sync).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let js = jetstream::new(client);
+    let stream = js
+        .create_stream(stream::Config {
+            name: RAW_STREAM.into(),
+            subjects: vec!["raw.sched.>".into(), "raw.fire.>".into()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            allow_message_schedules: true,
+            max_messages_per_subject: 1,
+            allow_rollup: true,
+            ..Default::default()
+        })
+        .await
+        .context("creating the raw stream")?;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("raw".into()),
+            filter_subject: "raw.fire.>".into(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 20_000,
+            max_waiting: 4096,
+            ..Default::default()
+        })
+        .await?;
+    let sink = Sink::start()?;
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(consume(
+        consumer,
+        load::http_client(512),
+        sink.url.clone(),
+        stop.clone(),
+    ));
+
+    let mut rate = f64::INFINITY;
+    if p.lead_in.is_none() {
+        let far = load::whole_second(Utc::now() + chrono::Duration::hours(1));
+        let k = load::warm_up_size(p.n);
+        crate::progress(&format!(
+            "{scenario}/{variant}: warm-up, {k} messages scheduled in an hour"
+        ));
+        let warm = (WARM_UP_I..WARM_UP_I + k as u64).map(|i| (i, far));
+        rate = publish_scheduled(&js, warm).await?.per_sec();
+    }
+    let t0 = load::whole_second(Utc::now() + load::lead_in(p.lead_in, p.n, rate, 2.0));
+    let dues = load::uniform(t0, p.n, p.seconds);
+    crate::progress(&format!(
+        "{scenario}/{variant}: publishing {} scheduled messages",
+        p.n
+    ));
+    let created = publish_scheduled(&js, (0..p.n as u64).zip(dues.iter().copied())).await?;
+    out.creates_per_sec = Some(created.per_sec());
+    creation_checks(&mut out, &created, Utc::now(), t0);
+
+    crate::progress(&format!("{scenario}/{variant}: waiting for the calls"));
+    let arrivals = sink.collect(&created.acked, dues[p.n - 1], p.grace()).await;
+    out.malformed_calls(sink.malformed());
+    if let Some(rss) = nats.proc.rss() {
+        out.rss_mb.insert(nats.proc.name.clone(), rss);
+    }
+    stop.cancel();
+    let _ = worker.await;
+    nats.proc.shutdown(Duration::from_secs(30)).await;
+    out.delivery(&stats::analyse(&arrivals, &created.acked));
+    Ok(out)
+}
+
+/// Publishes one scheduled message per `(i, due)` on `raw.sched.<i>`, firing into
+/// `raw.fire.<i>` with the body the sink expects; up to `ACK_WINDOW` acknowledgements
+/// outstanding.
+async fn publish_scheduled(
+    js: &jetstream::Context,
+    dues: impl Iterator<Item = (u64, chrono::DateTime<Utc>)>,
+) -> anyhow::Result<load::Created> {
+    let started = std::time::Instant::now();
+    let mut created = load::Created::default();
+    let mut pending = FuturesUnordered::new();
+    for (i, due) in dues {
+        let mut headers = async_nats::HeaderMap::new();
+        let at = due.to_rfc3339_opts(SecondsFormat::Millis, true);
+        headers.insert("Nats-Schedule", format!("@at {at}").as_str());
+        headers.insert("Nats-Schedule-Target", format!("raw.fire.{i}").as_str());
+        let body = serde_json::json!({"due": load::rfc3339(due), "i": i});
+        let ack = js
+            .publish_with_headers(format!("raw.sched.{i}"), headers, body.to_string().into())
+            .await?;
+        pending.push(async move { (i, ack.await) });
+        while pending.len() >= load::ACK_WINDOW {
+            if let Some((i, ack)) = pending.next().await {
+                ack?;
+                created.acked.insert(i);
+            }
+        }
+    }
+    while let Some((i, ack)) = pending.next().await {
+        ack?;
+        created.acked.insert(i);
+    }
+    created.elapsed = started.elapsed();
+    Ok(created)
+}
+
+/// The minimal consumer: the same pull loop shape as ontime's workers (a permit, then a
+/// message, then a task), 512 calls at a time; ack on 2xx, nak otherwise.
+async fn consume(
+    consumer: consumer::PullConsumer,
+    http: reqwest::Client,
+    url: String,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let permits = Arc::new(Semaphore::new(512));
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(512)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await?;
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit?,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        let next = tokio::select! {
+            next = messages.next() => next,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        match next {
+            Some(Ok(message)) => {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    let id = message.subject.as_str().rsplit('.').next().unwrap_or("?");
+                    let called = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("webhook-id", format!("raw/{id}"))
+                        .body(message.payload.clone())
+                        .send()
+                        .await;
+                    let kind = match called {
+                        Ok(r) if r.status().is_success() => AckKind::Ack,
+                        _ => AckKind::Nak(None),
+                    };
+                    let _ = message.ack_with(kind).await;
+                    drop(permit);
+                });
+            }
+            Some(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            None => return Ok(()),
+        }
+    }
+}
