@@ -130,7 +130,12 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(parse_duration("-5s").unwrap_err().message.contains("negative"));
+        assert!(
+            parse_duration("-5s")
+                .unwrap_err()
+                .message
+                .contains("negative")
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ mod tests {
         assert!(super::is_in_process(
             "nats: duplicate message id is in process (10158)"
         ));
-        assert!(!super::is_in_process("timed out: didn't receive ack in time"));
+        assert!(!super::is_in_process(
+            "timed out: didn't receive ack in time"
+        ));
     }
 }

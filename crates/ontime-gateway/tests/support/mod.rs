@@ -2,7 +2,6 @@
 //! store), a topology under a prefix of its own, the gateway on port 0, and a stand-in
 //! scheduler for the tests that need replies.
 
-
 use futures::StreamExt;
 use ontime_core::command::{Command, Reply};
 use ontime_core::state::{self, Applied};
