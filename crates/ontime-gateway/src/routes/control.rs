@@ -1,8 +1,8 @@
 //! `POST /v1/namespaces/{ns}/timers/{id}:pause`, `:resume` and `:trigger`.
 //!
 //! axum cannot route on a suffix of a path segment, so `timers::timer_action` receives every
-//! `POST …/timers/{segment}` and hands `{id}:{action}` to [`act`]; the functions below exist
-//! so that each action has its own entry in the OpenAPI document.
+//! `POST …/timers/{segment}` and hands `{id}:{action}` to [`act`], which calls the action's
+//! function: one per action, so each has its own entry in the OpenAPI document.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -22,17 +22,14 @@ pub async fn act(
     action: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let body = match action {
-        "pause" => CommandBody::Pause,
-        "resume" => CommandBody::Resume,
-        "trigger" => CommandBody::Trigger,
-        other => {
-            return Err(ApiError(ValidationError::not_found(format!(
-                "no action `{other}` on timer {key}; actions are :pause, :resume and :trigger"
-            ))));
-        }
-    };
-    command(state, key, body, headers, StatusCode::OK).await
+    match action {
+        "pause" => pause_timer(state, key, headers).await,
+        "resume" => resume_timer(state, key, headers).await,
+        "trigger" => trigger_timer(state, key, headers).await,
+        other => Err(ApiError(ValidationError::not_found(format!(
+            "no action `{other}` on timer {key}; actions are :pause, :resume and :trigger"
+        )))),
+    }
 }
 
 /// Pause a timer: no scheduled occurrence fires until it is resumed; occurrences in flight
@@ -52,8 +49,13 @@ pub async fn act(
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
-#[allow(dead_code)]
-pub async fn pause_timer() {}
+pub async fn pause_timer(
+    state: &AppState,
+    key: TimerKey,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    command(state, key, CommandBody::Pause, headers, StatusCode::OK).await
+}
 
 /// Resume a paused timer. The next occurrence is computed from now under the timer's misfire
 /// policy: with `fire_once` (the default) an occurrence missed while paused fires once at
@@ -73,8 +75,13 @@ pub async fn pause_timer() {}
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
-#[allow(dead_code)]
-pub async fn resume_timer() {}
+pub async fn resume_timer(
+    state: &AppState,
+    key: TimerKey,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    command(state, key, CommandBody::Resume, headers, StatusCode::OK).await
+}
 
 /// Fire one occurrence now (an ad hoc run), paused or not, without changing the schedule.
 /// It has its own occurrence number, retries and log entries, and does not count towards
@@ -94,5 +101,10 @@ pub async fn resume_timer() {}
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
-#[allow(dead_code)]
-pub async fn trigger_timer() {}
+pub async fn trigger_timer(
+    state: &AppState,
+    key: TimerKey,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    command(state, key, CommandBody::Trigger, headers, StatusCode::OK).await
+}
