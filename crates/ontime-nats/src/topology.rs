@@ -172,7 +172,7 @@ impl Topology {
             let stream = js.get_stream(&stream_name).await.map_err(NatsError::nats)?;
             stream.create_consumer(cfg).await.map_err(NatsError::nats)?;
         }
-        let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention);
+        let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention, config.replicas);
         Ok(Self {
             config,
             client,

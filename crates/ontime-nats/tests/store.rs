@@ -22,8 +22,17 @@ async fn leader_reads_see_writes_deletes_and_absence() {
     )
     .await
     .unwrap();
-    let store = &topology.timers;
-    let key = TimerKey::from_subject_suffix("ns.t=2E1").unwrap();
+    // Both ways of reading: direct gets (one replica) and through the stream leader.
+    check(&topology.timers, "ns.direct=2E1").await;
+    check(
+        &topology.timers.clone().reading_through_leader(),
+        "ns.leader=2E1",
+    )
+    .await;
+}
+
+async fn check(store: &ontime_nats::TimerStore, suffix: &str) {
+    let key = TimerKey::from_subject_suffix(suffix).unwrap();
     let missing = store.get(&key).await.unwrap();
     assert_eq!((missing.record, missing.revision), (None, 0));
 
