@@ -148,10 +148,8 @@ pub fn apply(
             if seq <= record.last_command {
                 return Ok(Applied::Unchanged);
             }
-            control(record, &cmd.body, seq, accepted_at, now).map(|o| match o {
-                Some(outcome) => Applied::Changed(Box::new(outcome)),
-                None => Applied::Unchanged,
-            })
+            control(record, &cmd.body, seq, accepted_at, now)
+                .map(|outcome| Applied::Changed(Box::new(outcome)))
         }
     }
 }
@@ -289,14 +287,15 @@ fn patched(
     })
 }
 
-/// Pause, resume, trigger. `None`: nothing to do (pausing a paused timer).
+/// Pause, resume, trigger. Always a write, even pausing a paused timer: `last_command` moves,
+/// so an older control command delivered late stays stale.
 fn control(
     record: &TimerRecord,
     body: &CommandBody,
     seq: u64,
     accepted_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<Option<Outcome>, ValidationError> {
+) -> Result<Outcome, ValidationError> {
     if record.status.is_final() {
         let verb = match body {
             CommandBody::Pause => "paused",
@@ -346,10 +345,10 @@ fn control(
             });
         }
     }
-    Ok(Some(Outcome {
+    Ok(Outcome {
         fires,
         ..Outcome::of(next)
-    }))
+    })
 }
 
 fn track(in_flight: &mut Vec<u64>, occurrence: u64) {
