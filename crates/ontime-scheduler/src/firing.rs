@@ -95,12 +95,7 @@ async fn finish(
         .write(&outcome.record, due.revision)
         .await
     {
-        Ok(_) => {
-            emit::log(&ctx, &outcome.record, &outcome.log).await;
-            if let Err(e) = ctx.rearm_after_fire(&outcome.record, due.held).await {
-                tracing::warn!(error = %e, "arming failed; the wake-up will be redelivered");
-            }
-        }
+        Ok(_) => recorded(&ctx, &outcome, due.held).await,
         // The record changed between the read and the write (a report, a patch, another
         // scheduler): fire against the fresh record if it still expects this wake-up.
         Err(NatsError::Conflict) => fire_fresh(&ctx, &due.wake, due.held, fired_at).await,
@@ -139,15 +134,19 @@ async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>, at: Date
     .await;
     match result {
         Ok(None) => ack(held).await,
-        Ok(Some(outcome)) => {
-            emit::log(ctx, &outcome.record, &outcome.log).await;
-            if let Err(e) = ctx.rearm_after_fire(&outcome.record, held).await {
-                tracing::warn!(error = %e, "arming failed; the wake-up will be redelivered");
-            }
-        }
+        Ok(Some(outcome)) => recorded(ctx, &outcome, held).await,
         Err(e) => {
             tracing::warn!(error = %e, "firing failed; the wake-up will be redelivered");
             release(held).await;
         }
+    }
+}
+
+/// Once a firing is written: its log entries, then the next wake-up, made durable before the
+/// wake-up that fired is acknowledged.
+async fn recorded(ctx: &Ctx, outcome: &Outcome, held: Option<Acker>) {
+    emit::log(ctx, &outcome.record, &outcome.log).await;
+    if let Err(e) = ctx.rearm_after_fire(&outcome.record, held).await {
+        tracing::warn!(error = %e, "arming failed; the wake-up will be redelivered");
     }
 }

@@ -118,14 +118,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
             (started_at - fire.occurrence_due_at).num_milliseconds()
         ));
         metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "Expired").increment(1);
-        if report(ctx, &key, attempt, false).await {
-            let _ = acker.ack().await;
-        } else {
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-        }
-        return;
+        return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
     }
     let target = &record.spec.target.http;
     let result = with_progress(
@@ -151,8 +144,20 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     attempt.next_at = next_at;
     metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
-    if !report(ctx, &key, attempt, rearm).await {
-        // Unreported, the attempt would be lost from the record: do it again.
+    report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
+}
+
+/// Reports the attempt, then settles the fire message as decided; an attempt that could not
+/// be reported would be lost from the record, so its message is redelivered instead.
+async fn report_and_settle(
+    ctx: &Ctx,
+    key: &ontime_core::TimerKey,
+    attempt: Attempt,
+    rearm: bool,
+    settle: Settle,
+    acker: async_nats::jetstream::message::Acker,
+) {
+    if !report(ctx, key, attempt, rearm).await {
         let _ = acker
             .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
             .await;
