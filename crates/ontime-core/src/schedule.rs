@@ -338,6 +338,21 @@ impl Schedule {
         Some(next)
     }
 
+    /// `first` and the occurrences after it, up to `count` in all (none for a zero count).
+    pub fn starting_at(
+        &self,
+        anchor: DateTime<Utc>,
+        first: DateTime<Utc>,
+        count: usize,
+    ) -> Vec<DateTime<Utc>> {
+        if count == 0 {
+            return Vec::new();
+        }
+        let mut out = vec![first];
+        out.extend(self.upcoming(anchor, first, count - 1));
+        out
+    }
+
     /// Up to `count` occurrences strictly after `after`.
     pub fn upcoming(
         &self,

@@ -204,13 +204,9 @@ impl TimerRecord {
         let left = self.spec.schedule.max_runs.map_or(usize::MAX, |max| {
             max.saturating_sub(self.scheduled_runs()) as usize
         });
-        let count = count.min(left);
-        if count == 0 {
-            return Vec::new();
-        }
-        let mut out = vec![next];
-        out.extend(self.spec.schedule.upcoming(self.anchor, next, count - 1));
-        out
+        self.spec
+            .schedule
+            .starting_at(self.anchor, next, count.min(left))
     }
 
     /// The API view, with the KV revision it was read at.

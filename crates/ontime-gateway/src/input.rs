@@ -191,14 +191,24 @@ pub fn limit(
     default: usize,
     max: usize,
 ) -> Result<usize, ApiError> {
-    let Some(text) = params.get("limit") else {
+    count(params, "limit", default, max)
+}
+
+/// The parameter `name`: an integer from 1 to `max`, `default` when absent.
+pub fn count(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some(text) = params.get(name) else {
         return Ok(default);
     };
     match text.parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::invalid(
-            "limit",
-            format!("limit must be an integer from 1 to {max}"),
+            name,
+            format!("{name} must be an integer from 1 to {max}"),
         )),
     }
 }

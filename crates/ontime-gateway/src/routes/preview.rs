@@ -70,18 +70,7 @@ pub async fn preview(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiErro
         .chain(["from", "count"])
         .collect();
     let params = input::query(query.as_deref(), &allowed)?;
-    let count = match params.get("count") {
-        None => DEFAULT_COUNT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "count",
-                    format!("count must be an integer from 1 to {MAX_COUNT}"),
-                ));
-            }
-        },
-    };
+    let count = input::count(&params, "count", DEFAULT_COUNT, MAX_COUNT)?;
     let from = match params.get("from") {
         None => Utc::now(),
         Some(text) => text
@@ -104,13 +93,11 @@ pub async fn preview(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiErro
         ontime_core::error::from_json_slice(serde_json::Value::Object(doc).to_string().as_bytes())
             .map_err(ApiError)?;
     schedule.validate().map_err(ApiError)?;
-    let first = schedule.first_due(from);
     let max = schedule.max_runs.map_or(count, |m| count.min(m as usize));
-    let mut occurrences: Vec<DateTime<Utc>> = first.into_iter().collect();
-    if let Some(first) = first {
-        occurrences.extend(schedule.upcoming(from, first, max.saturating_sub(1)));
-    }
-    occurrences.truncate(max);
+    let occurrences = schedule
+        .first_due(from)
+        .map(|first| schedule.starting_at(from, first, max))
+        .unwrap_or_default();
     Ok(Json(Preview {
         schedule,
         from,
