@@ -18,19 +18,13 @@ use chrono::{DateTime, Utc};
 
 use crate::command::{Command, CommandBody, merge_patch};
 use crate::error::{ErrorCode, ValidationError};
-use crate::fire::{Fire, WakeUp};
-use crate::schedule::{MAX_CATCH_UP, MISFIRE_THRESHOLD, Misfire, Overlap};
-use crate::timer::{
-    Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus, delivery_id,
-};
+use crate::fire::Fire;
+use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus};
 
 /// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
 /// (their reports are then ignored). Only a target that never answers and a schedule much
 /// faster than the retry policy could get there.
 const MAX_IN_FLIGHT: usize = 1000;
-
-/// How many missed occurrences a misfire scan walks through before it jumps to now.
-const MAX_MISFIRE_SCAN: usize = 100_000;
 
 /// What applying a command or firing a wake-up produces: the record to write and the
 /// messages to publish before writing it (fires first: their ids de-duplicate a retry, while
@@ -306,10 +300,7 @@ fn control(
             ErrorCode::Conflict,
             format!(
                 "the timer is {}; only a scheduled, running or paused timer can be {verb}",
-                serde_json::to_value(record.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                wire_name(&record.status)
             ),
         ));
     }
@@ -349,6 +340,14 @@ fn control(
         fires,
         ..Outcome::of(next)
     })
+}
+
+/// How a value is written on the wire (`fire_once`, `succeeded`), for messages.
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn track(in_flight: &mut Vec<u64>, occurrence: u64) {
@@ -457,213 +456,10 @@ fn report(
     Applied::Changed(Box::new(Outcome::of(next)))
 }
 
-/// The wake-up the record is waiting for, if any: what the scheduler must have armed. Of the
-/// scheduled occurrence and the held retries, the earliest.
-pub fn pending_wake(record: &TimerRecord) -> Option<WakeUp> {
-    if !matches!(
-        record.status,
-        TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
-    ) {
-        return None;
-    }
-    let wake = |occurrence, attempt, due_at| WakeUp {
-        namespace: record.namespace.clone(),
-        id: record.id.clone(),
-        generation: record.generation,
-        occurrence,
-        attempt,
-        due_at,
-    };
-    let retry = record
-        .retries
-        .first()
-        .map(|r| wake(r.occurrence, r.attempt, r.at));
-    let scheduled = record
-        .next_fire_at
-        .filter(|_| record.status != TimerStatus::Paused)
-        .map(|at| wake(record.occurrence, 1, at));
-    match (retry, scheduled) {
-        (Some(r), Some(s)) => Some(if s.due_at < r.due_at { s } else { r }),
-        (r, s) => r.or(s),
-    }
-}
+mod firing;
 
-/// Fires `wake` if the record still expects it: returns the fire messages, the log entries
-/// and the record to write. `None` means the wake-up is stale (the timer changed, was
-/// deleted, or already fired).
-pub fn fire(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option<Outcome> {
-    if wake.generation != record.generation
-        || !matches!(
-            record.status,
-            TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
-        )
-    {
-        return None;
-    }
-    if wake.attempt > 1 {
-        return fire_retry(record, wake, now);
-    }
-    if record.status == TimerStatus::Paused
-        || wake.occurrence != record.occurrence
-        || record.next_fire_at != Some(wake.due_at)
-    {
-        return None;
-    }
-    Some(fire_scheduled(record, wake.due_at, now))
-}
-
-fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option<Outcome> {
-    let i = record.retries.iter().position(|r| {
-        r.occurrence == wake.occurrence && r.attempt == wake.attempt && r.at == wake.due_at
-    })?;
-    let mut next = record.clone();
-    let held = next.retries.remove(i);
-    next.updated_at = now;
-    next.status = settled(&next);
-    let fire = Fire {
-        namespace: record.namespace.clone(),
-        id: record.id.clone(),
-        generation: record.generation,
-        occurrence: held.occurrence,
-        attempt: held.attempt,
-        due_at: held.at,
-        occurrence_due_at: held.occurrence_due_at,
-    };
-    Some(Outcome {
-        fires: vec![fire],
-        ..Outcome::of(next)
-    })
-}
-
-/// Fires the scheduled occurrence due at `due_at` and moves the schedule on, applying the
-/// misfire policy when it is late by more than [`MISFIRE_THRESHOLD`], `max_runs`, and the
-/// overlap policy.
-fn fire_scheduled(record: &TimerRecord, due_at: DateTime<Utc>, now: DateTime<Utc>) -> Outcome {
-    let schedule = &record.spec.schedule;
-    let mut next = record.clone();
-    next.updated_at = now;
-    // The occurrences due now: this one, and, when it was missed, every later one missed too,
-    // each with its position among them. An occurrence's number is the record's next number
-    // plus its position, whatever is decided about it: two schedulers deciding differently
-    // (at different instants) still give each due instant the same identity, so a repeat is
-    // de-duplicated by NATS or recognised by its webhook-id, never a second occurrence.
-    let base = record.occurrence;
-    let mut due = std::collections::VecDeque::from([(0u64, due_at)]);
-    let mut missed: u64 = 1;
-    let mut following = schedule.next_after(record.anchor, due_at);
-    let misfired = schedule.is_recurring() && now - due_at > MISFIRE_THRESHOLD;
-    if misfired {
-        while let Some(at) = following.filter(|at| *at <= now) {
-            if missed as usize >= MAX_MISFIRE_SCAN {
-                following = schedule.next_after(record.anchor, now);
-                break;
-            }
-            due.push_back((missed, at));
-            missed += 1;
-            if due.len() > MAX_CATCH_UP {
-                due.pop_front();
-            }
-            following = schedule.next_after(record.anchor, at);
-        }
-        match schedule.misfire() {
-            Misfire::FireOnce => {
-                due.drain(..due.len() - 1);
-            }
-            Misfire::Skip => due.clear(),
-            Misfire::FireAll => {}
-        }
-    }
-    if let Some(max) = schedule.max_runs {
-        due.truncate(max.saturating_sub(record.scheduled_runs()) as usize);
-    }
-    let overlapping = schedule.overlap() == Overlap::Skip && !record.in_flight.is_empty();
-    if overlapping {
-        due.clear();
-    } else if schedule.overlap() == Overlap::Skip {
-        due.truncate(1);
-    }
-    let skipped = missed.saturating_sub(due.len() as u64);
-    next.occurrence = base + missed;
-    next.skipped += skipped;
-    let mut log = Vec::new();
-    if skipped > 0 {
-        let reason = if overlapping {
-            format!(
-                "occurrence {} is still in flight (overlap: skip)",
-                record.in_flight[record.in_flight.len() - 1]
-            )
-        } else {
-            format!(
-                "{skipped} occurrence(s) missed since {} (misfire: {})",
-                due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                policy_name(&schedule.misfire())
-            )
-        };
-        // The entry is named after the first occurrence that was not called.
-        let first_skipped = (0..missed)
-            .find(|p| !due.iter().any(|(q, _)| q == p))
-            .unwrap_or(0);
-        log.push(Attempt {
-            delivery_id: delivery_id(&record.key(), record.generation, base + first_skipped),
-            generation: record.generation,
-            occurrence: base + first_skipped,
-            attempt: 0,
-            due_at,
-            occurrence_due_at: Some(due_at),
-            started_at: now,
-            latency_ms: 0,
-            status_code: None,
-            error: Some(reason),
-            outcome: AttemptOutcome::Skipped,
-            next_at: None,
-        });
-    }
-    let fires = due
-        .into_iter()
-        .map(|(position, at)| {
-            let occurrence = base + position;
-            next.runs += 1;
-            track(&mut next.in_flight, occurrence);
-            Fire {
-                namespace: record.namespace.clone(),
-                id: record.id.clone(),
-                generation: record.generation,
-                occurrence,
-                attempt: 1,
-                due_at: at,
-                occurrence_due_at: at,
-            }
-        })
-        .collect();
-    let exhausted = schedule
-        .max_runs
-        .is_some_and(|max| next.scheduled_runs() >= max);
-    next.next_fire_at = following.filter(|_| !exhausted);
-    next.status = settled(&next);
-    Outcome {
-        record: next,
-        fires,
-        log,
-        deferred: !schedule.is_recurring(),
-    }
-}
-
-/// Whether `attempt` is of a one-time timer's occurrence that fired without its record being
-/// written (see [`Outcome::deferred`]): the record still waits for exactly that occurrence.
-fn fired_unrecorded(record: &TimerRecord, attempt: &Attempt) -> bool {
-    !record.spec.schedule.is_recurring()
-        && record.generation == attempt.generation
-        && record.status == TimerStatus::Scheduled
-        && record.occurrence == attempt.occurrence
-        && record.next_fire_at == Some(attempt.occurrence_due_at.unwrap_or(attempt.due_at))
-}
-
-fn policy_name(m: &Misfire) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
+pub use firing::{fire, pending_wake};
+use firing::{fire_scheduled, fired_unrecorded};
 
 #[cfg(test)]
 mod tests;
