@@ -109,13 +109,9 @@ fn outcome(variant: &str, n: usize, created: &Created, ontime: &Ontime) -> Outco
             serde_json::to_value(p).expect("serialisable"),
         );
     }
-    if created.errors > 0 {
+    if let Some(warning) = created.failures("create(s) refused") {
         out.set("errors", created.errors);
-        out.warnings.push(format!(
-            "{} create(s) refused, first: {}",
-            created.errors,
-            created.first_error.as_deref().unwrap_or("?")
-        ));
+        out.warnings.push(warning);
     }
     out.rss_mb = ontime.rss();
     out

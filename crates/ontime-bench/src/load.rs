@@ -103,6 +103,17 @@ impl Created {
         self.acked.len() as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// `"<n> <what>, first: <error>"`, when anything failed.
+    pub fn failures(&self, what: &str) -> Option<String> {
+        (self.errors > 0).then(|| {
+            format!(
+                "{} {what}, first: {}",
+                self.errors,
+                self.first_error.as_deref().unwrap_or("?")
+            )
+        })
+    }
+
     fn error(&mut self, what: String) {
         self.errors += 1;
         self.first_error.get_or_insert(what);

@@ -63,13 +63,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
         "applied_per_sec",
         created.acked.len() as f64 / start.elapsed().as_secs_f64(),
     );
-    if created.errors > 0 {
-        out.warnings.push(format!(
-            "{} publish(es) failed, first: {}",
-            created.errors,
-            created.first_error.as_deref().unwrap_or("?")
-        ));
-    }
+    out.warnings.extend(created.failures("publish(es) failed"));
     tokio::time::sleep(Duration::from_secs(2)).await;
     out.rss_mb = ontime.rss();
     out.set_f("disk_mb", disk_mb(&ontime.store));

@@ -111,13 +111,9 @@ pub fn creation_checks(
             "creation ended {margin_ms:.0} ms before the first due time (under ontime's 2 s lead): the earliest timers skipped the scheduled-message path; raise --lead-in"
         ));
     }
-    if created.errors > 0 {
+    if let Some(warning) = created.failures("create(s) refused") {
         out.set("create_errors", created.errors);
-        out.warnings.push(format!(
-            "{} create(s) refused, first: {}",
-            created.errors,
-            created.first_error.as_deref().unwrap_or("?")
-        ));
+        out.warnings.push(warning);
     }
 }
 
