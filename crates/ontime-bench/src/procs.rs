@@ -72,11 +72,13 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Memory of one process, in MiB: peak (VmHWM) and current (VmRSS) resident set.
+/// Memory of one process, in MiB: peak (VmHWM) and current (VmRSS) resident set; and the
+/// CPU time it has used so far (user + system, seconds), to see where a scenario's work went.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Rss {
     pub peak_mb: f64,
     pub now_mb: f64,
+    pub cpu_s: f64,
 }
 
 impl Rss {
@@ -93,8 +95,19 @@ impl Rss {
         Some(Self {
             peak_mb: field("VmHWM:")?,
             now_mb: field("VmRSS:")?,
+            cpu_s: cpu_seconds(pid).unwrap_or(f64::NAN),
         })
     }
+}
+
+/// utime + stime of /proc/<pid>/stat (fields 14 and 15, counted after the command name,
+/// which may hold spaces), in clock ticks of 1/100 s (USER_HZ on Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Memory per process name.
