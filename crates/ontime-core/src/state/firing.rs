@@ -211,7 +211,7 @@ pub(super) fn fire_scheduled(
 pub(super) fn fired_unrecorded(record: &TimerRecord, attempt: &Attempt) -> bool {
     !record.spec.schedule.is_recurring()
         && record.generation == attempt.generation
-        && record.status == TimerStatus::Scheduled
+        && matches!(record.status, TimerStatus::Scheduled | TimerStatus::Paused)
         && record.occurrence == attempt.occurrence
         && record.next_fire_at == Some(attempt.occurrence_due_at.unwrap_or(attempt.due_at))
 }

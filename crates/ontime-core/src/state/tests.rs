@@ -252,4 +252,36 @@ fn a_callback_can_reschedule() {
     assert_eq!(pending_wake(&next).unwrap().occurrence, 2);
 }
 
+#[test]
+fn a_first_report_records_the_firing_even_after_a_pause() {
+    // A one-time timer's firing is not written (deferred to its first report); a pause
+    // applied in between must not make the report look like one about another occurrence.
+    let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));
+    let o = fire(&r, &pending_wake(&r).unwrap(), t(NOW)).unwrap();
+    assert!(o.deferred);
+    let pause = Command::new(key(), CommandBody::Pause);
+    let paused = changed(apply(Some((&r, 1)), &pause, 8, t(NOW), t(NOW)));
+    assert_eq!(paused.status, TimerStatus::Paused);
+    let fire = &o.fires[0];
+    let ok = Attempt {
+        occurrence_due_at: Some(fire.occurrence_due_at),
+        due_at: fire.due_at,
+        status_code: Some(200),
+        ..attempt(&o.record, 1, AttemptOutcome::Succeeded, None)
+    };
+    let cmd = Command::new(
+        key(),
+        CommandBody::Report {
+            attempt: ok,
+            rearm: false,
+        },
+    );
+    let done = changed(apply(Some((&paused, 2)), &cmd, 100, t(NOW), t(NOW)));
+    assert_eq!(
+        (done.status, done.runs, done.successes, done.last_command),
+        (TimerStatus::Succeeded, 1, 1, 8)
+    );
+    assert!(pending_wake(&done).is_none(), "it must not fire again");
+}
+
 mod recurring;
