@@ -22,7 +22,7 @@ pub async fn run(
     crate::pull::consume(ctx, consumer, shutdown, handle).await
 }
 
-#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+#[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 async fn handle(ctx: Arc<Ctx>, message: Message) {
     let (message, acker) = message.split();
     let wake: WakeUp = match serde_json::from_slice(&message.payload) {
