@@ -9,5 +9,10 @@ pub const SCHEDULE: &str = "Nats-Schedule";
 pub const SCHEDULE_TARGET: &str = "Nats-Schedule-Target";
 /// Compare-and-set on a KV write.
 pub const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+/// On a worker's execution-log entry: the entry is also the attempt's report to the
+/// schedulers. `attempt`, or `rearm` when the scheduler must hold the next retry.
+pub const REPORT: &str = "Ontime-Report";
+pub const REPORT_ATTEMPT: &str = "attempt";
+pub const REPORT_REARM: &str = "rearm";
 /// Per-message time to live.
 pub const TTL: &str = "Nats-TTL";

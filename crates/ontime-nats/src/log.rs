@@ -1,14 +1,15 @@
 //! The execution log: every attempt, on a per-timer subject of a stream that keeps the last
-//! `log_per_timer` entries of each timer (the oldest are dropped first).
+//! `log_per_timer` entries of each timer (the oldest are dropped first). A worker's entry is
+//! also its report to the schedulers, who consume the stream (`schedulers-reports`).
 
 use async_nats::jetstream::{self, consumer};
 use bytes::Bytes;
 use ontime_core::TimerKey;
 use ontime_core::timer::Attempt;
 
-use crate::NatsError;
 use crate::names::Names;
 use crate::store::read_all;
+use crate::{NatsError, headers};
 
 /// Reads a timer's execution log, oldest first.
 pub async fn read(
@@ -46,16 +47,58 @@ pub async fn read_entries(
         .collect())
 }
 
-/// Appends an attempt; returns the publish-ack future so callers can await many at once.
+/// Appends an entry of the scheduler's own (a skipped occurrence); returns the publish-ack
+/// future so callers can await many at once.
 pub async fn append(
     js: &jetstream::Context,
     names: &Names,
     attempt: &Attempt,
     key: &TimerKey,
 ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
+    publish(js, names, attempt, key, async_nats::HeaderMap::new()).await
+}
+
+/// A worker's account of one attempt: its log entry, which the schedulers also consume as
+/// the attempt's report (one message for both). `rearm`: the scheduler must hold the next
+/// retry. De-duplicated by `<delivery id>/a<attempt>`, so a report sent again is stored once.
+pub async fn report(
+    js: &jetstream::Context,
+    names: &Names,
+    attempt: &Attempt,
+    key: &TimerKey,
+    rearm: bool,
+) -> Result<jetstream::context::PublishAckFuture, NatsError> {
+    let mut hdrs = async_nats::HeaderMap::new();
+    let msg_id = format!("{}/a{}", attempt.delivery_id, attempt.attempt);
+    hdrs.insert(headers::MSG_ID, msg_id.as_str());
+    let kind = if rearm {
+        headers::REPORT_REARM
+    } else {
+        headers::REPORT_ATTEMPT
+    };
+    hdrs.insert(headers::REPORT, kind);
+    publish(js, names, attempt, key, hdrs).await
+}
+
+/// The report an entry carries: `None` for the scheduler's own entries, else whether the
+/// scheduler must hold the next retry.
+pub fn report_of(hdrs: Option<&async_nats::HeaderMap>) -> Option<bool> {
+    match hdrs?.get(headers::REPORT)?.as_str() {
+        headers::REPORT_REARM => Some(true),
+        _ => Some(false),
+    }
+}
+
+async fn publish(
+    js: &jetstream::Context,
+    names: &Names,
+    attempt: &Attempt,
+    key: &TimerKey,
+    hdrs: async_nats::HeaderMap,
+) -> Result<jetstream::context::PublishAckFuture, NatsError> {
     let body =
         Bytes::from(serde_json::to_vec(attempt).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-    js.publish(names.log_subject(key), body)
+    js.publish_with_headers(names.log_subject(key), hdrs, body)
         .await
         .map_err(NatsError::nats)
 }

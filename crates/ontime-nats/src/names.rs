@@ -45,7 +45,7 @@ impl Names {
         self.prefix.to_ascii_uppercase().replace('-', "_")
     }
 
-    /// Commands: upserts, patches, deletes and workers' reports. Work-queue retention.
+    /// Commands: upserts, patches, deletes, controls. Work-queue retention.
     pub fn cmd_stream(&self) -> String {
         format!("{}_CMD", self.upper())
     }
@@ -57,7 +57,8 @@ impl Names {
     pub fn fire_stream(&self) -> String {
         format!("{}_FIRE", self.upper())
     }
-    /// The execution log, bounded per timer.
+    /// The execution log, bounded per timer. Workers' entries are also their reports,
+    /// which the schedulers consume.
     pub fn log_stream(&self) -> String {
         format!("{}_LOG", self.upper())
     }
@@ -73,6 +74,10 @@ impl Names {
     /// The schedulers' shared consumer of wake-ups.
     pub fn wake_consumer(&self) -> &'static str {
         "schedulers-wake"
+    }
+    /// The schedulers' shared consumer of the execution log: workers' reports.
+    pub fn report_consumer(&self) -> &'static str {
+        "schedulers-reports"
     }
     /// The workers' consumer group.
     pub fn fire_consumer(&self) -> &'static str {

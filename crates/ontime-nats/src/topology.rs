@@ -106,6 +106,8 @@ impl Topology {
                 subjects: vec![n.log_all()],
                 max_messages_per_subject: config.log_per_timer,
                 max_age: config.retention,
+                // A worker that retries a report publishes it again under the same id.
+                duplicate_window: config.dedup_window,
                 allow_direct: true,
                 ..base.clone()
             },
@@ -139,6 +141,17 @@ impl Topology {
                 ..Default::default()
             }
         };
+        let reports = consumer::pull::Config {
+            // The log's older entries were reported before this consumer existed (as
+            // commands, by earlier versions): only what comes from now on is a report to apply.
+            deliver_policy: consumer::DeliverPolicy::New,
+            ..pull(
+                n.report_consumer(),
+                n.log_all(),
+                config.scheduler_max_ack_pending,
+                config.scheduler_ack_wait,
+            )
+        };
         let consumers = [
             (
                 n.cmd_stream(),
@@ -158,6 +171,7 @@ impl Topology {
                     config.scheduler_ack_wait,
                 ),
             ),
+            (n.log_stream(), reports),
             (
                 n.fire_stream(),
                 pull(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -27,14 +28,14 @@ pub async fn run(
 }
 
 /// Why a command was not applied.
-enum Failure {
+pub enum Failure {
     /// The command is wrong: tell the publisher, drop the command.
     Rejected(ValidationError),
     /// NATS failed: leave the command for a redelivery.
     Nats(NatsError),
 }
 
-#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+#[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 async fn handle(ctx: Arc<Ctx>, message: Message) {
     let (seq, accepted_at) = match message.info() {
         Ok(info) => (info.stream_sequence, info.published),
@@ -54,10 +55,20 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
         Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
         Err(e) => Err(Failure::Rejected(e)),
     };
+    conclude(&ctx, outcome, reply_to, acker).await;
+}
+
+/// Replies (if asked), arms what the command led to, and settles its message.
+pub async fn conclude(
+    ctx: &Arc<Ctx>,
+    outcome: Result<Option<(TimerRecord, u64)>, Failure>,
+    reply_to: Option<String>,
+    acker: Acker,
+) {
     match outcome {
         Ok(Some((record, revision))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
-            reply(&ctx, reply_to, Reply::applied(record.view(revision))).await;
+            reply(ctx, reply_to, Reply::applied(record.view(revision))).await;
             if let Err(e) = ctx.arm(record, revision, Some(acker)).await {
                 // The record is written; the redelivered command will arm it (idempotent).
                 tracing::warn!(error = %e, "arming failed; the command will be redelivered");
@@ -69,7 +80,7 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
         }
         Err(Failure::Rejected(error)) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "rejected").increment(1);
-            reply(&ctx, reply_to, Reply::failed(error)).await;
+            reply(ctx, reply_to, Reply::failed(error)).await;
             if let Err(e) = acker.ack_with(AckKind::Term).await {
                 tracing::debug!(error = %e, "term failed");
             }
@@ -100,13 +111,19 @@ fn decode(ctx: &Ctx, subject: &str, payload: &[u8]) -> Result<Command, Validatio
 
 /// Applies the command with compare-and-set, retrying on a concurrent write. Returns the
 /// record as it now stands (`None`: no such timer, e.g. a report about a deleted one).
-async fn apply(
+/// `seq` and `accepted_at` order and date definitions and controls; reports use neither.
+pub async fn apply(
     ctx: &Ctx,
     cmd: &Command,
     seq: u64,
     accepted_at: DateTime<Utc>,
 ) -> Result<Option<(TimerRecord, u64)>, Failure> {
     let store = &ctx.topology.timers;
+    if let CommandBody::Report { .. } = &cmd.body
+        && let Some(applied) = report_on_recent(ctx, cmd, seq, accepted_at).await?
+    {
+        return Ok(Some(applied));
+    }
     // Most upserts create a timer: try that first, with no read (a write expecting revision
     // 0 fails if the timer exists, and the loop below then reads it).
     if let CommandBody::Upsert { .. } = &cmd.body
@@ -134,6 +151,10 @@ async fn apply(
                 match store.write(&outcome.record, slot.revision).await {
                     Ok(revision) => {
                         emit::log(ctx, &outcome.record, &outcome.log).await;
+                        if let CommandBody::Report { .. } = &cmd.body {
+                            // A retry's report may follow.
+                            ctx.recent.put(outcome.record.clone(), revision);
+                        }
                         return Ok(Some((outcome.record, revision)));
                     }
                     Err(NatsError::Conflict) => continue,
@@ -141,6 +162,35 @@ async fn apply(
                 }
             }
         }
+    }
+}
+
+/// Applies a report to the record this scheduler remembers, if any, with no read. `None`:
+/// nothing remembered, or the copy was stale (the write's compare-and-set failed) or led to
+/// no change or a refusal, which only a fresh read may decide.
+async fn report_on_recent(
+    ctx: &Ctx,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Result<Option<(TimerRecord, u64)>, Failure> {
+    let Some((record, revision)) = ctx.recent.take(&cmd.key()) else {
+        return Ok(None);
+    };
+    let outcome = match state::apply(Some((&record, revision)), cmd, seq, accepted_at, Utc::now()) {
+        // A report only changes the record (no fire, no log entry of the scheduler's).
+        Ok(Applied::Changed(outcome)) if outcome.fires.is_empty() && outcome.log.is_empty() => {
+            outcome
+        }
+        _ => return Ok(None),
+    };
+    match ctx.topology.timers.write(&outcome.record, revision).await {
+        Ok(revision) => {
+            ctx.recent.put(outcome.record.clone(), revision);
+            Ok(Some((outcome.record, revision)))
+        }
+        Err(NatsError::Conflict) => Ok(None),
+        Err(e) => Err(Failure::Nats(e)),
     }
 }
 

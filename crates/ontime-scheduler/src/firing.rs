@@ -86,7 +86,8 @@ async fn finish(
         return due.release().await;
     }
     if outcome.deferred {
-        // A one-time timer: its first report records the firing.
+        // A one-time timer: its first report records the firing, against this same record.
+        ctx.recent.put(due.record, due.revision);
         return ack(due.held).await;
     }
     match ctx
@@ -95,7 +96,10 @@ async fn finish(
         .write(&outcome.record, due.revision)
         .await
     {
-        Ok(_) => recorded(&ctx, &outcome, due.held).await,
+        Ok(revision) => {
+            ctx.recent.put(outcome.record.clone(), revision);
+            recorded(&ctx, &outcome, due.held).await
+        }
         // The record changed between the read and the write (a report, a patch, another
         // scheduler): fire against the fresh record if it still expects this wake-up.
         Err(NatsError::Conflict) => fire_fresh(&ctx, &due.wake, due.held, fired_at).await,

@@ -13,6 +13,8 @@ mod firing;
 pub mod metrics;
 mod pull;
 pub mod queue;
+mod recent;
+mod reports;
 mod time;
 mod wakes;
 
@@ -34,6 +36,8 @@ pub struct SchedulerConfig {
     pub lead: Duration,
     /// Commands and wake-ups processed at once by this instance.
     pub concurrency: usize,
+    /// Records remembered from the last firings, so that their reports need no read.
+    pub recent_records: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -41,6 +45,7 @@ impl Default for SchedulerConfig {
         Self {
             lead: Duration::from_secs(2),
             concurrency: 1024,
+            recent_records: 16_384,
         }
     }
 }
@@ -57,6 +62,7 @@ pub(crate) struct Ctx {
     pub topology: Topology,
     pub config: SchedulerConfig,
     pub queue: PrecisionQueue<Due>,
+    pub recent: recent::Recent,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
 }
@@ -74,8 +80,12 @@ pub async fn run(
     let wake_consumer = topology
         .consumer(&n.sched_stream(), n.wake_consumer())
         .await?;
+    let report_consumer = topology
+        .consumer(&n.log_stream(), n.report_consumer())
+        .await?;
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
+        recent: recent::Recent::new(config.recent_records),
         topology,
         config,
         queue: PrecisionQueue::default(),
@@ -83,7 +93,8 @@ pub async fn run(
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
     let commands = tokio::spawn(commands::run(ctx.clone(), cmd_consumer, shutdown.clone()));
     let wakes = tokio::spawn(wakes::run(ctx.clone(), wake_consumer, shutdown.clone()));
-    let (c, w) = tokio::join!(commands, wakes);
+    let reports = tokio::spawn(reports::run(ctx.clone(), report_consumer, shutdown.clone()));
+    let (c, w, r) = tokio::join!(commands, wakes, reports);
     // The consumers stopped: wait for the work in flight, then give back what is held.
     let _ = ctx
         .permits
@@ -93,7 +104,7 @@ pub async fn run(
     for due in ctx.queue.drain() {
         due.release().await;
     }
-    for result in [c, w] {
+    for result in [c, w, r] {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),

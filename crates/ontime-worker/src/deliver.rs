@@ -3,13 +3,10 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ontime_core::command::{Command, CommandBody};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, RetryDecision};
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
-use ontime_nats::headers;
 
 use crate::Ctx;
 use crate::call::{self, CallResult};
@@ -57,7 +54,7 @@ pub fn decide(
     }
 }
 
-#[tracing::instrument(skip_all, fields(subject = %message.subject))]
+#[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: &Ctx, message: Message) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
     let (message, acker) = message.split();
@@ -189,27 +186,13 @@ async fn with_progress<F: std::future::Future<Output = CallResult>>(
     }
 }
 
-/// Publishes the attempt to the log and, as a report command, to the scheduler; waits for
-/// both acks. Returns false if either failed.
+/// Writes the attempt to the execution log, which is also its report to the schedulers;
+/// waits for the ack. Returns false if it failed.
 async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm: bool) -> bool {
     let names = ctx.topology.names();
-    let msg_id = format!("{}/a{}/report", attempt.delivery_id, attempt.attempt);
-    let log = ontime_nats::log::append(&ctx.topology.js, names, &attempt, key).await;
-    let command = Command::new(key.clone(), CommandBody::Report { attempt, rearm });
-    let mut hdrs = async_nats::HeaderMap::new();
-    hdrs.insert(headers::MSG_ID, msg_id.as_str());
-    let body = Bytes::from(serde_json::to_vec(&command).unwrap_or_default());
-    let cmd = ctx
-        .topology
-        .js
-        .publish_with_headers(names.cmd_subject(key), hdrs, body)
-        .await;
-    match (log, cmd) {
-        (Ok(log), Ok(cmd)) => {
-            let (a, b) = tokio::join!(log, cmd);
-            a.is_ok() && b.is_ok()
-        }
-        _ => false,
+    match ontime_nats::log::report(&ctx.topology.js, names, &attempt, key, rearm).await {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
     }
 }
 

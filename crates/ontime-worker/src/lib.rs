@@ -1,6 +1,7 @@
 //! Delivery workers: stateless members of the `workers` consumer group. Each fire message
-//! becomes one HTTP call; every attempt is reported to the log and to the scheduler; the
-//! message is acked, nak'd with a delay (short retry) or handed to the scheduler (long retry).
+//! becomes one HTTP call; every attempt is written to the execution log, which is also its
+//! report to the schedulers; the message is acked, nak'd with a delay (short retry) or
+//! handed to the scheduler (long retry).
 
 mod call;
 mod deliver;

@@ -80,6 +80,7 @@ impl CommonArgs {
         ontime_scheduler::SchedulerConfig {
             lead: self.lead.get(),
             concurrency: self.scheduler_concurrency,
+            ..Default::default()
         }
     }
 
