@@ -78,6 +78,10 @@ impl Outcome {
                 d.unrecognised_duplicates
             ));
         }
+        if d.early > 0 {
+            self.failures
+                .push(format!("{} timer(s) called before their due time", d.early));
+        }
         if d.unexpected > 0 {
             self.warnings.push(format!(
                 "{} call(s) for timers that were not acknowledged",

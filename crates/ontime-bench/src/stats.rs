@@ -56,6 +56,8 @@ pub struct Delivery {
     pub missing: usize,
     /// Calls for timers that were not created (or not acknowledged).
     pub unexpected: usize,
+    /// Timers whose first call arrived before their due time (an invariant broken).
+    pub early: usize,
     /// Lateness (arrival − due) of each timer's first call, ms.
     pub lateness: Option<Percentiles>,
     /// Calls per second from the earliest due time to the last arrival.
@@ -89,6 +91,7 @@ pub fn analyse(arrivals: &[Arrival], expected: &HashSet<u64>) -> Delivery {
         }
     }
     let lateness = Percentiles::of(first.values().map(|a| ms_between(a.due, a.at)).collect());
+    let early = first.values().filter(|a| a.at < a.due).count();
     let earliest_due = first.values().map(|a| a.due).min();
     let last_arrival = first.values().map(|a| a.at).max();
     let calls_per_sec = match (earliest_due, last_arrival) {
@@ -101,6 +104,7 @@ pub fn analyse(arrivals: &[Arrival], expected: &HashSet<u64>) -> Delivery {
         unrecognised_duplicates: unrecognised,
         missing: expected.len() - first.len(),
         unexpected,
+        early,
         lateness,
         calls_per_sec,
         last_arrival,
@@ -145,5 +149,8 @@ mod tests {
         assert_eq!(d.missing, 1);
         assert_eq!(d.unexpected, 1);
         assert_eq!(d.lateness.unwrap().max, 20.0);
+        assert_eq!(d.early, 0);
+        let early = vec![call(0, 999, "a"), call(1, 1000, "b")];
+        assert_eq!(analyse(&early, &HashSet::from([0, 1])).early, 1);
     }
 }

@@ -14,7 +14,7 @@ use ontime_nats::{NatsError, headers};
 
 use crate::Ctx;
 use crate::firing::Due;
-use crate::time::{instant_of, until};
+use crate::time::until;
 
 impl Ctx {
     /// Arms `record`'s pending wake-up. `held` (the command or wake-up message that led
@@ -50,7 +50,7 @@ impl Ctx {
             return Ok(());
         }
         let due = Due {
-            at: instant_of(wake.due_at),
+            at: self.fire_instant(wake.due_at),
             wake,
             record,
             revision,

@@ -34,6 +34,10 @@ pub struct SchedulerConfig {
     /// How long before its due time a wake-up leaves NATS for the precision queue. Must
     /// cover the server's scheduled-message lateness (hundreds of ms) with room to spare.
     pub lead: Duration,
+    /// How long before its due instant a fire message is emitted. The worker holds it until
+    /// the due instant (a call never starts early), so publishing, storing and delivering
+    /// the fire happen during this margin instead of after the due time.
+    pub fire_ahead: Duration,
     /// Commands and wake-ups processed at once by this instance.
     pub concurrency: usize,
     /// Records remembered from the last firings, so that their reports need no read.
@@ -44,6 +48,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             lead: Duration::from_secs(2),
+            fire_ahead: Duration::from_millis(20),
             concurrency: 1024,
             recent_records: 16_384,
         }
@@ -65,6 +70,14 @@ pub(crate) struct Ctx {
     pub recent: recent::Recent,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
+}
+
+impl Ctx {
+    /// When the firing loop takes a wake-up due at `due_at`: `fire_ahead` before it.
+    pub fn fire_instant(&self, due_at: chrono::DateTime<chrono::Utc>) -> tokio::time::Instant {
+        let at = time::instant_of(due_at);
+        at.checked_sub(self.config.fire_ahead).unwrap_or(at)
+    }
 }
 
 /// Runs one scheduler instance until `shutdown` is cancelled. Wake-ups it holds are handed

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arm::{ack, release};
 use crate::firing::Due;
-use crate::time::{instant_of, until};
+use crate::time::until;
 use crate::{Ctx, SchedulerError};
 
 pub async fn run(
@@ -57,7 +57,7 @@ async fn handle(ctx: Arc<Ctx>, message: Message) {
         return ack(Some(acker)).await;
     };
     let due = Due {
-        at: instant_of(wake.due_at),
+        at: ctx.fire_instant(wake.due_at),
         wake,
         record,
         revision: slot.revision,

@@ -19,6 +19,16 @@ pub enum Settle {
     NakAfter(Duration),
 }
 
+/// The longest a fire that arrived early is held: one from a scheduler whose clock runs ahead
+/// of this worker's is called after at most this, not held until its own idea of the time.
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
+/// How long to hold a fire due at `due_at` that arrived at `now`: until the due instant, at
+/// most [`MAX_HOLD`]; zero when it is due or late.
+pub fn early_by(due_at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (due_at - now).to_std().unwrap_or_default().min(MAX_HOLD)
+}
+
 /// Decides the outcome of an attempt: what to record, whether the scheduler must hold the
 /// retry (`rearm`), and how to settle the message.
 pub fn decide(
@@ -68,6 +78,9 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     };
     let attempt_no = fire.attempt + delivered - 1;
     let key = fire.key();
+    // Schedulers emit a fire a little before its due instant (`fire_ahead`), so that storing
+    // and delivering it is done by then: hold it until the instant, then read the record.
+    tokio::time::sleep(early_by(fire.due_at, Utc::now())).await;
     let record = match ctx.topology.timers.get_live(&key).await {
         Ok(record) => record,
         Err(e) => {
@@ -210,6 +223,16 @@ mod tests {
             stop: None,
             latency: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn an_early_fire_is_held_until_its_due_instant_and_no_longer_than_the_cap() {
+        let now = Utc::now();
+        let ms = chrono::Duration::milliseconds;
+        assert_eq!(early_by(now + ms(20), now), Duration::from_millis(20));
+        assert_eq!(early_by(now, now), Duration::ZERO);
+        assert_eq!(early_by(now - ms(5), now), Duration::ZERO, "late: at once");
+        assert_eq!(early_by(now + ms(60_000), now), MAX_HOLD);
     }
 
     #[test]

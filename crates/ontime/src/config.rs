@@ -22,6 +22,10 @@ pub struct CommonArgs {
     /// How long before its due time a wake-up moves from NATS into the scheduler's memory.
     #[arg(long, env = "ONTIME_LEAD", default_value = "2s")]
     pub lead: HumanDuration,
+    /// How long before its due instant a scheduler emits a fire; the worker holds it until
+    /// the instant, so a call never starts early and the fire's trip through NATS is done by then.
+    #[arg(long, env = "ONTIME_FIRE_AHEAD", default_value = "20ms")]
+    pub fire_ahead: HumanDuration,
     /// Commands and wake-ups a scheduler processes at once.
     #[arg(long, env = "ONTIME_SCHEDULER_CONCURRENCY", default_value_t = 1024)]
     pub scheduler_concurrency: usize,
@@ -79,6 +83,7 @@ impl CommonArgs {
     pub fn scheduler_config(&self) -> ontime_scheduler::SchedulerConfig {
         ontime_scheduler::SchedulerConfig {
             lead: self.lead.get(),
+            fire_ahead: self.fire_ahead.get(),
             concurrency: self.scheduler_concurrency,
             ..Default::default()
         }
