@@ -1,12 +1,20 @@
 //! What the gateway's HTTP tests run on: a real nats-server per test (free port, temporary
-//! store), a topology under a prefix of its own, the gateway on port 0, and a stand-in
-//! scheduler for the tests that need replies.
+//! store), a topology under a prefix of its own, the gateway on port 0, a stand-in
+//! scheduler for the tests that need replies, and a way to send a request and read the answer.
+#![allow(
+    dead_code,
+    reason = "each test file compiles its own copy of this module and uses only part of it"
+)]
+
+use std::time::Duration;
 
 use futures::StreamExt;
 use ontime_core::command::{Command, Reply};
 use ontime_core::state::{self, Applied};
 use ontime_gateway::{AppState, GatewayConfig};
 use ontime_nats::{Names, Topology, TopologyConfig, headers};
+use reqwest::Method;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 /// The tests' nats-server: the harness's, so there is one way to start one.
@@ -171,4 +179,38 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// A short reply timeout: without a scheduler, a change is accepted after 200 ms.
+pub fn quick() -> GatewayConfig {
+    GatewayConfig {
+        reply_timeout: Duration::from_millis(200),
+        ack_timeout: Duration::from_secs(1),
+        ..GatewayConfig::default()
+    }
+}
+
+/// A valid timer: one call to a sink, an hour from now.
+pub fn timer() -> Value {
+    json!({"schedule": {"after": "1h"}, "target": {"http": {"url": "http://sink.test/hook"}}})
+}
+
+/// Sends a JSON request; answers the status and the body (`null` when it is not JSON).
+pub async fn send(
+    gw: &Gateway,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let mut request = gw
+        .http
+        .request(method.parse::<Method>().unwrap(), gw.url(path))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }

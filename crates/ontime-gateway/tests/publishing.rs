@@ -1,0 +1,137 @@
+//! What the gateway publishes when no scheduler answers: a change is accepted (202) after
+//! the reply timeout, its command carries the expected headers, and the same idempotency key
+//! publishes one command.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Gateway, Nats, quick, send, timer};
+use ontime_nats::headers;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_scheduler_a_change_is_accepted_after_the_reply_timeout() {
+    let nats = Nats::start().await;
+    let gw = Gateway::start(&nats, quick()).await;
+    let started = Instant::now();
+    let (status, doc) = send(
+        &gw,
+        "PUT",
+        "/v1/namespaces/ns/timers/t1",
+        &[("if-match", "\"3\"")],
+        timer().to_string(),
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(status, 202, "{doc}");
+    assert_eq!(doc["status"], "accepted");
+    let command_id = doc["command_id"].as_str().unwrap().to_owned();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
+
+    let (status, doc) = send(
+        &gw,
+        "POST",
+        "/v1/namespaces/ns/timers",
+        &[],
+        timer().to_string(),
+    )
+    .await;
+    assert_eq!(status, 202, "{doc}");
+    let commands = gw.stream_commands().await;
+    assert_eq!(commands.len(), 2);
+    let (put, hdrs) = &commands[0];
+    assert_eq!(put.id.as_str(), "t1");
+    assert_eq!(put.expected_revision, Some(3));
+    assert!(matches!(
+        put.body,
+        ontime_core::command::CommandBody::Upsert { .. }
+    ));
+    assert_eq!(
+        hdrs.get(headers::MSG_ID).map(|v| v.to_string()),
+        Some(command_id)
+    );
+    assert!(hdrs.get(headers::REPLY_TO).is_some());
+    let (post, _) = &commands[1];
+    assert!(
+        uuid::Uuid::parse_str(post.id.as_str()).is_ok(),
+        "a generated id is a UUID: {}",
+        post.id
+    );
+    assert_eq!(
+        gw.state.replies.waiting(),
+        0,
+        "a timed-out request left its waiter behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_publishes_one_command() {
+    let nats = Nats::start().await;
+    let gw = Gateway::start(&nats, quick()).await;
+    let key = [("idempotency-key", "order-42")];
+    let (first, a) = send(
+        &gw,
+        "PUT",
+        "/v1/namespaces/ns/timers/t1",
+        &key,
+        timer().to_string(),
+    )
+    .await;
+    let (second, b) = send(
+        &gw,
+        "PUT",
+        "/v1/namespaces/ns/timers/t1",
+        &key,
+        timer().to_string(),
+    )
+    .await;
+    assert_eq!((first, second), (202, 202), "{a} {b}");
+    assert_eq!(a["command_id"], "idem/ns/order-42");
+    assert_eq!(a["command_id"], b["command_id"]);
+    // POST without an id names the same timer on a retry.
+    let key = [("idempotency-key", "create-1")];
+    send(
+        &gw,
+        "POST",
+        "/v1/namespaces/ns/timers",
+        &key,
+        timer().to_string(),
+    )
+    .await;
+    send(
+        &gw,
+        "POST",
+        "/v1/namespaces/ns/timers",
+        &key,
+        timer().to_string(),
+    )
+    .await;
+    let batch = json!({"timers": [timer(), timer()]}).to_string();
+    let (status, first) = send(
+        &gw,
+        "POST",
+        "/v1/namespaces/ns/timers:batch",
+        &[("idempotency-key", "b-1")],
+        batch.clone(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, second) = send(
+        &gw,
+        "POST",
+        "/v1/namespaces/ns/timers:batch",
+        &[("idempotency-key", "b-1")],
+        batch,
+    )
+    .await;
+    assert_eq!(first["results"][1]["id"], second["results"][1]["id"]);
+    assert_eq!(
+        gw.commands_on_stream().await,
+        4,
+        "one command per key and batch item"
+    );
+}
