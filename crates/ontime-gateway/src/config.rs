@@ -10,8 +10,9 @@ pub struct GatewayConfig {
     /// durable and will be applied, the gateway just did not see it happen.
     pub reply_timeout: Duration,
     /// How long a request waits for JetStream to acknowledge its command (the publish
-    /// included). Past it the answer is `503 unavailable`. A request therefore lasts at most
-    /// `ack_timeout + reply_timeout`.
+    /// included). Past it the command is published once more under the same id, which
+    /// JetStream stores at most once, and waited for as long again; then the answer is `503
+    /// unavailable`. A request therefore lasts at most `2 × ack_timeout + reply_timeout`.
     pub ack_timeout: Duration,
     /// Largest body of a single-timer request (PUT, POST, PATCH).
     pub max_body_bytes: usize,

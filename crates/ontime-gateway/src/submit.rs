@@ -7,7 +7,7 @@
 
 use std::future::IntoFuture;
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -91,7 +91,7 @@ pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitte
 }
 
 /// Submits many commands; one result per command, in order. The whole call lasts at most
-/// `ack_timeout + reply_timeout`.
+/// `2 × ack_timeout + reply_timeout` (an ack that does not come is asked for once more).
 pub async fn submit_all(
     state: &AppState,
     submissions: Vec<Submission>,
@@ -133,26 +133,30 @@ pub async fn submit_all(
         let mut hdrs = async_nats::HeaderMap::new();
         hdrs.insert(headers::MSG_ID, command_id.as_str());
         hdrs.insert(headers::REPLY_TO, waiter.subject.as_str());
-        // Bounded: while NATS is unreachable the client buffers, and nothing else would end the wait.
-        let sent = timeout_at(
-            ack_deadline,
-            js.publish_with_headers(names.cmd_subject(&key), hdrs, body),
-        )
-        .await;
-        published.push(match sent {
-            Ok(Ok(ack)) => Ok((key, command_id, waiter, ack)),
-            Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
-            Err(_) => Err(ApiError::unavailable(
-                "NATS did not take the command in time; try again",
-            )),
+        let message = (names.cmd_subject(&key), hdrs, body);
+        published.push(match publish(js, &message, ack_deadline).await {
+            Ok(ack) => Ok((key, command_id, waiter, ack, message)),
+            Err(e) => Err(e),
         });
     }
 
-    // 2. Await every ack together.
+    // 2. Await every ack together. One that does not come in time is asked for again: the
+    //    same message, published again under the same `Nats-Msg-Id`, is stored at most once,
+    //    and its ack tells whether the first one was (a duplicate) or it is now. A 503 would
+    //    tell the client "try again" about a command that may well be stored already.
     let acks = futures::future::join_all(published.into_iter().map(|item| async move {
-        let (key, command_id, waiter, ack) = item?;
+        let (key, command_id, waiter, ack, message) = item?;
         match timeout_at(ack_deadline, ack.into_future()).await {
-            Ok(Ok(ack)) => Ok((key, command_id, waiter, ack)),
+            Ok(Ok(ack)) => return Ok((key, command_id, waiter, ack, false)),
+            Ok(Err(e)) if e.kind() != PublishErrorKind::TimedOut => {
+                return Err(publish_error(e.kind(), &e));
+            }
+            _ => {}
+        }
+        let again = Instant::now() + state.config.ack_timeout;
+        let ack = publish(js, &message, again).await?;
+        match timeout_at(again, ack.into_future()).await {
+            Ok(Ok(ack)) => Ok((key, command_id, waiter, ack, true)),
             Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
             Err(_) => Err(ApiError::unavailable(
                 "NATS did not acknowledge the command in time; try again",
@@ -165,8 +169,10 @@ pub async fn submit_all(
     let reply_deadline = Instant::now() + state.config.reply_timeout;
     let results = futures::stream::iter(acks)
         .map(|acked| async move {
-            let (key, command_id, waiter, ack): (TimerKey, String, _, PublishAck) = acked?;
-            let outcome = if ack.duplicate {
+            let (key, command_id, waiter, ack, resent): (TimerKey, String, _, PublishAck, bool) =
+                acked?;
+            // A duplicate of our own first publish (resent) is this command: its reply comes.
+            let outcome = if ack.duplicate && !resent {
                 drop(waiter);
                 Outcome::Duplicate(current(state, &key).await)
             } else {
@@ -184,6 +190,27 @@ pub async fn submit_all(
         // KV reads of duplicates, since replies are already on their way.
         .buffered(DUPLICATE_READS);
     results.collect().await
+}
+
+/// Publishes a command, bounded by `deadline`: while NATS is unreachable the client buffers,
+/// and nothing else would end the wait.
+async fn publish(
+    js: &async_nats::jetstream::Context,
+    (subject, hdrs, body): &(String, async_nats::HeaderMap, Bytes),
+    deadline: Instant,
+) -> Result<PublishAckFuture, ApiError> {
+    let sent = timeout_at(
+        deadline,
+        js.publish_with_headers(subject.clone(), hdrs.clone(), body.clone()),
+    )
+    .await;
+    match sent {
+        Ok(Ok(ack)) => Ok(ack),
+        Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
+        Err(_) => Err(ApiError::unavailable(
+            "NATS did not take the command in time; try again",
+        )),
+    }
 }
 
 fn outcome_of(reply: Reply) -> Outcome {

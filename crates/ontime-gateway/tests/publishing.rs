@@ -1,6 +1,7 @@
 //! What the gateway publishes when no scheduler answers: a change is accepted (202) after
-//! the reply timeout, its command carries the expected headers, and the same idempotency key
-//! publishes one command.
+//! the reply timeout, its command carries the expected headers, the same idempotency key
+//! publishes one command, and an ack that comes late is asked for again rather than the
+//! stored command answered 503.
 
 mod common;
 
@@ -134,4 +135,39 @@ async fn the_same_idempotency_key_publishes_one_command() {
         4,
         "one command per key and batch item"
     );
+}
+
+/// Sends SIGSTOP or SIGCONT to a process.
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_that_comes_late_is_asked_for_again_not_answered_503() {
+    // The server stops answering for longer than the ack timeout (1 s), then comes back:
+    // the command was stored, so the answer is the 202 of a durable command, not a 503 that
+    // would have the client send it again, and it is stored once.
+    let nats = Nats::start().await;
+    let gw = Gateway::start(&nats, quick()).await;
+    let pid = nats.pid().expect("nats-server runs");
+    signal(pid, "-STOP");
+    let resume = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        signal(pid, "-CONT");
+    });
+    let (status, doc) = send(
+        &gw,
+        "PUT",
+        "/v1/namespaces/ns/timers/t1",
+        &[],
+        timer().to_string(),
+    )
+    .await;
+    resume.await.unwrap();
+    assert_eq!(status, 202, "{doc}");
+    assert_eq!(gw.commands_on_stream().await, 1, "stored once");
 }

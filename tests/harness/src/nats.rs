@@ -87,6 +87,11 @@ impl NatsServer {
         self.child = Some(child);
     }
 
+    /// The server's process id, while it runs (to SIGSTOP it, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     /// SIGKILLs the server (as a crash would).
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
