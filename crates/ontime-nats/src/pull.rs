@@ -46,7 +46,9 @@ where
         };
         match next {
             Some(Ok(message)) => {
-                let work = handle(message);
+                // Boxed: a handler's future is several KiB, which spawning would otherwise
+                // copy more than once per message (perf: memmove was 5-9% of the scheduler).
+                let work = Box::pin(handle(message));
                 tokio::spawn(async move {
                     work.await;
                     drop(permit);
