@@ -37,8 +37,10 @@ pub enum CommandBody {
     Patch { patch: serde_json::Value },
     /// Cancel the timer.
     Delete,
-    /// A worker's report of one attempt. With `rearm`, the scheduler holds the retry: it arms
-    /// a wake-up at `attempt.next_at` instead of the worker keeping the message (long waits).
+    /// A report of one attempt. With `rearm`, the scheduler holds the retry: it arms a
+    /// wake-up at `attempt.next_at` instead of the worker keeping the message (long waits).
+    /// ontime's workers send theirs as execution-log entries (`Ontime-Report` header), which
+    /// the schedulers apply as this same command.
     Report {
         attempt: Attempt,
         #[serde(default)]

@@ -1,10 +1,11 @@
-//! The scheduler: the only writer of timer state. Any number of instances share the command
-//! and wake-up consumers; none is a leader. Correctness comes from compare-and-set on the KV
+//! The scheduler: the only writer of timer state. Any number of instances share the command,
+//! wake-up and report (execution log) consumers; none is a leader. Correctness comes from compare-and-set on the KV
 //! revision and from every occurrence's stable identity (timer, generation, occurrence,
 //! attempt), which makes every step idempotent (see `ontime_core::state`).
 //!
 //! Far-future wake-ups live in NATS as scheduled messages; the next `lead` of them live in
-//! the [`queue::PrecisionQueue`], which fires each one at its exact instant.
+//! the [`queue::PrecisionQueue`], which fires each one `fire_ahead` before its instant (the
+//! worker holds it until then).
 
 mod arm;
 mod commands;
