@@ -231,6 +231,45 @@ async fn retries_follow_the_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_retry_is_handed_to_the_scheduler_and_made() {
+    // A retry waiting longer than the worker keeps (`nak_max_delay`) goes back to the
+    // scheduler through the attempt's log entry (`Ontime-Report: rearm`), which holds it as a
+    // durable wake-up and fires it when due.
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let mut o = Ontime::start(&nats.url(), 1, 0).await;
+    o.worker_config.nak_max_delay = Duration::from_millis(100);
+    o.add(Part::Worker).await;
+
+    sink.script("/held", &[500, 200]);
+    let mut body = timer(&sink.url("/held"), in_ms(200));
+    body["retry"]["initial_interval"] = json!("700ms");
+    put(&o, "held", body).await;
+    let done = status_becomes(&o, "held", "succeeded").await;
+    assert_eq!(done["attempts"], 2);
+    let calls = sink.calls("/held");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].header("ontime-attempt"), Some("2"));
+    assert_eq!(
+        calls[0].header("webhook-id"),
+        calls[1].header("webhook-id"),
+        "one occurrence"
+    );
+    assert!(
+        calls[1].at - calls[0].at >= chrono::Duration::milliseconds(700),
+        "the retry waited its interval"
+    );
+    let (_, log) = get(&o, "/namespaces/e2e/timers/held/executions").await;
+    let outcomes: Vec<_> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["succeeded", "retrying"], "newest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callback_can_reschedule_the_timer() {
     let nats = NatsServer::start().await;
     let sink = Sink::start().await;

@@ -34,6 +34,8 @@ pub struct Ontime {
     pub url: String,
     pub http: reqwest::Client,
     pub topology: Topology,
+    /// The settings of the workers [`Ontime::add`] starts from now on.
+    pub worker_config: ontime_worker::WorkerConfig,
     nats_url: String,
     config: TopologyConfig,
     gateway: JoinHandle<()>,
@@ -81,6 +83,7 @@ impl Ontime {
             url,
             http: reqwest::Client::new(),
             topology,
+            worker_config: ontime_worker::WorkerConfig::default(),
             nats_url: nats_url.to_owned(),
             config,
             gateway,
@@ -113,7 +116,7 @@ impl Ontime {
                 )))
             }
             Part::Worker => {
-                let config = ontime_worker::WorkerConfig::default();
+                let config = self.worker_config.clone();
                 tokio::spawn(run_logged(ontime_worker::run(
                     topology,
                     config,
