@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
@@ -13,19 +12,10 @@ use ontime_core::command::{Command, CommandBody, Reply};
 use ontime_core::state::{self, Applied};
 use ontime_core::timer::TimerRecord;
 use ontime_nats::{NatsError, headers};
-use tokio_util::sync::CancellationToken;
 
+use crate::Ctx;
 use crate::arm::ack;
 use crate::emit;
-use crate::{Ctx, SchedulerError};
-
-pub async fn run(
-    ctx: Arc<Ctx>,
-    consumer: PullConsumer,
-    shutdown: CancellationToken,
-) -> Result<(), SchedulerError> {
-    crate::pull::consume(ctx, consumer, shutdown, handle).await
-}
 
 /// Why a command was not applied.
 pub enum Failure {
@@ -36,7 +26,7 @@ pub enum Failure {
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-async fn handle(ctx: Arc<Ctx>, message: Message) {
+pub async fn handle(ctx: Arc<Ctx>, message: Message) {
     let (seq, accepted_at) = match message.info() {
         Ok(info) => (info.stream_sequence, info.published),
         Err(e) => {

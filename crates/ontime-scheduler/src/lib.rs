@@ -105,9 +105,24 @@ pub async fn run(
         queue: PrecisionQueue::default(),
     });
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
-    let commands = tokio::spawn(commands::run(ctx.clone(), cmd_consumer, shutdown.clone()));
-    let wakes = tokio::spawn(wakes::run(ctx.clone(), wake_consumer, shutdown.clone()));
-    let reports = tokio::spawn(reports::run(ctx.clone(), report_consumer, shutdown.clone()));
+    let commands = tokio::spawn(pull::consume(
+        ctx.clone(),
+        cmd_consumer,
+        shutdown.clone(),
+        commands::handle,
+    ));
+    let wakes = tokio::spawn(pull::consume(
+        ctx.clone(),
+        wake_consumer,
+        shutdown.clone(),
+        wakes::handle,
+    ));
+    let reports = tokio::spawn(pull::consume(
+        ctx.clone(),
+        report_consumer,
+        shutdown.clone(),
+        reports::handle,
+    ));
     let (c, w, r) = tokio::join!(commands, wakes, reports);
     // The consumers stopped: wait for the work in flight, then give back what is held.
     let _ = ctx

@@ -3,26 +3,16 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::timer::Attempt;
-use tokio_util::sync::CancellationToken;
 
+use crate::Ctx;
 use crate::arm::ack;
 use crate::commands::{apply, conclude};
-use crate::{Ctx, SchedulerError};
-
-pub async fn run(
-    ctx: Arc<Ctx>,
-    consumer: PullConsumer,
-    shutdown: CancellationToken,
-) -> Result<(), SchedulerError> {
-    crate::pull::consume(ctx, consumer, shutdown, handle).await
-}
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-async fn handle(ctx: Arc<Ctx>, message: Message) {
+pub async fn handle(ctx: Arc<Ctx>, message: Message) {
     let Ok(info) = message.info().map(|i| (i.stream_sequence, i.published)) else {
         tracing::warn!("a log entry without JetStream metadata");
         return;

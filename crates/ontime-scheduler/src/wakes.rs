@@ -3,27 +3,17 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
-use tokio_util::sync::CancellationToken;
 
+use crate::Ctx;
 use crate::arm::{ack, release};
 use crate::firing::Due;
 use crate::time::until;
-use crate::{Ctx, SchedulerError};
-
-pub async fn run(
-    ctx: Arc<Ctx>,
-    consumer: PullConsumer,
-    shutdown: CancellationToken,
-) -> Result<(), SchedulerError> {
-    crate::pull::consume(ctx, consumer, shutdown, handle).await
-}
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-async fn handle(ctx: Arc<Ctx>, message: Message) {
+pub async fn handle(ctx: Arc<Ctx>, message: Message) {
     let (message, acker) = message.split();
     let wake: WakeUp = match serde_json::from_slice(&message.payload) {
         Ok(wake) => wake,
