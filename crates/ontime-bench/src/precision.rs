@@ -39,6 +39,15 @@ impl Params {
     fn grace(&self) -> Duration {
         Duration::from_secs_f64(self.grace)
     }
+
+    /// The result of one variant of this load, with the load's settings.
+    fn outcome(&self, sync: Sync, scenario: &str, variant: &str) -> Outcome {
+        let mut out = Outcome::new(scenario, variant, self.n);
+        out.set("sync_interval", sync.label());
+        out.set("seconds", self.seconds);
+        out.set_f("offered_per_sec", self.n as f64 / self.seconds);
+        out
+    }
 }
 
 /// Index of the first warm-up timer: far from the measured ones.
@@ -54,10 +63,7 @@ pub async fn ontime(
     variant: &str,
 ) -> anyhow::Result<Outcome> {
     let dir = workdir.dir(&format!("{scenario}-{variant}"))?;
-    let mut out = Outcome::new(scenario, variant, p.n);
-    out.set("sync_interval", sync.label());
-    out.set("seconds", p.seconds);
-    out.set_f("offered_per_sec", p.n as f64 / p.seconds);
+    let mut out = p.outcome(sync, scenario, variant);
     let mut ontime = Ontime::start(bins, dir.path(), sync).await?;
     let sink = Sink::start()?;
     let http = load::http_client(64);
@@ -129,10 +135,7 @@ pub async fn raw(
     variant: &str,
 ) -> anyhow::Result<Outcome> {
     let dir = workdir.dir(&format!("{scenario}-raw"))?;
-    let mut out = Outcome::new(scenario, variant, p.n);
-    out.set("sync_interval", sync.label());
-    out.set("seconds", p.seconds);
-    out.set_f("offered_per_sec", p.n as f64 / p.seconds);
+    let mut out = p.outcome(sync, scenario, variant);
     let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), sync).await?;
     let client = async_nats::connect(nats.url()).await?;
     let js = jetstream::new(client);
