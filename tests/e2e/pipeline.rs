@@ -38,6 +38,16 @@ async fn status_becomes(o: &Ontime, id: &str, status: &str) -> Value {
     .await
 }
 
+/// The outcomes of a page of the execution log, in its order.
+fn outcomes(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn timer(url: &str, at: DateTime<Utc>) -> Value {
     json!({"schedule": {"at": at}, "target": {"http": {"url": url}}, "retry": {"initial_interval": "100ms"}})
 }
@@ -196,14 +206,8 @@ async fn retries_follow_the_policy() {
         (page["items"].as_array().map_or(0, Vec::len) == 3).then_some(page)
     })
     .await;
-    let outcomes: Vec<_> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["outcome"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        outcomes,
+        outcomes(&log),
         ["succeeded", "retrying", "retrying"],
         "newest first"
     );
@@ -260,13 +264,7 @@ async fn a_long_retry_is_handed_to_the_scheduler_and_made() {
         "the retry waited its interval"
     );
     let (_, log) = get(&o, "/namespaces/e2e/timers/held/executions").await;
-    let outcomes: Vec<_> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["outcome"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(outcomes, ["succeeded", "retrying"], "newest first");
+    assert_eq!(outcomes(&log), ["succeeded", "retrying"], "newest first");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,16 +10,7 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
     let sink = Sink::start().await;
     let o = Ontime::start(&nats.url(), 1, 1).await;
     let ok = json!({"schedule": {"after": "1h"}, "target": {"http": {"url": sink.url("/x")}}});
-    let with = |path: &str, value: Value| {
-        let mut doc = ok.clone();
-        let mut cursor = &mut doc;
-        let parts: Vec<&str> = path.split('.').collect();
-        for p in &parts[..parts.len() - 1] {
-            cursor = &mut cursor[*p];
-        }
-        cursor[parts[parts.len() - 1]] = value;
-        doc.to_string()
-    };
+    let with = |path: &str, value: Value| ontime_testkit::with_field(&ok, path, value);
     let long_id = "x".repeat(256);
     // method, path, body, expected status, code and field.
     type Case<'a> = (&'a str, String, String, u16, &'a str, Option<&'a str>);

@@ -11,14 +11,7 @@ use ontime_gateway::GatewayConfig;
 use serde_json::{Value, json};
 
 fn with(path: &str, value: Value) -> String {
-    let mut doc = timer();
-    let mut cursor = &mut doc;
-    let parts: Vec<&str> = path.split('.').collect();
-    for p in &parts[..parts.len() - 1] {
-        cursor = &mut cursor[*p];
-    }
-    cursor[parts[parts.len() - 1]] = value;
-    doc.to_string()
+    ontime_testkit::with_field(&timer(), path, value)
 }
 
 /// method, path, headers, body → status, error code, field.

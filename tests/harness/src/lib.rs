@@ -31,6 +31,19 @@ where
     }
 }
 
+/// `doc` with the field at the dotted `path` (`target.http.url`) set to `value`, as JSON text:
+/// a valid document with one field made wrong, for the bad-input tests.
+pub fn with_field(doc: &serde_json::Value, path: &str, value: serde_json::Value) -> String {
+    let mut doc = doc.clone();
+    let mut cursor = &mut doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    for p in &parts[..parts.len() - 1] {
+        cursor = &mut cursor[*p];
+    }
+    cursor[parts[parts.len() - 1]] = value;
+    doc.to_string()
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
