@@ -1,5 +1,8 @@
 //! Commands: the only way timer state changes. The gateway publishes them, and so may any
-//! service, straight to `ontime.cmd.<ns>.<id>` (schema in `docs/wire.md`). Version 1.
+//! service, straight to `ontime.cmd.<ns>.<id>`, or many at once as a [`Batch`] on
+//! `ontime.cmd.<ns>` (schema in `docs/wire.md`). Version 1.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,13 +76,7 @@ impl Command {
     pub fn decode(bytes: &[u8]) -> Result<Self, ValidationError> {
         let mut cmd: Command = crate::error::from_json_slice(bytes)?;
         if cmd.v != WIRE_VERSION {
-            return Err(ValidationError::invalid(
-                "v",
-                format!(
-                    "unsupported wire version {}; this build speaks {WIRE_VERSION}",
-                    cmd.v
-                ),
-            ));
+            return Err(unsupported_version(cmd.v));
         }
         if let CommandBody::Upsert { spec } = &mut cmd.body {
             spec.validate().map_err(|e| e.within("spec"))?;
@@ -99,6 +96,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Accepted and durable, not applied yet (it will be, on redelivery).
+    pub fn pending() -> Self {
+        Self {
+            ok: true,
+            timer: None,
+            error: None,
+        }
+    }
+
     pub fn applied(timer: TimerView) -> Self {
         Self {
             ok: true,
@@ -114,6 +120,145 @@ impl Reply {
             error: Some(error),
         }
     }
+}
+
+/// Most commands in one batch message.
+pub const MAX_BATCH_COMMANDS: usize = 1000;
+
+/// Many commands of one namespace in one message, on `ontime.cmd.<ns>`. Each is applied
+/// (or refused) on its own, exactly as if it had been published alone at the batch's
+/// place in the stream; what the batch saves is the per-message work (one stored message,
+/// one delivery, one ack, one reply). A batch names each timer at most once: with one
+/// stream sequence for all its commands, two commands for the same timer would have no order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub v: u32,
+    pub namespace: Namespace,
+    pub commands: Vec<Command>,
+}
+
+/// A decoded batch: one result per command, in order, so that a bad command is refused
+/// alone and its neighbours still apply.
+#[derive(Debug)]
+pub struct DecodedBatch {
+    pub namespace: Namespace,
+    pub commands: Vec<Result<Command, ValidationError>>,
+}
+
+impl Batch {
+    pub fn new(namespace: Namespace, commands: Vec<Command>) -> Self {
+        Self {
+            v: WIRE_VERSION,
+            namespace,
+            commands,
+        }
+    }
+
+    /// The wire form of a batch of commands already encoded one by one (as a sender that
+    /// sizes its messages has them), without decoding them again.
+    pub fn encode(namespace: &Namespace, commands: &[impl AsRef<[u8]>]) -> Vec<u8> {
+        let head = serde_json::json!({"v": WIRE_VERSION, "namespace": namespace}).to_string();
+        let size = commands.iter().map(|c| c.as_ref().len() + 1).sum::<usize>();
+        let mut out = Vec::with_capacity(head.len() + size + 16);
+        out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        out.extend_from_slice(b",\"commands\":[");
+        for (i, command) in commands.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(command.as_ref());
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+
+    /// Decodes a batch. An `Err` refuses the whole batch (not JSON, unknown version, more
+    /// than [`MAX_BATCH_COMMANDS`]); a command that is invalid, of another namespace, or for
+    /// a timer named earlier in the batch is refused alone, with its field under
+    /// `commands[i]`.
+    pub fn decode(bytes: &[u8]) -> Result<DecodedBatch, ValidationError> {
+        #[derive(Deserialize)]
+        struct Envelope<C> {
+            v: u32,
+            namespace: Namespace,
+            commands: Vec<C>,
+        }
+        // The commands stay raw, to be decoded one by one. Only a batch that does not
+        // decode pays for a second pass, which names the field at fault.
+        let batch: Envelope<&serde_json::value::RawValue> = match serde_json::from_slice(bytes) {
+            Ok(batch) => batch,
+            Err(e) => {
+                crate::error::from_json_slice::<Envelope<serde_json::Value>>(bytes)?;
+                return Err(ValidationError::new(
+                    crate::ErrorCode::InvalidJson,
+                    format!("cannot decode the batch: {e}"),
+                ));
+            }
+        };
+        if batch.v != WIRE_VERSION {
+            return Err(unsupported_version(batch.v));
+        }
+        if batch.commands.len() > MAX_BATCH_COMMANDS {
+            return Err(ValidationError::invalid(
+                "commands",
+                format!(
+                    "{} commands; a batch holds at most {MAX_BATCH_COMMANDS}",
+                    batch.commands.len()
+                ),
+            ));
+        }
+        let mut seen: HashMap<TimerId, usize> = HashMap::with_capacity(batch.commands.len());
+        let commands = batch
+            .commands
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let within = format!("commands[{i}]");
+                let cmd = Command::decode(raw.get().as_bytes()).map_err(|e| e.within(&within))?;
+                if cmd.namespace != batch.namespace {
+                    return Err(ValidationError::invalid(
+                        format!("{within}.namespace"),
+                        format!(
+                            "a command for namespace {} in a batch of namespace {}",
+                            cmd.namespace, batch.namespace
+                        ),
+                    ));
+                }
+                if let Some(first) = seen.insert(cmd.id.clone(), i) {
+                    seen.insert(cmd.id.clone(), first);
+                    return Err(ValidationError::invalid(
+                        format!("{within}.id"),
+                        format!(
+                            "timer {} is already named by commands[{first}]; a batch names each timer once",
+                            cmd.id
+                        ),
+                    ));
+                }
+                Ok(cmd)
+            })
+            .collect();
+        Ok(DecodedBatch {
+            namespace: batch.namespace,
+            commands,
+        })
+    }
+}
+
+/// The scheduler's answer to a batch that carried a reply subject: one reply per command,
+/// in order, or the reason the whole batch was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchReply {
+    #[serde(default)]
+    pub results: Vec<Reply>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ValidationError>,
+}
+
+fn unsupported_version(v: u32) -> ValidationError {
+    ValidationError::invalid(
+        "v",
+        format!("unsupported wire version {v}; this build speaks {WIRE_VERSION}"),
+    )
 }
 
 /// Applies an RFC 7396 JSON merge patch to `target` in place.
@@ -187,5 +332,87 @@ mod tests {
                 .as_deref(),
             Some("namespace")
         );
+    }
+
+    #[test]
+    fn a_batch_refuses_its_bad_commands_alone() {
+        let upsert = |ns: &str, id: &str| {
+            json!({"v": 1, "kind": "upsert", "namespace": ns, "id": id,
+                "spec": {"schedule": {"after": "5s"}, "target": {"http": {"url": "http://x.test/"}}}})
+        };
+        let batch = json!({"v": 1, "namespace": "ns", "commands": [
+            upsert("ns", "a"),
+            {"v": 1, "kind": "delete", "namespace": "ns"},
+            upsert("other", "b"),
+            upsert("ns", "a"),
+            {"v": 1, "kind": "delete", "namespace": "ns", "id": "c"},
+        ]});
+        let decoded = Batch::decode(batch.to_string().as_bytes()).unwrap();
+        assert_eq!(decoded.namespace.as_str(), "ns");
+        let fields: Vec<Option<String>> = decoded
+            .commands
+            .iter()
+            .map(|c| c.as_ref().err().and_then(|e| e.field.clone()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                None,
+                Some("commands[1]".into()),
+                Some("commands[2].namespace".into()),
+                Some("commands[3].id".into()),
+                None
+            ]
+        );
+        assert!(matches!(
+            decoded.commands[4].as_ref().unwrap().body,
+            CommandBody::Delete
+        ));
+
+        // A batch written by this crate decodes back to the same commands.
+        let key = TimerKey::new(
+            Namespace::parse("ns").unwrap(),
+            TimerId::parse("d").unwrap(),
+        );
+        let written = Batch::new(
+            key.namespace.clone(),
+            vec![Command::new(key, CommandBody::Pause)],
+        );
+        let decoded = Batch::decode(&serde_json::to_vec(&written).unwrap()).unwrap();
+        assert_eq!(decoded.commands[0].as_ref().unwrap(), &written.commands[0]);
+        let each: Vec<Vec<u8>> = written
+            .commands
+            .iter()
+            .map(|c| serde_json::to_vec(c).unwrap())
+            .collect();
+        let encoded = Batch::encode(&written.namespace, &each);
+        assert_eq!(serde_json::from_slice::<Batch>(&encoded).unwrap(), written);
+        let empty = Batch::encode(&written.namespace, &[] as &[Vec<u8>]);
+        assert!(Batch::decode(&empty).unwrap().commands.is_empty());
+    }
+
+    #[test]
+    fn a_batch_is_refused_whole_when_its_envelope_is_wrong() {
+        let field =
+            |doc: serde_json::Value| Batch::decode(doc.to_string().as_bytes()).unwrap_err().field;
+        assert_eq!(
+            field(json!({"v": 2, "namespace": "ns", "commands": []})).as_deref(),
+            Some("v")
+        );
+        assert_eq!(
+            field(json!({"v": 1, "namespace": "ns", "commands": {}})).as_deref(),
+            Some("commands")
+        );
+        assert_eq!(
+            field(json!({"v": 1, "namespace": "n s", "commands": []})).as_deref(),
+            Some("namespace")
+        );
+        let many = vec![json!({}); MAX_BATCH_COMMANDS + 1];
+        assert_eq!(
+            field(json!({"v": 1, "namespace": "ns", "commands": many})).as_deref(),
+            Some("commands")
+        );
+        let not_json = Batch::decode(b"[1,").unwrap_err();
+        assert_eq!(not_json.code, crate::ErrorCode::InvalidJson);
     }
 }

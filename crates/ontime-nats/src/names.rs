@@ -1,7 +1,8 @@
 //! The names of everything ontime keeps in NATS, defined once. A prefix (default `ontime`)
 //! lets several independent installations, or parallel tests, share one server.
 
-use ontime_core::TimerKey;
+use ontime_core::id::decode_token;
+use ontime_core::{Namespace, TimerKey};
 
 /// All stream, bucket, consumer and subject names of one installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +92,19 @@ impl Names {
     pub fn cmd_subject(&self, key: &TimerKey) -> String {
         format!("{}.cmd.{}", self.prefix, key.subject_suffix())
     }
+    /// `<p>.cmd.<ns>`: a batch of commands of one namespace (`ontime_core::command::Batch`).
+    /// One token shorter than a single command's subject, and in the same stream.
+    pub fn cmd_batch_subject(&self, namespace: &Namespace) -> String {
+        format!("{}.cmd.{}", self.prefix, namespace.token())
+    }
+    /// The namespace of a batch subject; `None` for any other subject.
+    pub fn namespace_of_batch_subject(&self, subject: &str) -> Option<Namespace> {
+        let token = subject
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(".cmd.")
+            .filter(|t| !t.contains('.'))?;
+        Namespace::parse(&decode_token(token)?).ok()
+    }
     pub fn sched_all(&self) -> String {
         format!("{}.sched.>", self.prefix)
     }
@@ -142,8 +156,21 @@ mod tests {
         assert_eq!(key.id.as_str(), "a.b");
         let subject = names.fire_subject(&key);
         assert_eq!(subject, "t-1.fire.ns.a=2Eb");
-        assert_eq!(names.key_of_subject(&subject), Some(key));
+        assert_eq!(names.key_of_subject(&subject), Some(key.clone()));
         assert_eq!(names.cmd_stream(), "T_1_CMD");
         assert!(Names::new("Bad.Prefix").is_err());
+
+        let batch = names.cmd_batch_subject(&key.namespace);
+        assert_eq!(batch, "t-1.cmd.ns");
+        assert_eq!(
+            names.namespace_of_batch_subject(&batch),
+            Some(key.namespace.clone())
+        );
+        assert_eq!(names.key_of_subject(&batch), None);
+        assert_eq!(
+            names.namespace_of_batch_subject(&names.cmd_subject(&key)),
+            None
+        );
+        assert_eq!(names.namespace_of_batch_subject("t-1.wake.ns"), None);
     }
 }
