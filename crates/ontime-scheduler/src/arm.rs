@@ -27,20 +27,7 @@ impl Ctx {
         held: Option<Acker>,
     ) -> Result<(), NatsError> {
         let Some(wake) = pending_wake(&record) else {
-            if record.status == TimerStatus::Cancelled {
-                // A stale wake-up would be ignored anyway; purging keeps the stream tidy.
-                let stream = self
-                    .topology
-                    .js
-                    .get_stream(self.topology.names().sched_stream())
-                    .await
-                    .map_err(NatsError::nats)?;
-                stream
-                    .purge()
-                    .filter(self.topology.names().sched_subject(&record.key()))
-                    .await
-                    .map_err(NatsError::nats)?;
-            }
+            self.purge_if_cancelled(&record).await?;
             ack(held).await;
             return Ok(());
         };
@@ -57,6 +44,38 @@ impl Ctx {
             held,
         };
         self.hold(due).await;
+        Ok(())
+    }
+
+    /// Arms `record`'s pending wake-up as a scheduled message in NATS, however soon it is due
+    /// (one due within `lead` comes back at once). For the commands of a batch, which share
+    /// one message and one ack: a wake-up held only in this instance's memory would have no
+    /// redelivery to back it once that ack is given.
+    pub async fn arm_durably(&self, record: &TimerRecord) -> Result<(), NatsError> {
+        match pending_wake(record) {
+            Some(wake) => self.publish_wake_up(&wake).await,
+            None => self.purge_if_cancelled(record).await,
+        }
+    }
+
+    /// Purges a cancelled timer's wake-up: a stale one would be ignored anyway, but purging
+    /// keeps the stream tidy.
+    async fn purge_if_cancelled(&self, record: &TimerRecord) -> Result<(), NatsError> {
+        if record.status != TimerStatus::Cancelled {
+            return Ok(());
+        }
+        let names = self.topology.names();
+        let stream = self
+            .topology
+            .js
+            .get_stream(names.sched_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        stream
+            .purge()
+            .filter(names.sched_subject(&record.key()))
+            .await
+            .map_err(NatsError::nats)?;
         Ok(())
     }
 

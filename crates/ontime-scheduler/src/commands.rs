@@ -27,6 +27,13 @@ pub enum Failure {
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message) {
+    if let Some(namespace) = ctx
+        .topology
+        .names()
+        .namespace_of_batch_subject(&message.subject)
+    {
+        return crate::batch::handle(ctx, message, namespace).await;
+    }
     let (seq, accepted_at) = match message.info() {
         Ok(info) => (info.stream_sequence, info.published),
         Err(e) => {
@@ -34,11 +41,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
             return;
         }
     };
-    let reply_to = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(headers::REPLY_TO))
-        .map(|v| v.to_string());
+    let reply_to = reply_subject(&message);
     let subject = message.subject.to_string();
     let (message, acker) = message.split();
     let outcome = match decode(&ctx, &subject, &message.payload) {
@@ -46,6 +49,15 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         Err(e) => Err(Failure::Rejected(e)),
     };
     conclude(&ctx, outcome, reply_to, acker).await;
+}
+
+/// Where the publisher of a command waits for the reply, if it does.
+pub fn reply_subject(message: &Message) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(headers::REPLY_TO))
+        .map(|v| v.to_string())
 }
 
 /// Replies (if asked), arms what the command led to, and settles its message.
@@ -186,8 +198,17 @@ async fn report_on_recent(
 
 async fn reply(ctx: &Ctx, reply_to: Option<String>, reply: Reply) {
     let Some(subject) = reply_to else { return };
-    let body = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
-    if let Err(e) = ctx.topology.client.publish(subject, body).await {
+    send_reply(ctx, subject, serde_json::to_vec(&reply).unwrap_or_default()).await;
+}
+
+/// Publishes an encoded reply; a lost one only means the publisher answers 202.
+pub async fn send_reply(ctx: &Ctx, subject: String, body: Vec<u8>) {
+    if let Err(e) = ctx
+        .topology
+        .client
+        .publish(subject, Bytes::from(body))
+        .await
+    {
         tracing::debug!(error = %e, "reply not sent");
     }
 }

@@ -8,6 +8,7 @@
 //! worker holds it until then).
 
 mod arm;
+mod batch;
 mod commands;
 mod emit;
 mod firing;
@@ -56,6 +57,9 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// Batches one instance applies at once.
+const BATCHES_AT_ONCE: usize = 4;
+
 /// Errors that stop a scheduler.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -71,6 +75,9 @@ pub(crate) struct Ctx {
     pub recent: recent::Recent,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
+    /// Bounds the batches applied at once (each applies up to `batch::AT_ONCE` commands at
+    /// once); the others wait their turn.
+    pub batches: Semaphore,
 }
 
 impl Ctx {
@@ -99,6 +106,7 @@ pub async fn run(
         .await?;
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
+        batches: Semaphore::new(BATCHES_AT_ONCE),
         recent: recent::Recent::new(config.recent_records),
         topology,
         config,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use chrono::Utc;
 use futures::StreamExt;
+use ontime_core::command::BatchReply;
 use ontime_core::fire::Fire;
 use ontime_nats::{Names, Topology, TopologyConfig};
 use ontime_scheduler::SchedulerConfig;
@@ -111,5 +112,113 @@ async fn near_and_far_timers_fire_once_each_with_two_schedulers() {
     );
     // Nothing more arrives.
     assert!(fires(&t, 1, Duration::from_secs(3)).await.is_empty());
+    shutdown.cancel();
+}
+
+/// Publishes `batch` on `subject` asking for a reply, and waits for it.
+async fn batch_reply(t: &Topology, subject: String, batch: serde_json::Value) -> BatchReply {
+    let inbox = t.client.new_inbox();
+    let mut replies = t.client.subscribe(inbox.clone()).await.unwrap();
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(ontime_nats::headers::REPLY_TO, inbox.as_str());
+    t.js.publish_with_headers(subject, hdrs, batch.to_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), replies.next())
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    serde_json::from_slice(&reply.payload).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_applies_each_command_on_its_own_and_replies_once() {
+    let server = ontime_testkit::NatsServer::start().await;
+    let t = topology(&server.url(), "b1").await;
+    let shutdown = CancellationToken::new();
+    let scheduler = topology(&server.url(), "b1").await;
+    tokio::spawn(ontime_scheduler::run(
+        scheduler,
+        Default::default(),
+        shutdown.clone(),
+    ));
+    let upsert = |id: &str, at: chrono::DateTime<Utc>| {
+        serde_json::json!({"v": 1, "kind": "upsert", "namespace": "ns", "id": id,
+            "spec": {"schedule": {"at": at}, "target": {"http": {"url": "http://127.0.0.1:9/"}}}})
+    };
+    // Due within the lead: its wake-up must still be made durable, since the batch is acked
+    // once for all its commands.
+    let near = Utc::now() + chrono::Duration::milliseconds(1500);
+    let far = Utc::now() + chrono::Duration::hours(1);
+    let batch = serde_json::json!({"v": 1, "namespace": "ns", "commands": [
+        upsert("near", near),
+        upsert("far", far),
+        {"v": 1, "kind": "upsert", "namespace": "ns", "id": "bad", "spec": {"schedule": {}, "target": {"http": {"url": "http://127.0.0.1:9/"}}}},
+        upsert("near", far),
+        {"v": 1, "kind": "delete", "namespace": "ns", "id": "absent"},
+    ]});
+    let ns = ontime_core::Namespace::parse("ns").unwrap();
+    let subject = t.names().cmd_batch_subject(&ns);
+    let reply = batch_reply(&t, subject.clone(), batch).await;
+    assert_eq!(reply.error, None);
+    let results: Vec<(bool, Option<String>, Option<String>)> = reply
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.ok,
+                r.timer.as_ref().map(|v| v.id.to_string()),
+                r.error.as_ref().and_then(|e| e.field.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            (true, Some("near".into()), None),
+            (true, Some("far".into()), None),
+            (false, None, Some("commands[2].spec.schedule".into())),
+            (false, None, Some("commands[3].id".into())),
+            (false, None, None),
+        ]
+    );
+    assert_eq!(
+        reply.results[4].error.as_ref().map(|e| e.code),
+        Some(ontime_core::ErrorCode::NotFound)
+    );
+
+    let got = fires(&t, 1, Duration::from_secs(10)).await;
+    let ids: Vec<String> = got.iter().map(|(f, _)| f.id.to_string()).collect();
+    assert_eq!(ids, ["near"], "the near timer fires");
+    assert!(
+        fires(&t, 1, Duration::from_secs(2)).await.is_empty(),
+        "once, and the far one waits"
+    );
+    let far_key =
+        ontime_core::TimerKey::new(ns.clone(), ontime_core::TimerId::parse("far").unwrap());
+    let sched = t.js.get_stream(t.names().sched_stream()).await.unwrap();
+    sched
+        .get_last_raw_message_by_subject(&t.names().sched_subject(&far_key))
+        .await
+        .expect("the far timer's wake-up is a scheduled message");
+    let mut cmd = t.js.get_stream(t.names().cmd_stream()).await.unwrap();
+    assert_eq!(
+        cmd.info().await.unwrap().state.messages,
+        0,
+        "the batch is acked"
+    );
+
+    // A batch whose namespace is not its subject's is refused whole.
+    let other = serde_json::json!({"v": 1, "namespace": "other", "commands": [upsert("x", far)]});
+    let reply = batch_reply(&t, subject, other).await;
+    assert!(reply.results.is_empty());
+    assert_eq!(
+        reply.error.and_then(|e| e.field).as_deref(),
+        Some("namespace")
+    );
+    let x = ontime_core::TimerKey::new(ns, ontime_core::TimerId::parse("x").unwrap());
+    assert_eq!(t.timers.get_live(&x).await.unwrap(), None);
     shutdown.cancel();
 }

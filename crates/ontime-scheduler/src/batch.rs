@@ -1,0 +1,157 @@
+//! Batches: many commands of one namespace in one message on `ontime.cmd.<ns>`. Each command
+//! is applied exactly as if it had been published alone at the batch's place in the stream
+//! (same sequence, same acceptance time); the batch shares one delivery, one reply and one
+//! ack, which is what makes bulk creation cheap.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{AckKind, Message};
+use futures::StreamExt;
+use ontime_core::command::{Batch, BatchReply, Reply};
+use ontime_core::timer::TimerRecord;
+use ontime_core::{Namespace, ValidationError};
+
+use crate::Ctx;
+use crate::commands::{Failure, apply, reply_subject, send_reply};
+use crate::metrics::COMMANDS;
+
+/// Commands of one batch applied at once: enough to keep NATS busy, few enough that a
+/// batch of 1,000 does not flood it.
+const AT_ONCE: usize = 128;
+
+#[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
+pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
+    let (seq, accepted_at) = match message.info() {
+        Ok(info) => (info.stream_sequence, info.published),
+        Err(e) => {
+            tracing::warn!(error = %e, "a batch without JetStream metadata");
+            return;
+        }
+    };
+    let reply_to = reply_subject(&message);
+    let (message, acker) = message.split();
+    // Batches wait their turn, and a batch can take a while: say so, or the consumer would
+    // hand it to another scheduler after `ack_wait` while this one still works on it.
+    let progress = ctx.topology.config.scheduler_ack_wait / 3;
+    let work = async {
+        let _turn = ctx.batches.acquire().await.expect("never closed");
+        let batch = match Batch::decode(&message.payload) {
+            Ok(batch) if batch.namespace == namespace => batch,
+            Ok(batch) => Err(ValidationError::invalid(
+                "namespace",
+                format!(
+                    "a batch for namespace {} published on {}; publish it on {}",
+                    batch.namespace,
+                    message.subject,
+                    ctx.topology.names().cmd_batch_subject(&batch.namespace)
+                ),
+            ))?,
+            Err(error) => Err(error)?,
+        };
+        let applied: Vec<_> = futures::stream::iter(batch.commands)
+            .map(|cmd| async {
+                match cmd {
+                    Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
+                    Err(error) => Err(Failure::Rejected(error)),
+                }
+            })
+            .buffered(AT_ONCE)
+            .collect()
+            .await;
+        if let Some(to) = reply_to.clone() {
+            send_reply(&ctx, to, encode(&ctx, &applied)).await;
+        }
+        Ok(arm(&ctx, applied).await)
+    };
+    match with_progress(&acker, progress, work).await {
+        Ok(true) => crate::arm::ack(Some(acker)).await,
+        Ok(false) => {
+            // Applied commands come back unchanged and are armed again; the others retry.
+            tracing::warn!("a batch was applied in part; it will be redelivered");
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
+        }
+        Err(error) => {
+            metrics::counter!(COMMANDS, "outcome" => "rejected").increment(1);
+            if let Some(to) = reply_to {
+                let refused = BatchReply {
+                    results: Vec::new(),
+                    error: Some(error),
+                };
+                send_reply(&ctx, to, serde_json::to_vec(&refused).unwrap_or_default()).await;
+            }
+            let _ = acker.ack_with(AckKind::Term).await;
+        }
+    }
+}
+
+type Applied = Result<Option<(TimerRecord, u64)>, Failure>;
+
+/// Arms every applied command's wake-up durably, whatever its due time (see
+/// [`Ctx::arm_durably`]). `true` when every command was applied and armed.
+async fn arm(ctx: &Ctx, applied: Vec<Applied>) -> bool {
+    let armed = futures::stream::iter(applied)
+        .map(|outcome| async move {
+            match outcome {
+                Ok(Some((record, _))) => {
+                    metrics::counter!(COMMANDS, "outcome" => "applied").increment(1);
+                    ctx.arm_durably(&record).await.is_ok()
+                }
+                Ok(None) => true,
+                Err(Failure::Rejected(_)) => {
+                    metrics::counter!(COMMANDS, "outcome" => "rejected").increment(1);
+                    true
+                }
+                Err(Failure::Nats(e)) => {
+                    tracing::warn!(error = %e, "applying a command of a batch failed");
+                    false
+                }
+            }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<bool>>()
+        .await;
+    armed.into_iter().all(|ok| ok)
+}
+
+/// The reply to a batch: each command's timer, or why it was refused, or (not applied yet,
+/// or the timers would not fit in one message) that it was accepted.
+fn encode(ctx: &Ctx, applied: &[Applied]) -> Vec<u8> {
+    let results = |with_timers: bool| BatchReply {
+        results: applied
+            .iter()
+            .map(|outcome| match outcome {
+                Ok(Some((record, revision))) if with_timers => {
+                    Reply::applied(record.view(*revision))
+                }
+                Err(Failure::Rejected(error)) => Reply::failed(error.clone()),
+                _ => Reply::pending(),
+            })
+            .collect(),
+        error: None,
+    };
+    let full = serde_json::to_vec(&results(true)).unwrap_or_default();
+    if full.len() <= ctx.topology.client.server_info().max_payload {
+        return full;
+    }
+    serde_json::to_vec(&results(false)).unwrap_or_default()
+}
+
+/// Runs `work`, telling the consumer every `every` that the message is still being worked on.
+async fn with_progress<T>(acker: &Acker, every: Duration, work: impl Future<Output = T>) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            () = tokio::time::sleep(every) => {
+                if let Err(e) = acker.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %e, "progress ack failed");
+                }
+            }
+        }
+    }
+}
