@@ -1,7 +1,8 @@
 //! ontime's REST gateway.
 //!
 //! The gateway never writes timer state. A change is validated, published as a
-//! [`Command`](ontime_core::command::Command) on the command stream, acknowledged by
+//! [`Command`](ontime_core::command::Command) on the command stream (a batch request's many
+//! packed into a few [`Batch`](ontime_core::command::Batch) messages), acknowledged by
 //! JetStream (which makes it durable), applied by a scheduler, and answered with the state the
 //! scheduler replied with. Reads come straight from the KV bucket and the execution log.
 //!

@@ -3,21 +3,22 @@
 //! One wildcard subscription per gateway process (`<inbox>.*`) instead of one per request:
 //! subscribing is a round trip to the server, and at batch rates it would cost more than
 //! the commands themselves. Each waiting request owns a number; the scheduler replies on
-//! `<inbox>.<number>` and the dispatcher hands the reply to that request.
+//! `<inbox>.<number>` and the dispatcher hands the reply to that request, as it came: a
+//! command's reply and a batch's do not read the same, and only the request knows which it
+//! waits for.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use futures::StreamExt;
-use ontime_core::command::Reply;
-use ontime_core::{ErrorCode, ValidationError};
 use ontime_nats::NatsError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-type Waiters = Mutex<HashMap<u64, oneshot::Sender<Reply>>>;
+type Waiters = Mutex<HashMap<u64, oneshot::Sender<Bytes>>>;
 
 /// Hands each reply to the request that waits for it. Cheap to clone; the subscription
 /// ends when the last clone is dropped.
@@ -80,13 +81,13 @@ pub struct Waiter {
     /// Where the scheduler must reply: the `Ontime-Reply-To` header.
     pub subject: String,
     number: u64,
-    rx: oneshot::Receiver<Reply>,
+    rx: oneshot::Receiver<Bytes>,
     waiters: Arc<Waiters>,
 }
 
 impl Waiter {
-    /// The reply, or `None` if none came by `deadline`.
-    pub async fn wait_until(mut self, deadline: Instant) -> Option<Reply> {
+    /// The reply's body, or `None` if none came by `deadline`.
+    pub async fn wait_until(mut self, deadline: Instant) -> Option<Bytes> {
         tokio::time::timeout_at(deadline, &mut self.rx)
             .await
             .ok()?
@@ -100,7 +101,7 @@ impl Drop for Waiter {
     }
 }
 
-fn lock(waiters: &Waiters) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Reply>>> {
+fn lock(waiters: &Waiters) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Bytes>>> {
     // The map holds no invariant a panicking holder could break.
     waiters.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -131,14 +132,7 @@ async fn dispatch(
             // The request gave up (timeout) before the reply came: it already answered 202.
             continue;
         };
-        let reply = serde_json::from_slice::<Reply>(&message.payload).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a scheduler's reply is not readable");
-            Reply::failed(ValidationError::new(
-                ErrorCode::Internal,
-                "internal error; the details are in the gateway's log",
-            ))
-        });
-        let _ = tx.send(reply);
+        let _ = tx.send(message.payload);
     }
     let _ = subscription.unsubscribe().await;
 }

@@ -1,20 +1,24 @@
 //! Submitting commands: publish, await JetStream's ack, await the scheduler's reply.
 //!
-//! Everything is done for many commands at once (a batch is the general case, a single
-//! request a batch of one): all are published before any ack is awaited, the acks are
-//! awaited together, and the replies share one deadline. No per-command round trip is
-//! sequential, which is what lets one batch request carry thousands of creates per second.
+//! A single request publishes one command; a batch request packs its commands into a few
+//! batch messages, each of which costs one stored message, one delivery, one ack and one
+//! reply for up to 1,000 commands. Both go through one path, done for many messages at
+//! once: all are published before any ack is awaited, the acks are awaited together, and
+//! the replies share one deadline. No round trip is sequential, which is what lets one
+//! batch request carry thousands of creates per second.
 
 use std::future::IntoFuture;
+use std::ops::Range;
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use futures::StreamExt;
-use ontime_core::command::{Command, Reply};
+use ontime_core::command::{Batch, BatchReply, Command, MAX_BATCH_COMMANDS, Reply};
 use ontime_core::timer::TimerView;
 use ontime_core::{Namespace, TimerKey, ValidationError};
-use ontime_nats::headers;
+use ontime_nats::{Names, headers};
+use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
 
@@ -32,7 +36,7 @@ pub struct Submission {
 }
 
 /// What became of a submitted command.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     /// The scheduler applied it; this is the timer now.
     Applied(TimerView),
@@ -61,11 +65,27 @@ pub fn command_id(ns: &Namespace, idempotency_key: Option<&str>) -> String {
     }
 }
 
-/// The command id of item `index` of a batch. `idem-batch/` cannot collide with a single
-/// request's `idem/`, and the index is the last segment, so keys may contain `/`.
-pub fn batch_command_id(ns: &Namespace, idempotency_key: Option<&str>, index: usize) -> String {
+/// The identity of item `index` of a batch request, from which the id of a timer it does
+/// not name is derived. `idem-batch/` cannot collide with a single request's `idem/`, and
+/// the index is the last segment, so keys may contain `/`.
+pub fn batch_item_id(ns: &Namespace, idempotency_key: Option<&str>, index: usize) -> String {
     match idempotency_key {
         Some(key) => format!("idem-batch/{ns}/{key}/{index}"),
+        None => Uuid::now_v7().to_string(),
+    }
+}
+
+/// The command id of the message carrying items `first` to `last` of a batch request:
+/// `idem-batch/<ns>/<key>/<first>-<last>` under an `Idempotency-Key`, else a fresh UUIDv7. A
+/// retry packs its items as the first request did, so each message is stored once.
+fn batch_message_id(
+    ns: &Namespace,
+    idempotency_key: Option<&str>,
+    first: usize,
+    last: usize,
+) -> String {
+    match idempotency_key {
+        Some(key) => format!("idem-batch/{ns}/{key}/{first}-{last}"),
         None => Uuid::now_v7().to_string(),
     }
 }
@@ -84,26 +104,231 @@ pub fn new_timer_id(command_id: &str, idempotent: bool) -> String {
 
 /// Submits one command.
 pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitted, ApiError> {
-    submit_all(state, vec![submission])
+    let Submission {
+        command,
+        command_id,
+    } = submission;
+    let message = encode(&command)
+        .map(|body| Outgoing::command(state.topology.names(), command.key(), command_id, body));
+    submit_messages(state, vec![message])
         .await
         .pop()
         .unwrap_or_else(|| Err(ApiError::internal("submitting", "no result")))
 }
 
-/// Submits many commands; one result per command, in order. The whole call lasts at most
-/// `2 × ack_timeout + reply_timeout` (an ack that does not come is asked for once more).
-pub async fn submit_all(
+/// Submits the commands of a batch request, each with its index in the request; one result
+/// per command, in order.
+pub async fn submit_batch(
     state: &AppState,
-    submissions: Vec<Submission>,
+    namespace: &Namespace,
+    idempotency_key: Option<&str>,
+    items: Vec<(usize, Command)>,
 ) -> Vec<Result<Submitted, ApiError>> {
-    let js = &state.topology.js;
+    // Half of what NATS accepts: the other half is for the reply, which carries every timer.
+    let budget = state.topology.client.max_payload() / 2;
     let names = state.topology.names();
+    let messages = batch_messages(names, namespace, idempotency_key, &items, budget);
+    let results = submit_messages(state, messages).await;
+    results
+        .into_iter()
+        .zip(&items)
+        .map(|(result, (index, _))| {
+            let mut submitted = result?;
+            if let Outcome::Refused(error) = submitted.outcome {
+                submitted.outcome = Outcome::Refused(in_request(error, *index));
+            }
+            Ok(submitted)
+        })
+        .collect()
+}
+
+/// The messages a batch request's commands go in: consecutive commands share a batch
+/// message of at most `budget` bytes; a command too large for a batch of its own goes
+/// alone, as a single request's would.
+fn batch_messages(
+    names: &Names,
+    namespace: &Namespace,
+    idempotency_key: Option<&str>,
+    items: &[(usize, Command)],
+    budget: usize,
+) -> Vec<Prepared> {
+    let overhead = Batch::encode(namespace, &[] as &[&[u8]]).len();
+    let bodies: Vec<Result<Vec<u8>, ApiError>> = items.iter().map(|(_, c)| encode(c)).collect();
+    let sizes: Vec<Option<usize>> = bodies
+        .iter()
+        .map(|b| b.as_ref().ok().map(Vec::len))
+        .collect();
+    runs(&sizes, overhead, budget)
+        .into_iter()
+        .map(|Run { commands, alone }| {
+            let (first, last) = (items[commands.start].0, items[commands.end - 1].0);
+            let msg_id = batch_message_id(namespace, idempotency_key, first, last);
+            if alone {
+                let key = items[commands.start].1.key();
+                let body = bodies[commands.start].clone()?;
+                return Ok(Outgoing::command(names, key, msg_id, body));
+            }
+            let keys = items[commands.clone()]
+                .iter()
+                .map(|(_, c)| c.key())
+                .collect();
+            let encoded: Vec<&[u8]> = bodies[commands]
+                .iter()
+                .flatten()
+                .map(Vec::as_slice)
+                .collect();
+            Ok(Outgoing::batch(names, namespace, keys, msg_id, &encoded))
+        })
+        .collect()
+}
+
+/// A message to publish: one command on its timer's subject, or a batch of commands on
+/// their namespace's.
+struct Outgoing {
+    subject: String,
+    /// `Nats-Msg-Id`; also the command id each of its commands reports in a 202.
+    msg_id: String,
+    body: Bytes,
+    /// Its commands' timers, in order: read back when the message is a duplicate.
+    keys: Vec<TimerKey>,
+    /// Whether the reply is a [`BatchReply`] rather than a [`Reply`].
+    batch: bool,
+}
+
+impl Outgoing {
+    fn command(names: &Names, key: TimerKey, msg_id: String, body: Vec<u8>) -> Self {
+        Self {
+            subject: names.cmd_subject(&key),
+            msg_id,
+            body: Bytes::from(body),
+            keys: vec![key],
+            batch: false,
+        }
+    }
+
+    fn batch(
+        names: &Names,
+        namespace: &Namespace,
+        keys: Vec<TimerKey>,
+        msg_id: String,
+        commands: &[&[u8]],
+    ) -> Self {
+        Self {
+            subject: names.cmd_batch_subject(namespace),
+            msg_id,
+            body: Bytes::from(Batch::encode(namespace, commands)),
+            keys,
+            batch: true,
+        }
+    }
+}
+
+/// A message to publish, or why it could not be made (it then stands for one command).
+type Prepared = Result<Outgoing, ApiError>;
+
+/// What came of a published message.
+struct Delivery {
+    /// JetStream had stored it before this request (a retried request with the same
+    /// `Idempotency-Key`): no reply comes.
+    duplicate: bool,
+    /// The scheduler's reply; `None` if none came in time.
+    reply: Option<Bytes>,
+}
+
+/// What a command came to; `None` for a duplicate, whose timer is read instead (no reply
+/// comes).
+type Answer = Option<Outcome>;
+
+fn encode(command: &Command) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(command).map_err(|e| ApiError::internal("encoding a command", e))
+}
+
+/// Consecutive commands that go in one message: a batch, or one command alone.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    commands: Range<usize>,
+    alone: bool,
+}
+
+/// Groups consecutive commands, by encoded size, into batch messages of at most
+/// [`MAX_BATCH_COMMANDS`] commands and `budget` bytes, `overhead` (an empty batch) included.
+/// A command too large for a batch of its own goes alone, on the single-command path (which
+/// answers 413 if NATS refuses it too), as does one that did not encode (size `None`).
+fn runs(sizes: &[Option<usize>], overhead: usize, budget: usize) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, overhead);
+    for (i, size) in sizes.iter().copied().enumerate() {
+        let Some(size) = size.filter(|size| overhead + size <= budget) else {
+            close(&mut runs, start..i);
+            runs.push(Run {
+                commands: i..i + 1,
+                alone: true,
+            });
+            (start, bytes) = (i + 1, overhead);
+            continue;
+        };
+        // A comma before every command but the first.
+        let grown = bytes + size + usize::from(i > start);
+        if grown > budget || i - start == MAX_BATCH_COMMANDS {
+            close(&mut runs, start..i);
+            (start, bytes) = (i, overhead + size);
+        } else {
+            bytes = grown;
+        }
+    }
+    close(&mut runs, start..sizes.len());
+    runs
+}
+
+fn close(runs: &mut Vec<Run>, commands: Range<usize>) {
+    if !commands.is_empty() {
+        runs.push(Run {
+            commands,
+            alone: false,
+        });
+    }
+}
+
+/// Publishes `messages` and answers for each of their commands, in order.
+async fn submit_messages(
+    state: &AppState,
+    messages: Vec<Prepared>,
+) -> Vec<Result<Submitted, ApiError>> {
+    let deliveries = deliver(state, &messages).await;
+    let commands: Vec<_> = messages
+        .into_iter()
+        .zip(deliveries)
+        .flat_map(|(message, delivery)| each_command(message, delivery))
+        .collect();
+    futures::stream::iter(commands)
+        .map(|command| async move {
+            let (command_id, key, answer) = command?;
+            let outcome = match answer {
+                Some(outcome) => outcome,
+                None => Outcome::Duplicate(current(state, &key).await),
+            };
+            Ok(Submitted {
+                command_id,
+                outcome,
+            })
+        })
+        // Ordered, so results line up with the commands; concurrency only matters for the
+        // KV reads of duplicates, since the replies are in already.
+        .buffered(DUPLICATE_READS)
+        .collect()
+        .await
+}
+
+/// Publishes every message, awaits their acks together and their replies under one
+/// deadline; one delivery per message, in order. Lasts at most `2 × ack_timeout +
+/// reply_timeout` (an ack that does not come is asked for once more).
+async fn deliver(state: &AppState, messages: &[Prepared]) -> Vec<Result<Delivery, ApiError>> {
     let ack_deadline = Instant::now() + state.config.ack_timeout;
     // While disconnected the client would buffer the commands and send them on reconnect,
     // long after the client was told 503: refuse at once instead.
     let connection = state.topology.client.connection_state();
     if connection != async_nats::connection::State::Connected {
-        return submissions
+        return messages
             .iter()
             .map(|_| {
                 Err(ApiError::unavailable(format!(
@@ -115,93 +340,91 @@ pub async fn submit_all(
 
     // 1. Publish everything. Each waiter is registered before its publish: a fast scheduler
     //    may reply before the ack is back.
-    let mut published = Vec::with_capacity(submissions.len());
-    for Submission {
-        command,
-        command_id,
-    } in submissions
-    {
-        let key = command.key();
-        let body = match serde_json::to_vec(&command) {
-            Ok(body) => Bytes::from(body),
-            Err(e) => {
-                published.push(Err(ApiError::internal("encoding a command", e)));
-                continue;
+    let mut published = Vec::with_capacity(messages.len());
+    for message in messages {
+        published.push(match message {
+            Ok(message) => {
+                let waiter = state.replies.register();
+                let mut hdrs = async_nats::HeaderMap::new();
+                hdrs.insert(headers::MSG_ID, message.msg_id.as_str());
+                hdrs.insert(headers::REPLY_TO, waiter.subject.as_str());
+                publish(state, message, &hdrs, ack_deadline)
+                    .await
+                    .map(|ack| (message, hdrs, waiter, ack))
             }
-        };
-        let waiter = state.replies.register();
-        let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(headers::MSG_ID, command_id.as_str());
-        hdrs.insert(headers::REPLY_TO, waiter.subject.as_str());
-        let message = (names.cmd_subject(&key), hdrs, body);
-        published.push(match publish(js, &message, ack_deadline).await {
-            Ok(ack) => Ok((key, command_id, waiter, ack, message)),
-            Err(e) => Err(e),
+            Err(e) => Err(e.clone()),
         });
     }
 
-    // 2. Await every ack together. One that does not come in time is asked for again: the
-    //    same message, published again under the same `Nats-Msg-Id`, is stored at most once,
-    //    and its ack tells whether the first one was (a duplicate) or it is now. A 503 would
-    //    tell the client "try again" about a command that may well be stored already.
-    let acks = futures::future::join_all(published.into_iter().map(|item| async move {
-        let (key, command_id, waiter, ack, message) = item?;
-        match timeout_at(ack_deadline, ack.into_future()).await {
-            Ok(Ok(ack)) => return Ok((key, command_id, waiter, ack, false)),
-            Ok(Err(e)) if e.kind() != PublishErrorKind::TimedOut => {
-                return Err(publish_error(e.kind(), &e));
-            }
-            _ => {}
-        }
-        let again = Instant::now() + state.config.ack_timeout;
-        let ack = publish(js, &message, again).await?;
-        match timeout_at(again, ack.into_future()).await {
-            Ok(Ok(ack)) => Ok((key, command_id, waiter, ack, true)),
-            Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
-            Err(_) => Err(ApiError::unavailable(
-                "NATS did not acknowledge the command in time; try again",
-            )),
-        }
+    // 2. Await every ack together; one that does not come in time is asked for again.
+    let acks = futures::future::join_all(published.into_iter().map(|sent| async move {
+        let (message, hdrs, waiter, ack) = sent?;
+        let (ack, resent) = acknowledged(state, message, &hdrs, ack, ack_deadline).await?;
+        Ok::<_, ApiError>((waiter, ack, resent))
     }))
     .await;
 
     // 3. Await the replies, all under one deadline.
     let reply_deadline = Instant::now() + state.config.reply_timeout;
-    let results = futures::stream::iter(acks)
-        .map(|acked| async move {
-            let (key, command_id, waiter, ack, resent): (TimerKey, String, _, PublishAck, bool) =
-                acked?;
-            // A duplicate of our own first publish (resent) is this command: its reply comes.
-            let outcome = if ack.duplicate && !resent {
-                drop(waiter);
-                Outcome::Duplicate(current(state, &key).await)
-            } else {
-                match waiter.wait_until(reply_deadline).await {
-                    Some(reply) => outcome_of(reply),
-                    None => Outcome::Pending,
-                }
-            };
-            Ok(Submitted {
-                command_id,
-                outcome,
-            })
-        })
-        // Ordered, so results line up with submissions; concurrency only matters for the
-        // KV reads of duplicates, since replies are already on their way.
-        .buffered(DUPLICATE_READS);
-    results.collect().await
+    futures::future::join_all(acks.into_iter().map(|acked| async move {
+        let (waiter, ack, resent) = acked?;
+        // A duplicate of our own first publish (resent) is this message: its reply comes.
+        let duplicate = ack.duplicate && !resent;
+        let reply = if duplicate {
+            None
+        } else {
+            waiter.wait_until(reply_deadline).await
+        };
+        Ok(Delivery { duplicate, reply })
+    }))
+    .await
 }
 
-/// Publishes a command, bounded by `deadline`: while NATS is unreachable the client buffers,
+/// The ack of a published message, and whether it took publishing it again. One that does
+/// not come by `deadline` is asked for again: the same message, published again under the
+/// same `Nats-Msg-Id`, is stored at most once, and its ack tells whether the first one was
+/// (a duplicate) or it is now. A 503 would tell the client "try again" about commands that
+/// may well be stored already.
+async fn acknowledged(
+    state: &AppState,
+    message: &Outgoing,
+    hdrs: &async_nats::HeaderMap,
+    ack: PublishAckFuture,
+    deadline: Instant,
+) -> Result<(PublishAck, bool), ApiError> {
+    match timeout_at(deadline, ack.into_future()).await {
+        Ok(Ok(ack)) => return Ok((ack, false)),
+        Ok(Err(e)) if e.kind() != PublishErrorKind::TimedOut => {
+            return Err(publish_error(e.kind(), &e));
+        }
+        _ => {}
+    }
+    let again = Instant::now() + state.config.ack_timeout;
+    let ack = publish(state, message, hdrs, again).await?;
+    match timeout_at(again, ack.into_future()).await {
+        Ok(Ok(ack)) => Ok((ack, true)),
+        Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
+        Err(_) => Err(ApiError::unavailable(
+            "NATS did not acknowledge the command in time; try again",
+        )),
+    }
+}
+
+/// Publishes a message, bounded by `deadline`: while NATS is unreachable the client buffers,
 /// and nothing else would end the wait.
 async fn publish(
-    js: &async_nats::jetstream::Context,
-    (subject, hdrs, body): &(String, async_nats::HeaderMap, Bytes),
+    state: &AppState,
+    message: &Outgoing,
+    hdrs: &async_nats::HeaderMap,
     deadline: Instant,
 ) -> Result<PublishAckFuture, ApiError> {
     let sent = timeout_at(
         deadline,
-        js.publish_with_headers(subject.clone(), hdrs.clone(), body.clone()),
+        state.topology.js.publish_with_headers(
+            message.subject.clone(),
+            hdrs.clone(),
+            message.body.clone(),
+        ),
     )
     .await;
     match sent {
@@ -211,6 +434,97 @@ async fn publish(
             "NATS did not take the command in time; try again",
         )),
     }
+}
+
+/// What each command of a message came to, with the message's id and the command's timer.
+fn each_command(
+    message: Prepared,
+    delivery: Result<Delivery, ApiError>,
+) -> Vec<Result<(String, TimerKey, Answer), ApiError>> {
+    let (message, delivery) = match (message, delivery) {
+        (Ok(message), Ok(delivery)) => (message, delivery),
+        (Ok(message), Err(e)) => return vec![Err(e); message.keys.len()],
+        (Err(e), _) => return vec![Err(e)],
+    };
+    let answers = answers(&message, delivery);
+    let Outgoing { msg_id, keys, .. } = message;
+    keys.into_iter()
+        .zip(answers)
+        .map(|(key, answer)| Ok((msg_id.clone(), key, answer)))
+        .collect()
+}
+
+/// What each command of a delivered message came to, in order. A batch refused whole refuses
+/// each of its commands; a batch reply that does not have one result per command says
+/// nothing of any (they are durable: accepted).
+fn answers(message: &Outgoing, delivery: Delivery) -> Vec<Answer> {
+    let count = message.keys.len();
+    let every = |outcome| vec![Some(outcome); count];
+    if delivery.duplicate {
+        return vec![None; count];
+    }
+    let Some(reply) = delivery.reply else {
+        return every(Outcome::Pending);
+    };
+    if !message.batch {
+        return every(read::<Reply>(&reply).map_or_else(Outcome::Refused, outcome_of));
+    }
+    match read::<BatchReply>(&reply) {
+        Ok(BatchReply {
+            error: Some(error), ..
+        })
+        | Err(error) => every(Outcome::Refused(error)),
+        Ok(BatchReply { results, .. }) if results.len() == count => results
+            .into_iter()
+            .map(|reply| Some(outcome_of(reply)))
+            .collect(),
+        Ok(BatchReply { results, .. }) => {
+            tracing::warn!(
+                commands = count,
+                results = results.len(),
+                "a batch reply without one result per command; reporting them accepted"
+            );
+            every(Outcome::Pending)
+        }
+    }
+}
+
+/// A scheduler's reply. One that does not read is an internal error (its detail logged).
+fn read<T: DeserializeOwned>(reply: &[u8]) -> Result<T, ValidationError> {
+    serde_json::from_slice(reply)
+        .map_err(|e| ApiError::internal("a scheduler's reply is not readable", e).0)
+}
+
+/// An error about command `k` of a batch names its field `commands[k].spec.…` (or
+/// `commands[k].id`); the client sent that command as item `index` of its request, a spec
+/// beside an `id`, so it reads `timers[<index>].…`, as the gateway's own validation says.
+/// Other errors (about the whole batch, or the state of the timer) are left as they are.
+fn in_request(mut error: ValidationError, index: usize) -> ValidationError {
+    match error
+        .field
+        .as_deref()
+        .and_then(item_field)
+        .map(str::to_owned)
+    {
+        Some(field) => {
+            error.field = Some(field);
+            error.within(&format!("timers[{index}]"))
+        }
+        None => error,
+    }
+}
+
+/// `x.y` for `commands[k].spec.x.y`, `id` for `commands[k].id`, `` for `commands[k]`.
+fn item_field(field: &str) -> Option<&str> {
+    let (k, rest) = field.strip_prefix("commands[")?.split_once(']')?;
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = match rest.strip_prefix(".spec") {
+        Some(inner) if inner.is_empty() || inner.starts_with('.') => inner,
+        _ => rest,
+    };
+    Some(rest.strip_prefix('.').unwrap_or(rest))
 }
 
 fn outcome_of(reply: Reply) -> Outcome {
@@ -261,8 +575,16 @@ mod tests {
         assert_eq!(command_id(&ns, Some("k1")), "idem/billing/k1");
         assert_ne!(command_id(&ns, None), command_id(&ns, None));
         assert_eq!(
-            batch_command_id(&ns, Some("k/1"), 2),
+            batch_item_id(&ns, Some("k/1"), 2),
             "idem-batch/billing/k/1/2"
+        );
+        assert_eq!(
+            batch_message_id(&ns, Some("k/1"), 2, 7),
+            "idem-batch/billing/k/1/2-7"
+        );
+        assert_ne!(
+            batch_message_id(&ns, None, 0, 1),
+            batch_message_id(&ns, None, 0, 1)
         );
         let id = new_timer_id("idem/billing/k1", true);
         assert_eq!(id, new_timer_id("idem/billing/k1", true));
@@ -285,5 +607,118 @@ mod tests {
             }),
             Outcome::Pending
         ));
+    }
+
+    #[test]
+    fn runs_fill_batches_to_the_budget_and_send_the_rest_alone() {
+        let ns = Namespace::parse("ns").unwrap();
+        let overhead = Batch::encode(&ns, &[] as &[&[u8]]).len();
+        let ten = [b'1'; 10];
+        // What `runs` counts is what the batch weighs: a comma between commands.
+        assert_eq!(Batch::encode(&ns, &[ten, ten]).len(), overhead + 21);
+        let batch = |commands| Run {
+            commands,
+            alone: false,
+        };
+        let alone = |i: usize| Run {
+            commands: i..i + 1,
+            alone: true,
+        };
+        let budget = overhead + 21;
+        assert_eq!(
+            runs(&[Some(10); 3], overhead, budget),
+            [batch(0..2), batch(2..3)]
+        );
+        assert_eq!(
+            runs(
+                &[Some(10), Some(22), None, Some(10), Some(10)],
+                overhead,
+                budget
+            ),
+            [batch(0..1), alone(1), alone(2), batch(3..5)]
+        );
+        assert_eq!(
+            runs(&vec![Some(1); 2500], overhead, usize::MAX / 2),
+            [batch(0..1000), batch(1000..2000), batch(2000..2500)]
+        );
+        assert!(runs(&[], overhead, budget).is_empty());
+    }
+
+    /// A batch message of `count` commands, delivered with `reply` (a duplicate if `None`).
+    fn delivered(count: usize, reply: Option<&[u8]>) -> Vec<&'static str> {
+        let ns = Namespace::parse("ns").unwrap();
+        let keys = (0..count)
+            .map(|i| {
+                TimerKey::new(
+                    ns.clone(),
+                    ontime_core::TimerId::parse(&i.to_string()).unwrap(),
+                )
+            })
+            .collect();
+        let names = Names::new("t").unwrap();
+        let message = Outgoing::batch(&names, &ns, keys, "m".into(), &[]);
+        let delivery = Delivery {
+            duplicate: reply.is_none(),
+            reply: reply.map(Bytes::copy_from_slice),
+        };
+        answers(&message, delivery)
+            .iter()
+            .map(|answer| match answer {
+                None => "duplicate",
+                Some(Outcome::Applied(_)) => "applied",
+                Some(Outcome::Refused(e)) if e.code == ontime_core::ErrorCode::Internal => {
+                    "internal"
+                }
+                Some(Outcome::Refused(_)) => "refused",
+                Some(Outcome::Duplicate(_)) => "read",
+                Some(Outcome::Pending) => "pending",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_reply_answers_each_command_or_all_of_them() {
+        let reply = |results: Vec<Reply>, error: Option<ValidationError>| {
+            serde_json::to_vec(&BatchReply { results, error }).unwrap()
+        };
+        let gone = || Reply::failed(ValidationError::not_found("gone"));
+        let refused = ValidationError::invalid("v", "unsupported");
+        assert_eq!(
+            delivered(2, Some(&reply(vec![Reply::pending(), gone()], None))),
+            ["pending", "refused"]
+        );
+        assert_eq!(
+            delivered(2, Some(&reply(vec![], Some(refused)))),
+            ["refused", "refused"]
+        );
+        assert_eq!(
+            delivered(2, Some(&reply(vec![gone()], None))),
+            ["pending", "pending"],
+            "a result count that does not match says nothing"
+        );
+        assert_eq!(delivered(2, Some(b"{")), ["internal", "internal"]);
+        assert_eq!(delivered(2, None), ["duplicate", "duplicate"]);
+    }
+
+    #[test]
+    fn errors_about_a_command_of_a_batch_name_the_request_item() {
+        let field = |field: Option<&str>| {
+            let mut error = ValidationError::not_found("x");
+            error.field = field.map(str::to_owned);
+            in_request(error, 7).field
+        };
+        for (theirs, ours) in [
+            ("commands[3].spec.schedule.at", "timers[7].schedule.at"),
+            ("commands[0].id", "timers[7].id"),
+            ("commands[12]", "timers[7]"),
+            ("commands[1].spec", "timers[7]"),
+            ("commands[1].specs", "timers[7].specs"),
+            ("commands", "commands"),
+            ("commands[x].id", "commands[x].id"),
+            ("v", "v"),
+        ] {
+            assert_eq!(field(Some(theirs)).as_deref(), Some(ours), "{theirs}");
+        }
+        assert_eq!(field(None), None);
     }
 }

@@ -23,7 +23,7 @@ pub struct NewTimer {
 /// The body of `POST …/timers:batch`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchRequest {
-    /// 1 to 1,000 timers.
+    /// 1 to 1,000 timers, no two with the same `id`.
     pub timers: Vec<NewTimer>,
 }
 

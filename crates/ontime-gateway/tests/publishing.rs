@@ -7,9 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Gateway, Nats, quick, send, timer};
+use common::{Gateway, Nats, post_batch, quick, send, timer};
 use ontime_nats::headers;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_scheduler_a_change_is_accepted_after_the_reply_timeout() {
@@ -111,29 +110,24 @@ async fn the_same_idempotency_key_publishes_one_command() {
         timer().to_string(),
     )
     .await;
-    let batch = json!({"timers": [timer(), timer()]}).to_string();
-    let (status, first) = send(
-        &gw,
-        "POST",
-        "/v1/namespaces/ns/timers:batch",
-        &[("idempotency-key", "b-1")],
-        batch.clone(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let (_, second) = send(
-        &gw,
-        "POST",
-        "/v1/namespaces/ns/timers:batch",
-        &[("idempotency-key", "b-1")],
-        batch,
-    )
-    .await;
-    assert_eq!(first["results"][1]["id"], second["results"][1]["id"]);
+    let batch = [timer(), timer()];
+    let key = [("idempotency-key", "b-1")];
+    let first = post_batch(&gw, &batch, &key).await;
+    let second = post_batch(&gw, &batch, &key).await;
+    assert_eq!(first[1]["id"], second[1]["id"]);
+    // Both items went in one message, whose id each reports, and so did their retry.
+    for result in first.iter().chain(&second) {
+        assert_eq!(result["command_id"], "idem-batch/ns/b-1/0-1", "{result}");
+    }
     assert_eq!(
         gw.commands_on_stream().await,
+        3,
+        "one message per key: two single commands and one batch"
+    );
+    assert_eq!(
+        gw.stream_commands().await.len(),
         4,
-        "one command per key and batch item"
+        "the batch message carries both items"
     );
 }
 

@@ -4,23 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Gateway, Nats, quick, send, timer};
-use ontime_gateway::GatewayConfig;
+use common::{Gateway, Nats, named, patient, send, timer};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_are_routed_to_their_requests() {
     let nats = Nats::start().await;
-    let gw = Gateway::start(
-        &nats,
-        GatewayConfig {
-            reply_timeout: Duration::from_secs(5),
-            ..quick()
-        },
-    )
-    .await;
+    let gw = Gateway::start(&nats, patient()).await;
     let _scheduler = gw.fake_scheduler().await;
 
     let r = gw
@@ -135,13 +125,7 @@ async fn replies_are_routed_to_their_requests() {
     assert_eq!((first, second), (200, 200));
     assert_eq!(a, b);
 
-    let mut items: Vec<Value> = (0..50)
-        .map(|i| {
-            let mut t = timer();
-            t["id"] = json!(format!("b{i}"));
-            t
-        })
-        .collect();
+    let mut items = named("b", 50);
     items[7]["schedule"] = json!({"after": "-1s"});
     let (status, doc) = send(
         &gw,

@@ -31,15 +31,35 @@ pub fn nats_server_bin() -> PathBuf {
 pub struct NatsServer {
     pub port: u16,
     store: tempfile::TempDir,
+    /// The configuration file it runs with.
+    conf: PathBuf,
     child: Option<Child>,
 }
 
 impl NatsServer {
+    /// A server with the project's single-node configuration (`nats/single.conf`).
     pub async fn start() -> Self {
+        Self::start_with_config("").await
+    }
+
+    /// A server whose configuration is the project's single-node one followed by `extra`
+    /// (where a setting is given twice, the later wins): `max_payload: 64KB` for a test of
+    /// what the limits do.
+    pub async fn start_with_config(extra: &str) -> Self {
         let store = tempfile::tempdir().expect("a temporary store");
+        let single = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nats/single.conf");
+        let conf = if extra.is_empty() {
+            single
+        } else {
+            let base = std::fs::read_to_string(&single).expect("reading nats/single.conf");
+            let conf = store.path().join("nats.conf");
+            std::fs::write(&conf, format!("{base}\n{extra}\n")).expect("writing a configuration");
+            conf
+        };
         let mut server = Self {
             port: free_port(),
             store,
+            conf,
             child: None,
         };
         server.spawn().await;
@@ -55,10 +75,9 @@ impl NatsServer {
     }
 
     async fn spawn(&mut self) {
-        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nats/single.conf");
         let mut child = Command::new(nats_server_bin())
             .arg("-c")
-            .arg(conf)
+            .arg(&self.conf)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("-sd")
             .arg(self.store.path())

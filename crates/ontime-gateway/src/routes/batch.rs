@@ -1,5 +1,7 @@
 //! `POST /v1/namespaces/{ns}/timers:batch`: up to 1,000 timers in one request.
 
+use std::collections::HashMap;
+
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
@@ -7,13 +9,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use ontime_core::command::{Command, CommandBody};
-use ontime_core::{TimerId, TimerKey, ValidationError};
+use ontime_core::{Namespace, TimerId, TimerKey, ValidationError};
 
 use crate::error::ApiError;
 use crate::input::{self, NsPath};
 use crate::responses::{self, BatchResponse, BatchResult};
 use crate::state::AppState;
-use crate::submit::{self, Submission};
+use crate::submit;
 use crate::validate::{self, BatchRequest};
 
 pub fn router(max_batch_body_bytes: usize) -> Router<AppState> {
@@ -23,10 +25,14 @@ pub fn router(max_batch_body_bytes: usize) -> Router<AppState> {
     )
 }
 
-/// Create or replace many timers. Each item is validated on its own (its errors carry paths
-/// such as `timers[3].schedule.at`); the valid ones are published together, so one bad item
-/// does not hold back the others. The answer is 200 whenever the batch itself was
-/// understood: read each item's `status`.
+/// Create or replace many timers, each answered on its own.
+///
+/// Each item is validated on its own (its errors carry paths such as
+/// `timers[3].schedule.at`), so one bad item does not hold back the others. A batch names
+/// each timer once: an item naming a timer that an earlier item names is refused (422,
+/// `timers[i].id`) and the earlier one applied. The valid items go out together, packed into
+/// a few batch messages (one stored message, one ack and one reply for many timers). The
+/// answer is 200 whenever the batch itself was understood: read each item's `status`.
 #[utoipa::path(
     post, path = "/v1/namespaces/{ns}/timers:batch", tag = "timers",
     params(
@@ -49,43 +55,66 @@ pub async fn create_batch(
 ) -> Result<Json<BatchResponse>, ApiError> {
     let body = input::body(body, state.config.max_batch_body_bytes)?;
     let idempotency_key = input::idempotency_key(&headers)?;
+    let idempotency = idempotency_key.as_deref();
     let items = validate::batch(&body, state.config.max_batch_items)?;
 
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(items.len());
-    let mut published = Vec::new();
-    let mut submissions = Vec::new();
+    let mut named = HashMap::with_capacity(items.len());
+    let mut commands = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        let (id, spec) = match item {
-            Ok(item) => item,
-            Err(error) => {
-                results.push(Some(responses::batch_refusal(index, error)));
-                continue;
-            }
-        };
-        let command_id = submit::batch_command_id(&namespace, idempotency_key.as_deref(), index);
-        let id = match id {
-            Some(id) => id,
-            None => TimerId::parse(&submit::new_timer_id(
-                &command_id,
-                idempotency_key.is_some(),
-            ))?,
-        };
-        results.push(None);
-        published.push((index, id.to_string()));
-        let command = Command::new(
-            TimerKey::new(namespace.clone(), id),
-            CommandBody::Upsert { spec },
-        );
-        submissions.push(Submission {
-            command,
-            command_id,
+        let item = item.and_then(|(id, spec)| {
+            Ok((
+                timer_id(&namespace, idempotency, index, id, &mut named)?,
+                spec,
+            ))
         });
+        match item {
+            Ok((id, spec)) => {
+                results.push(None);
+                let key = TimerKey::new(namespace.clone(), id);
+                commands.push((index, Command::new(key, CommandBody::Upsert { spec })));
+            }
+            Err(error) => results.push(Some(responses::batch_refusal(index, error))),
+        }
     }
-    let submitted = submit::submit_all(&state, submissions).await;
-    for ((index, id), outcome) in published.into_iter().zip(submitted) {
+    let ids: Vec<(usize, String)> = commands
+        .iter()
+        .map(|(index, command)| (*index, command.id.to_string()))
+        .collect();
+    let submitted = submit::submit_batch(&state, &namespace, idempotency, commands).await;
+    for ((index, id), outcome) in ids.into_iter().zip(submitted) {
         results[index] = Some(responses::batch_result(index, id, outcome));
     }
     Ok(Json(BatchResponse {
         results: results.into_iter().flatten().collect(),
     }))
+}
+
+/// The timer item `index` is for: its own id, or one chosen for it. Refused when an earlier
+/// item (in `named`) is for the same timer: the commands of one batch message share one
+/// place in the stream, so two for one timer would have no order.
+fn timer_id(
+    namespace: &Namespace,
+    idempotency_key: Option<&str>,
+    index: usize,
+    id: Option<TimerId>,
+    named: &mut HashMap<TimerId, usize>,
+) -> Result<TimerId, ValidationError> {
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let item = submit::batch_item_id(namespace, idempotency_key, index);
+            TimerId::parse(&submit::new_timer_id(&item, idempotency_key.is_some()))?
+        }
+    };
+    if let Some(first) = named.get(&id) {
+        return Err(ValidationError::invalid(
+            format!("timers[{index}].id"),
+            format!(
+                "timer {id} is already named by timers[{first}]; a batch names each timer once"
+            ),
+        ));
+    }
+    named.insert(id.clone(), index);
+    Ok(id)
 }

@@ -6,16 +6,18 @@
     reason = "each test file compiles its own copy of this module and uses only part of it"
 )]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use ontime_core::command::{Command, Reply};
+use ontime_core::ValidationError;
+use ontime_core::command::{Batch, BatchReply, Command, Reply};
 use ontime_core::state::{self, Applied};
 use ontime_gateway::{AppState, GatewayConfig};
 use ontime_nats::{Names, Topology, TopologyConfig, headers};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// The tests' nats-server: the harness's, so there is one way to start one.
 pub use ontime_testkit::NatsServer as Nats;
@@ -76,43 +78,75 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
-    /// Messages on the command stream (work-queue: what no scheduler has taken yet).
-    pub async fn commands_on_stream(&self) -> u64 {
-        let names = self.topology.names();
-        let mut stream = self
-            .topology
-            .js
-            .get_stream(names.cmd_stream())
+    /// The command stream's state.
+    async fn commands_state(&self) -> async_nats::jetstream::stream::State {
+        self.commands_stream()
             .await
-            .expect("the command stream");
-        stream.info().await.expect("stream info").state.messages
+            .get_info()
+            .await
+            .expect("stream info")
+            .state
     }
 
-    /// The command stream's messages, oldest first, with their headers.
-    pub async fn stream_commands(&self) -> Vec<(Command, async_nats::HeaderMap)> {
+    async fn commands_stream(&self) -> async_nats::jetstream::stream::Stream {
         let names = self.topology.names();
-        let stream = self
-            .topology
+        self.topology
             .js
             .get_stream(names.cmd_stream())
             .await
-            .expect("the command stream");
-        let info = stream.get_info().await.expect("stream info");
+            .expect("the command stream")
+    }
+
+    /// Messages on the command stream (work-queue: what no scheduler has taken yet).
+    pub async fn commands_on_stream(&self) -> u64 {
+        self.commands_state().await.messages
+    }
+
+    /// Messages the command stream has been given so far (its last sequence): unlike
+    /// [`Self::commands_on_stream`], it does not drop once a scheduler takes them.
+    pub async fn commands_published(&self) -> u64 {
+        self.commands_state().await.last_sequence
+    }
+
+    /// The commands on the command stream, oldest first, each with the headers of its
+    /// message (a batch's commands share them).
+    pub async fn stream_commands(&self) -> Vec<(Command, async_nats::HeaderMap)> {
+        let names = self.topology.names();
+        let stream = self.commands_stream().await;
+        let state = self.commands_state().await;
         let mut out = Vec::new();
-        for seq in info.state.first_sequence..=info.state.last_sequence {
-            if let Ok(raw) = stream.get_raw_message(seq).await {
+        for seq in state.first_sequence..=state.last_sequence {
+            let Ok(raw) = stream.get_raw_message(seq).await else {
+                continue;
+            };
+            if names.namespace_of_batch_subject(&raw.subject).is_none() {
                 out.push((
                     Command::decode(&raw.payload).expect("a valid command"),
                     raw.headers,
                 ));
+                continue;
+            }
+            let batch = Batch::decode(&raw.payload).expect("a valid batch");
+            for command in batch.commands {
+                out.push((command.expect("a valid command"), raw.headers.clone()));
             }
         }
         out
     }
 
-    /// Plays the scheduler: applies every command with the core's state machine, writes the
-    /// record, and replies on `Ontime-Reply-To`. Stops when the returned token is cancelled.
-    pub async fn fake_scheduler(&self) -> CancellationToken {
+    /// Plays the scheduler: applies every command, alone or in a batch, with the core's
+    /// state machine, writes the record, and replies on `Ontime-Reply-To`. Runs until the
+    /// returned handle is dropped.
+    pub async fn fake_scheduler(&self) -> FakeScheduler {
+        self.scheduler(None).await
+    }
+
+    /// A scheduler that refuses every batch whole with `error` (and applies single commands).
+    pub async fn refusing_scheduler(&self, error: ValidationError) -> FakeScheduler {
+        self.scheduler(Some(error)).await
+    }
+
+    async fn scheduler(&self, refusal: Option<ValidationError>) -> FakeScheduler {
         let names = self.topology.names();
         let consumer = self
             .topology
@@ -121,6 +155,8 @@ impl Gateway {
             .expect("the command consumer");
         let mut messages = consumer.messages().await.expect("pulling commands");
         let topology = self.topology.clone();
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let log = taken.clone();
         let stop = CancellationToken::new();
         let token = stop.clone();
         tokio::spawn(async move {
@@ -130,38 +166,29 @@ impl Gateway {
                     m = messages.next() => match m { Some(Ok(m)) => m, _ => break },
                 };
                 let info = message.info().expect("JetStream metadata");
-                let (seq, accepted_at) = (info.stream_sequence, info.published);
-                let command = Command::decode(&message.payload).expect("a valid command");
-                let slot = topology
-                    .timers
-                    .get(&command.key())
-                    .await
-                    .expect("reading the timer");
-                let current = slot.record.as_ref().map(|r| (r, slot.revision));
-                let reply =
-                    match state::apply(current, &command, seq, accepted_at, chrono::Utc::now()) {
-                        Ok(Applied::Changed(outcome)) => {
-                            let record = outcome.record;
-                            let revision = topology
-                                .timers
-                                .write(&record, slot.revision)
-                                .await
-                                .expect("writing the timer");
-                            Reply::applied(record.view(revision))
-                        }
-                        Ok(Applied::Unchanged) => Reply::applied(
-                            slot.record
-                                .expect("unchanged means present")
-                                .view(slot.revision),
-                        ),
-                        Err(error) => Reply::failed(error),
-                    };
+                let at = (info.stream_sequence, info.published);
+                log.lock()
+                    .unwrap()
+                    .push((message.subject.to_string(), message.payload.len()));
+                let reply = match topology
+                    .names()
+                    .namespace_of_batch_subject(&message.subject)
+                {
+                    Some(_) => {
+                        let batch = apply_batch(&topology, &message.payload, at, refusal.as_ref());
+                        serde_json::to_vec(&batch.await)
+                    }
+                    None => {
+                        let command = Command::decode(&message.payload).expect("a valid command");
+                        serde_json::to_vec(&apply(&topology, &command, at).await)
+                    }
+                };
                 if let Some(to) = message
                     .headers
                     .as_ref()
                     .and_then(|h| h.get(headers::REPLY_TO))
                 {
-                    let body = serde_json::to_vec(&reply).expect("a reply").into();
+                    let body = reply.expect("a reply").into();
                     topology
                         .client
                         .publish(to.to_string(), body)
@@ -171,9 +198,90 @@ impl Gateway {
                 message.ack().await.expect("acking");
             }
         });
-        stop
+        FakeScheduler {
+            taken,
+            _stop: stop.drop_guard(),
+        }
     }
 }
+
+/// A running stand-in scheduler; it stops when dropped.
+pub struct FakeScheduler {
+    taken: Arc<Mutex<Vec<(String, usize)>>>,
+    _stop: DropGuard,
+}
+
+impl FakeScheduler {
+    /// The messages it took from the command stream so far: subject and body size.
+    pub fn taken(&self) -> Vec<(String, usize)> {
+        self.taken.lock().unwrap().clone()
+    }
+}
+
+/// Applies one command as the scheduler would, at its stream sequence and acceptance time,
+/// and writes the record.
+async fn apply(topology: &Topology, command: &Command, (seq, accepted_at): At) -> Reply {
+    let slot = topology
+        .timers
+        .get(&command.key())
+        .await
+        .expect("reading the timer");
+    let current = slot.record.as_ref().map(|r| (r, slot.revision));
+    match state::apply(current, command, seq, accepted_at, chrono::Utc::now()) {
+        Ok(Applied::Changed(outcome)) => {
+            let record = outcome.record;
+            let revision = topology
+                .timers
+                .write(&record, slot.revision)
+                .await
+                .expect("writing the timer");
+            Reply::applied(record.view(revision))
+        }
+        Ok(Applied::Unchanged) => Reply::applied(
+            slot.record
+                .expect("unchanged means present")
+                .view(slot.revision),
+        ),
+        Err(error) => Reply::failed(error),
+    }
+}
+
+/// Applies each command of a batch on its own, all at the batch's place in the stream, or
+/// refuses the batch whole with `refusal`.
+async fn apply_batch(
+    topology: &Topology,
+    payload: &[u8],
+    at: At,
+    refusal: Option<&ValidationError>,
+) -> BatchReply {
+    let decoded = match refusal {
+        Some(error) => Err(error.clone()),
+        None => Batch::decode(payload),
+    };
+    let commands = match decoded {
+        Ok(batch) => batch.commands,
+        Err(error) => {
+            return BatchReply {
+                results: Vec::new(),
+                error: Some(error),
+            };
+        }
+    };
+    let mut results = Vec::with_capacity(commands.len());
+    for command in commands {
+        results.push(match command {
+            Ok(command) => apply(topology, &command, at).await,
+            Err(error) => Reply::failed(error),
+        });
+    }
+    BatchReply {
+        results,
+        error: None,
+    }
+}
+
+/// Where a command stands in the stream: its sequence and when the stream accepted it.
+type At = (u64, chrono::DateTime<chrono::Utc>);
 
 impl Drop for Gateway {
     fn drop(&mut self) {
@@ -190,9 +298,38 @@ pub fn quick() -> GatewayConfig {
     }
 }
 
+/// Replies awaited long enough for a stand-in scheduler on a busy machine.
+pub fn patient() -> GatewayConfig {
+    GatewayConfig {
+        reply_timeout: Duration::from_secs(5),
+        ..quick()
+    }
+}
+
 /// A valid timer: one call to a sink, an hour from now.
 pub fn timer() -> Value {
     json!({"schedule": {"after": "1h"}, "target": {"http": {"url": "http://sink.test/hook"}}})
+}
+
+/// `count` valid timers with ids: `<prefix>0`, `<prefix>1`, …
+pub fn named(prefix: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            let mut t = timer();
+            t["id"] = json!(format!("{prefix}{i}"));
+            t
+        })
+        .collect()
+}
+
+/// Posts a batch to namespace `ns`; answers its results, once sure it was understood (200).
+pub async fn post_batch(gw: &Gateway, items: &[Value], headers: &[(&str, &str)]) -> Vec<Value> {
+    let body = json!({ "timers": items }).to_string();
+    let (status, doc) = send(gw, "POST", "/v1/namespaces/ns/timers:batch", headers, body).await;
+    assert_eq!(status, 200, "{doc}");
+    let results = doc["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), items.len(), "{doc}");
+    results
 }
 
 /// Sends a JSON request; answers the status and the body (`null` when it is not JSON).
