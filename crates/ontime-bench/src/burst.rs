@@ -41,6 +41,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<O
         load::nats_commands(
             &ontime.js,
             load::far_items("w", 1 << 40, k, &sink.url),
+            1,
             load::ACK_WINDOW,
         )
         .await;
@@ -56,7 +57,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<O
         "burst: creating {} timers due at the same instant (commands over NATS)",
         p.n
     ));
-    let created = load::nats_commands(&ontime.js, items, load::ACK_WINDOW).await;
+    let created = load::nats_commands(&ontime.js, items, 1, load::ACK_WINDOW).await;
     out.creates_per_sec = Some(created.per_sec());
     let wait = (due - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(60);
     ontime.wait_applied(wait).await?;

@@ -63,20 +63,31 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     outcomes.push(out);
     total += created.acked.len();
 
-    progress(&format!(
-        "create/nats: {} commands published with JetStream",
-        p.nats_n
-    ));
-    let start = Instant::now();
-    let created = load::nats_commands(&ontime.js, items("n", p.nats_n), load::ACK_WINDOW).await;
-    ontime.wait_applied(Duration::from_secs(600)).await?;
-    let applied = start.elapsed();
-    let mut out = outcome("nats", p.nats_n, &created, &ontime);
-    out.set_f(
-        "applied_per_sec",
-        created.acked.len() as f64 / applied.as_secs_f64(),
-    );
-    total += created.acked.len();
+    for (variant, prefix, per_message) in [("nats", "n", 1), ("nats_batch", "nb", 1000)] {
+        progress(&format!(
+            "create/{variant}: {} commands published with JetStream, {per_message} per message",
+            p.nats_n
+        ));
+        let start = Instant::now();
+        let created = load::nats_commands(
+            &ontime.js,
+            items(prefix, p.nats_n),
+            per_message,
+            load::ACK_WINDOW,
+        )
+        .await;
+        ontime.wait_applied(Duration::from_secs(600)).await?;
+        let applied = start.elapsed();
+        let mut out = outcome(variant, p.nats_n, &created, &ontime);
+        out.set("per_message", per_message);
+        out.set_f(
+            "applied_per_sec",
+            created.acked.len() as f64 / applied.as_secs_f64(),
+        );
+        total += created.acked.len();
+        outcomes.push(out);
+    }
+    let out = outcomes.last_mut().expect("the NATS variants ran");
 
     // Every acknowledged create must be in the timers bucket, with a wake-up each.
     let stored = ontime.stream_messages(KV_STREAM).await?;
@@ -93,7 +104,6 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
             "{total} timers, {wakes} wake-ups in {SCHED_STREAM}"
         ));
     }
-    outcomes.push(out);
     ontime.stop().await;
     Ok(outcomes)
 }

@@ -247,20 +247,43 @@ pub async fn rest_batch(
     created
 }
 
-/// Upsert commands published with JetStream to `ontime.cmd.bench.<id>`, up to `window`
-/// acknowledgements outstanding.
-pub async fn nats_commands(js: &jetstream::Context, items: Vec<Item>, window: usize) -> Created {
+/// Upsert commands published with JetStream, `per_message` per message: one command each
+/// on `ontime.cmd.bench.<id>` when it is 1, else batches on `ontime.cmd.bench`. At most
+/// `window` commands await their acknowledgement (and at least two messages).
+pub async fn nats_commands(
+    js: &jetstream::Context,
+    items: Vec<Item>,
+    per_message: usize,
+    window: usize,
+) -> Created {
     let start = Instant::now();
     let mut created = Created::default();
     let mut pending = FuturesUnordered::new();
-    for item in items {
-        let command =
-            json!({"v": 1, "kind": "upsert", "namespace": NS, "id": item.id, "spec": item.spec});
-        let payload = serde_json::to_vec(&command).expect("serialisable");
-        let subject = format!("ontime.cmd.{NS}.{}", item.id);
+    let per_message = per_message.max(1);
+    let window = (window / per_message).max(2);
+    for chunk in items.chunks(per_message) {
+        let mut commands: Vec<Value> = chunk
+            .iter()
+            .map(|item| {
+                json!({"v": 1, "kind": "upsert", "namespace": NS, "id": item.id, "spec": item.spec})
+            })
+            .collect();
+        let (subject, message) = if per_message == 1 {
+            let command = commands.pop().expect("one command");
+            (format!("ontime.cmd.{NS}.{}", chunk[0].id), command)
+        } else {
+            let batch = json!({"v": 1, "namespace": NS, "commands": commands});
+            (format!("ontime.cmd.{NS}"), batch)
+        };
+        let payload = serde_json::to_vec(&message).expect("serialisable");
+        let indices: Vec<u64> = chunk.iter().map(|item| item.i).collect();
         match js.publish(subject, payload.into()).await {
-            Ok(ack) => pending.push(async move { (item.i, ack.await) }),
-            Err(e) => created.error(e.to_string()),
+            Ok(ack) => pending.push(async move { (indices, ack.await) }),
+            Err(e) => {
+                for _ in chunk {
+                    created.error(e.to_string());
+                }
+            }
         }
         while pending.len() >= window {
             settle(&mut created, pending.next().await);
@@ -275,13 +298,15 @@ pub async fn nats_commands(js: &jetstream::Context, items: Vec<Item>, window: us
 
 fn settle<E: std::fmt::Display>(
     created: &mut Created,
-    next: Option<(u64, Result<jetstream::publish::PublishAck, E>)>,
+    next: Option<(Vec<u64>, Result<jetstream::publish::PublishAck, E>)>,
 ) {
     match next {
-        Some((i, Ok(_))) => {
-            created.acked.insert(i);
+        Some((indices, Ok(_))) => created.acked.extend(indices),
+        Some((indices, Err(e))) => {
+            for _ in indices {
+                created.error(e.to_string());
+            }
         }
-        Some((_, Err(e))) => created.error(e.to_string()),
         None => {}
     }
 }

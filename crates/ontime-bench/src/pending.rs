@@ -54,7 +54,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
         p.n
     ));
     let start = Instant::now();
-    let created = load::nats_commands(&ontime.js, items, load::ACK_WINDOW).await;
+    let created = load::nats_commands(&ontime.js, items, 1, load::ACK_WINDOW).await;
     out.creates_per_sec = Some(created.per_sec());
     ontime
         .wait_applied(Duration::from_secs(120 + p.n as u64 / 200))
@@ -90,6 +90,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     let probe = load::nats_commands(
         &ontime.js,
         vec![load::item("probe", probe_i, probe_due, &sink.url)],
+        1,
         1,
     )
     .await;
