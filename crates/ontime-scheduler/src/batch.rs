@@ -51,12 +51,16 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
             ))?,
             Err(error) => Err(error)?,
         };
-        let applied: Vec<_> = futures::stream::iter(batch.commands)
+        // Each command is applied and its wake-up armed before the next of its slot starts:
+        // no step waits for the whole batch, and the reply goes once all are done.
+        let applied: Vec<(Applied, bool)> = futures::stream::iter(batch.commands)
             .map(|cmd| async {
-                match cmd {
+                let applied = match cmd {
                     Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
                     Err(error) => Err(Failure::Rejected(error)),
-                }
+                };
+                let armed = arm(&ctx, &applied).await;
+                (applied, armed)
             })
             .buffered(AT_ONCE)
             .collect()
@@ -64,7 +68,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
         if let Some(to) = reply_to.clone() {
             send_reply(&ctx, to, encode(&ctx, &applied)).await;
         }
-        Ok(arm(&ctx, applied).await)
+        Ok(applied.iter().all(|(_, armed)| *armed))
     };
     match with_progress(&acker, progress, work).await {
         Ok(true) => crate::arm::ack(Some(acker)).await,
@@ -91,40 +95,33 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
 
 type Applied = Result<Option<(TimerRecord, u64)>, Failure>;
 
-/// Arms every applied command's wake-up durably, whatever its due time (see
-/// [`Ctx::arm_durably`]). `true` when every command was applied and armed.
-async fn arm(ctx: &Ctx, applied: Vec<Applied>) -> bool {
-    let armed = futures::stream::iter(applied)
-        .map(|outcome| async move {
-            match outcome {
-                Ok(Some((record, _))) => {
-                    metrics::counter!(COMMANDS, "outcome" => "applied").increment(1);
-                    ctx.arm_durably(&record).await.is_ok()
-                }
-                Ok(None) => true,
-                Err(Failure::Rejected(_)) => {
-                    metrics::counter!(COMMANDS, "outcome" => "rejected").increment(1);
-                    true
-                }
-                Err(Failure::Nats(e)) => {
-                    tracing::warn!(error = %e, "applying a command of a batch failed");
-                    false
-                }
-            }
-        })
-        .buffer_unordered(AT_ONCE)
-        .collect::<Vec<bool>>()
-        .await;
-    armed.into_iter().all(|ok| ok)
+/// Arms an applied command's wake-up durably, whatever its due time (see
+/// [`Ctx::arm_durably`]). `false` when the command was not applied or not armed.
+async fn arm(ctx: &Ctx, applied: &Applied) -> bool {
+    match applied {
+        Ok(Some((record, _))) => {
+            metrics::counter!(COMMANDS, "outcome" => "applied").increment(1);
+            ctx.arm_durably(record).await.is_ok()
+        }
+        Ok(None) => true,
+        Err(Failure::Rejected(_)) => {
+            metrics::counter!(COMMANDS, "outcome" => "rejected").increment(1);
+            true
+        }
+        Err(Failure::Nats(e)) => {
+            tracing::warn!(error = %e, "applying a command of a batch failed");
+            false
+        }
+    }
 }
 
 /// The reply to a batch: each command's timer, or why it was refused, or (not applied yet,
 /// or the timers would not fit in one message) that it was accepted.
-fn encode(ctx: &Ctx, applied: &[Applied]) -> Vec<u8> {
+fn encode(ctx: &Ctx, applied: &[(Applied, bool)]) -> Vec<u8> {
     let results = |with_timers: bool| BatchReply {
         results: applied
             .iter()
-            .map(|outcome| match outcome {
+            .map(|(outcome, _)| match outcome {
                 Ok(Some((record, revision))) if with_timers => {
                     Reply::applied(record.view(*revision))
                 }
