@@ -176,3 +176,89 @@ async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
     drop(schedulers);
     drop(workers);
 }
+
+/// Messages in the timers bucket of installation `prefix`: how far the scheduler got.
+async fn timers_written(client: &async_nats::Client, prefix: &str) -> u64 {
+    let names = ontime_nats::Names::new(prefix).unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    match js.get_stream(format!("KV_{}", names.timers_bucket())).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let http = reqwest::Client::new();
+    let prefix = unique_prefix();
+    let url = nats.url();
+    let common = ["--nats-url", url.as_str(), "--prefix", prefix.as_str()];
+    let addr = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{addr}");
+    let part = |name: &str| {
+        let mut args = vec![name];
+        args.extend_from_slice(&common);
+        ontime(&args)
+    };
+    let _gateway = part("gateway").args(["--http", &addr]).spawn().unwrap();
+    let mut scheduler = part("scheduler").spawn().unwrap();
+    let _worker = part("worker").spawn().unwrap();
+    ready(&http, &base).await;
+    let client = ontime_nats::connect(&url, "test").await.unwrap();
+
+    // One request, one batch message: the scheduler applies its items 128 at a time.
+    let n = 1000;
+    let due = Utc::now() + chrono::Duration::seconds(4);
+    let timers: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"id": format!("b{i}"), "schedule": {"at": due},
+            "target": {"http": {"url": sink.url(&format!("/b/{i}"))}}})
+        })
+        .collect();
+    let request = http
+        .post(format!("{base}/v1/namespaces/p/timers:batch"))
+        .json(&json!({"timers": timers}))
+        .send();
+    let answer = tokio::spawn(request);
+    // Killed once it has written some of the timers, not all.
+    let written = eventually(
+        Duration::from_secs(30),
+        "the first timers written",
+        || async {
+            let written = timers_written(&client, &prefix).await;
+            (written > 0).then_some(written)
+        },
+    )
+    .await;
+    scheduler.kill().await.unwrap();
+    assert!(
+        written < n,
+        "the scheduler had written all {written} timers before it was killed"
+    );
+    let mut replacement = part("scheduler").spawn().unwrap();
+
+    let answer: Value = answer.await.unwrap().unwrap().json().await.unwrap();
+    let accepted = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"].as_u64().is_some_and(|s| s < 300))
+        .count();
+    assert_eq!(accepted, n as usize, "every item acknowledged: {answer}");
+    // The batch comes back to the new scheduler after the schedulers' ack wait (10 s).
+    for i in 0..n {
+        sink.wait_for(&format!("/b/{i}"), 1, Duration::from_secs(60))
+            .await;
+    }
+    for i in 0..n {
+        let ids: std::collections::HashSet<String> = sink
+            .calls(&format!("/b/{i}"))
+            .iter()
+            .map(|c| c.header("webhook-id").unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1, "b{i}: duplicates must share one webhook-id");
+    }
+    replacement.kill().await.unwrap();
+}
