@@ -186,6 +186,85 @@ impl Gateways {
         body: Option<&Value>,
         key: &str,
     ) -> Answer {
+        let answered = self
+            .exchange(method, path, body, key, |reached, text| {
+                match reached.status {
+                    200..=202 => Verdict::Done(reached.acked()),
+                    status if retried(status) => Verdict::Retry(format!("HTTP {status}")),
+                    status => Verdict::Done(Answer::Refused { status, body: text }),
+                }
+            })
+            .await;
+        answered.unwrap_or_else(|last| Answer::Unacked { last })
+    }
+
+    /// Creates `timers` (each with its `id`) with one batch request, sent again under the same
+    /// `Idempotency-Key` while any item is answered 5xx; one answer per timer, in order.
+    pub async fn send_batch(&self, timers: Vec<Value>, key: &str) -> Vec<Answer> {
+        let path = format!("/v1/namespaces/{NAMESPACE}/timers:batch");
+        let body = json!({"timers": timers});
+        let mut answers = vec![Answer::Pending; timers.len()];
+        let answered = self
+            .exchange(Method::POST, &path, Some(&body), key, |reached, text| {
+                if reached.status != 200 {
+                    let status = reached.status;
+                    if retried(status) {
+                        return Verdict::Retry(format!("HTTP {status}"));
+                    }
+                    for answer in answers.iter_mut() {
+                        *answer = Answer::Refused {
+                            status,
+                            body: text.clone(),
+                        };
+                    }
+                    return Verdict::Done(());
+                }
+                let items = serde_json::from_str::<Value>(&text).unwrap_or_default();
+                for item in items["results"].as_array().into_iter().flatten() {
+                    let (Some(i), Some(status)) = (item["index"].as_u64(), item["status"].as_u64())
+                    else {
+                        continue;
+                    };
+                    let Some(answer) = answers.get_mut(i as usize) else {
+                        continue;
+                    };
+                    let status = status as u16;
+                    *answer = match status {
+                        // Already acknowledged by an earlier try: keep when it was.
+                        _ if answer.acked_at().is_some() => continue,
+                        200..=202 => Reached { status, ..reached }.acked(),
+                        _ if retried(status) => Answer::Pending,
+                        _ => Answer::Refused {
+                            status,
+                            body: item.to_string(),
+                        },
+                    };
+                }
+                match answers.iter().any(|a| matches!(a, Answer::Pending)) {
+                    true => Verdict::Retry("a batch item answered 5xx or not at all".into()),
+                    false => Verdict::Done(()),
+                }
+            })
+            .await;
+        if let Err(last) = answered {
+            for answer in answers.iter_mut().filter(|a| matches!(a, Answer::Pending)) {
+                *answer = Answer::Unacked { last: last.clone() };
+            }
+        }
+        answers
+    }
+
+    /// Sends a request until `judge` is done with an answer, trying again (alternating
+    /// gateways, with backoff) on a connection error, a timeout or when `judge` says so,
+    /// for at most [`RETRY_FOR`]. `Err` holds the last reason to try again.
+    async fn exchange<T>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        key: &str,
+        mut judge: impl FnMut(Reached, String) -> Verdict<T>,
+    ) -> Result<T, String> {
         let mut last = String::new();
         let mut gateway = self.choose();
         let started = Instant::now();
@@ -202,23 +281,18 @@ impl Gateways {
             }
             match request.send().await {
                 Ok(response) => {
-                    let status = response.status().as_u16();
-                    match status {
-                        200..=202 => {
-                            return Answer::Acked {
-                                status,
-                                at: Utc::now(),
-                                gateway,
-                                tries: attempt,
-                            };
-                        }
-                        408 | 429 | 500..=599 => {
-                            last = format!("HTTP {status}");
+                    let reached = Reached {
+                        status: response.status().as_u16(),
+                        at: Utc::now(),
+                        gateway,
+                        tries: attempt,
+                    };
+                    let text = response.text().await.unwrap_or_default();
+                    match judge(reached, text) {
+                        Verdict::Done(answer) => return Ok(answer),
+                        Verdict::Retry(reason) => {
+                            last = reason;
                             self.avoid(gateway, Duration::from_millis(500));
-                        }
-                        _ => {
-                            let body = response.text().await.unwrap_or_default();
-                            return Answer::Refused { status, body };
                         }
                     }
                 }
@@ -241,8 +315,39 @@ impl Gateways {
             .await;
             gateway = (gateway + 1) % self.bases.len();
         }
-        Answer::Unacked { last }
+        Err(last)
     }
+}
+
+/// An answer that came: its status, when, from which gateway, after how many tries.
+#[derive(Debug, Clone, Copy)]
+struct Reached {
+    status: u16,
+    at: DateTime<Utc>,
+    gateway: usize,
+    tries: u32,
+}
+
+impl Reached {
+    fn acked(self) -> Answer {
+        Answer::Acked {
+            status: self.status,
+            at: self.at,
+            gateway: self.gateway,
+            tries: self.tries,
+        }
+    }
+}
+
+/// What a request's answer leads to.
+enum Verdict<T> {
+    Done(T),
+    Retry(String),
+}
+
+/// Statuses a client tries again.
+fn retried(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
 }
 
 /// The body of a PUT.
@@ -307,8 +412,15 @@ pub struct LoadConfig {
     pub recurring_share: f64,
     pub delete_share: f64,
     pub fail_share: f64,
+    /// Share of one-time timers created through the batch endpoint, [`BATCH`] per request.
+    pub batch_share: f64,
     pub recurring: Option<Recurring>,
 }
+
+/// Timers per batch request.
+const BATCH: usize = 20;
+/// A batched timer waits for its batch to fill: it is due at least this far ahead.
+const BATCHED_AHEAD: Duration = Duration::from_secs(3);
 
 /// Creates `rate × duration` timers, one every `1/rate` seconds, and returns the tasks still
 /// in flight (PUTs awaiting an answer, DELETEs waiting for their moment).
@@ -324,16 +436,23 @@ pub async fn run(
     // Catch up after a stall, so the average rate holds.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut tasks = JoinSet::new();
+    let mut batch = Vec::with_capacity(BATCH);
     for n in 0..total {
         ticks.tick().await;
         while tasks.try_join_next().is_some() {}
         let id = format!("t{n}");
         let now = Utc::now();
-        let due_in = rng.duration(Duration::from_secs(1), Duration::from_secs(20));
-        let due = now + TimeDelta::from_std(due_in).unwrap_or_default();
         let recurring = config
             .recurring
             .filter(|_| rng.chance(config.recurring_share));
+        let batched = recurring.is_none() && rng.chance(config.batch_share);
+        let soonest = if batched {
+            BATCHED_AHEAD
+        } else {
+            Duration::from_secs(1)
+        };
+        let due_in = rng.duration(soonest, Duration::from_secs(20));
+        let due = now + TimeDelta::from_std(due_in).unwrap_or_default();
         let fail_first = if rng.chance(config.fail_share) {
             rng.range(1, 2) as u32
         } else {
@@ -342,6 +461,7 @@ pub async fn run(
         // Deletes only for one-time timers due far enough ahead to leave room before the
         // margin; the moment is a random fraction of that room after the PUT's answer.
         let delete_at = (recurring.is_none()
+            && !batched
             && due_in >= DELETE_MARGIN + Duration::from_secs(2)
             && rng.chance(config.delete_share))
         .then(|| rng.unit());
@@ -363,6 +483,15 @@ pub async fn run(
             put: Answer::Pending,
             delete: None,
         });
+        if batched {
+            let mut item = body;
+            item["id"] = json!(id);
+            batch.push((n, item));
+            if batch.len() == BATCH {
+                send_batch(&mut tasks, &gateways, &ledger, std::mem::take(&mut batch));
+            }
+            continue;
+        }
         let gateways = gateways.clone();
         let ledger = ledger.clone();
         tasks.spawn(async move {
@@ -399,5 +528,27 @@ pub async fn run(
             });
         });
     }
+    if !batch.is_empty() {
+        send_batch(&mut tasks, &gateways, &ledger, batch);
+    }
     tasks
+}
+
+/// Sends timers `(ledger index, body with its id)` in one batch request, recording each
+/// one's answer.
+fn send_batch(
+    tasks: &mut JoinSet<()>,
+    gateways: &Arc<Gateways>,
+    ledger: &Arc<Ledger>,
+    items: Vec<(usize, Value)>,
+) {
+    let (gateways, ledger) = (gateways.clone(), ledger.clone());
+    tasks.spawn(async move {
+        let key = format!("batch-t{}", items[0].0);
+        let (indices, timers): (Vec<usize>, Vec<Value>) = items.into_iter().unzip();
+        let answers = gateways.send_batch(timers, &key).await;
+        for (n, answer) in indices.into_iter().zip(answers) {
+            ledger.update(n, |rec| rec.put = answer);
+        }
+    });
 }

@@ -54,6 +54,10 @@ struct Args {
     /// occurrence.
     #[arg(long, default_value_t = 0.1)]
     fail_share: f64,
+    /// Share of the one-time timers created through the batch endpoint, 20 per request,
+    /// rather than one PUT each.
+    #[arg(long, default_value_t = 0.2)]
+    batch_share: f64,
     /// Seed of every random choice (default: from the clock; printed, so a plan can be
     /// replayed).
     #[arg(long)]
@@ -227,12 +231,13 @@ async fn run(args: Args, registry: Registry) -> anyhow::Result<bool> {
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", dir.display()))?;
     util::init_log(&dir);
     log(format!(
-        "ontime-chaos: duration {:?}, rate {}/s, recurring {}, deletes {}, failing {}, faults {}, seed {seed}",
+        "ontime-chaos: duration {:?}, rate {}/s, recurring {}, deletes {}, failing {}, batched {}, faults {}, seed {seed}",
         args.duration,
         args.rate,
         args.recurring_share,
         args.delete_share,
         args.fail_share,
+        args.batch_share,
         if args.no_faults { "off" } else { "on" }
     ));
     log(format!(
@@ -331,6 +336,7 @@ async fn run(args: Args, registry: Registry) -> anyhow::Result<bool> {
         recurring_share: args.recurring_share,
         delete_share: args.delete_share,
         fail_share: args.fail_share,
+        batch_share: args.batch_share,
         recurring,
     };
     let mut in_flight = load::run(
