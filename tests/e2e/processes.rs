@@ -54,6 +54,68 @@ async fn create(http: &reqwest::Client, base: &str, id: &str, url: &str, in_ms: 
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
+/// A nats-server, a sink, and the names the separate ontime processes of one test share.
+struct Deployment {
+    nats: NatsServer,
+    sink: Sink,
+    http: reqwest::Client,
+    prefix: String,
+    /// The gateway's listening address, and its URL.
+    addr: String,
+    base: String,
+}
+
+impl Deployment {
+    async fn start() -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        Self {
+            nats: NatsServer::start().await,
+            sink: Sink::start().await,
+            http: reqwest::Client::new(),
+            prefix: unique_prefix(),
+            base: format!("http://{addr}"),
+            addr,
+        }
+    }
+
+    /// `ontime <name>` on this test's nats-server, under its prefix.
+    fn part(&self, name: &str) -> Command {
+        ontime(&[
+            name,
+            "--nats-url",
+            &self.nats.url(),
+            "--prefix",
+            &self.prefix,
+        ])
+    }
+
+    fn gateway(&self) -> Child {
+        let mut gateway = self.part("gateway");
+        gateway.args(["--http", &self.addr]).spawn().unwrap()
+    }
+}
+
+/// Waits until every `<path>/<i>` (i < n) has been called, and checks that any duplicate call
+/// is recognisable: all the calls of one timer carry the same `webhook-id`.
+async fn each_called_once(sink: &Sink, path: &str, n: usize) {
+    for i in 0..n {
+        sink.wait_for(&format!("{path}/{i}"), 1, Duration::from_secs(60))
+            .await;
+    }
+    for i in 0..n {
+        let ids: std::collections::HashSet<String> = sink
+            .calls(&format!("{path}/{i}"))
+            .iter()
+            .map(|c| c.header("webhook-id").unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{path}/{i}: duplicates must share one webhook-id"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_mode_restarts_on_its_data_dir_without_losing_timers_and_stops_its_server() {
     let data = tempfile::tempdir().unwrap();
@@ -107,23 +169,10 @@ async fn dev_mode_restarts_on_its_data_dir_without_losing_timers_and_stops_its_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
-    let nats = NatsServer::start().await;
-    let sink = Sink::start().await;
-    let http = reqwest::Client::new();
-    let prefix = unique_prefix();
-    let url = nats.url();
-    let common = ["--nats-url", url.as_str(), "--prefix", prefix.as_str()];
-    let http_port = free_port();
-    let addr = format!("127.0.0.1:{http_port}");
-    let base = format!("http://{addr}");
-    let part = |name: &str| {
-        let mut args = vec![name];
-        args.extend_from_slice(&common);
-        ontime(&args)
-    };
-    let mut gateway_cmd = part("gateway");
-    gateway_cmd.args(["--http", &addr]);
-    let _gateway = gateway_cmd.spawn().unwrap();
+    let d = Deployment::start().await;
+    let (sink, http, base) = (&d.sink, &d.http, &d.base);
+    let part = |name: &str| d.part(name);
+    let _gateway = d.gateway();
     let mut schedulers = vec![
         part("scheduler").spawn().unwrap(),
         part("scheduler").spawn().unwrap(),
@@ -132,13 +181,13 @@ async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
         part("worker").spawn().unwrap(),
         part("worker").spawn().unwrap(),
     ];
-    ready(&http, &base).await;
+    ready(http, base).await;
 
     let n = 30;
     for i in 0..n {
         create(
-            &http,
-            &base,
+            http,
+            base,
             &format!("p{i}"),
             &sink.url(&format!("/p/{i}")),
             1_000 + 150 * i,
@@ -152,18 +201,7 @@ async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
     .await;
     schedulers[0].kill().await.unwrap();
     workers[0].kill().await.unwrap();
-    for i in 0..n {
-        sink.wait_for(&format!("/p/{i}"), 1, Duration::from_secs(60))
-            .await;
-    }
-    for i in 0..n {
-        let ids: std::collections::HashSet<String> = sink
-            .calls(&format!("/p/{i}"))
-            .iter()
-            .map(|c| c.header("webhook-id").unwrap().to_owned())
-            .collect();
-        assert_eq!(ids.len(), 1, "p{i}: duplicates must share one webhook-id");
-    }
+    each_called_once(sink, "/p", n as usize).await;
     let r: Value = http
         .get(format!("{base}/v1/namespaces/p/timers/p0"))
         .send()
@@ -189,24 +227,14 @@ async fn timers_written(client: &async_nats::Client, prefix: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
-    let nats = NatsServer::start().await;
-    let sink = Sink::start().await;
-    let http = reqwest::Client::new();
-    let prefix = unique_prefix();
-    let url = nats.url();
-    let common = ["--nats-url", url.as_str(), "--prefix", prefix.as_str()];
-    let addr = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{addr}");
-    let part = |name: &str| {
-        let mut args = vec![name];
-        args.extend_from_slice(&common);
-        ontime(&args)
-    };
-    let _gateway = part("gateway").args(["--http", &addr]).spawn().unwrap();
+    let d = Deployment::start().await;
+    let (sink, http, base) = (&d.sink, &d.http, &d.base);
+    let part = |name: &str| d.part(name);
+    let _gateway = d.gateway();
     let mut scheduler = part("scheduler").spawn().unwrap();
     let _worker = part("worker").spawn().unwrap();
-    ready(&http, &base).await;
-    let client = ontime_nats::connect(&url, "test").await.unwrap();
+    ready(http, base).await;
+    let client = ontime_nats::connect(&d.nats.url(), "test").await.unwrap();
 
     // One request, one batch message: the scheduler applies its items 128 at a time.
     let n = 1000;
@@ -227,7 +255,7 @@ async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
         Duration::from_secs(30),
         "the first timers written",
         || async {
-            let written = timers_written(&client, &prefix).await;
+            let written = timers_written(&client, &d.prefix).await;
             (written > 0).then_some(written)
         },
     )
@@ -248,17 +276,6 @@ async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
         .count();
     assert_eq!(accepted, n as usize, "every item acknowledged: {answer}");
     // The batch comes back to the new scheduler after the schedulers' ack wait (10 s).
-    for i in 0..n {
-        sink.wait_for(&format!("/b/{i}"), 1, Duration::from_secs(60))
-            .await;
-    }
-    for i in 0..n {
-        let ids: std::collections::HashSet<String> = sink
-            .calls(&format!("/b/{i}"))
-            .iter()
-            .map(|c| c.header("webhook-id").unwrap().to_owned())
-            .collect();
-        assert_eq!(ids.len(), 1, "b{i}: duplicates must share one webhook-id");
-    }
+    each_called_once(sink, "/b", n as usize).await;
     replacement.kill().await.unwrap();
 }
