@@ -15,7 +15,7 @@ use ontime_core::timer::TimerRecord;
 use ontime_core::{Namespace, ValidationError};
 
 use crate::Ctx;
-use crate::commands::{Failure, apply, reply_subject, send_reply};
+use crate::commands::{Failure, apply, position, reply_subject, send_reply};
 use crate::metrics::COMMANDS;
 
 /// Commands of one batch applied at once: enough to keep NATS busy, few enough that a
@@ -24,12 +24,8 @@ const AT_ONCE: usize = 128;
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
-    let (seq, accepted_at) = match message.info() {
-        Ok(info) => (info.stream_sequence, info.published),
-        Err(e) => {
-            tracing::warn!(error = %e, "a batch without JetStream metadata");
-            return;
-        }
+    let Some((seq, accepted_at)) = position(&message) else {
+        return;
     };
     let reply_to = reply_subject(&message);
     let (message, acker) = message.split();

@@ -34,12 +34,8 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
     {
         return crate::batch::handle(ctx, message, namespace).await;
     }
-    let (seq, accepted_at) = match message.info() {
-        Ok(info) => (info.stream_sequence, info.published),
-        Err(e) => {
-            tracing::warn!(error = %e, "a command without JetStream metadata");
-            return;
-        }
+    let Some((seq, accepted_at)) = position(&message) else {
+        return;
     };
     let reply_to = reply_subject(&message);
     let subject = message.subject.to_string();
@@ -49,6 +45,19 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         Err(e) => Err(Failure::Rejected(e)),
     };
     conclude(&ctx, outcome, reply_to, acker).await;
+}
+
+/// The message's place in its stream and when the stream took it, which order and date the
+/// commands (and reports) it carries. `None`, logged, for a message without JetStream's
+/// metadata, which is left alone.
+pub fn position(message: &Message) -> Option<(u64, DateTime<Utc>)> {
+    match message.info() {
+        Ok(info) => Some((info.stream_sequence, info.published)),
+        Err(e) => {
+            tracing::warn!(error = %e, subject = %message.subject, "a message without JetStream metadata");
+            None
+        }
+    }
 }
 
 /// Where the publisher of a command waits for the reply, if it does.

@@ -9,12 +9,11 @@ use ontime_core::timer::Attempt;
 
 use crate::Ctx;
 use crate::arm::ack;
-use crate::commands::{apply, conclude};
+use crate::commands::{apply, conclude, position};
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message) {
-    let Ok(info) = message.info().map(|i| (i.stream_sequence, i.published)) else {
-        tracing::warn!("a log entry without JetStream metadata");
+    let Some((seq, accepted_at)) = position(&message) else {
         return;
     };
     let rearm = ontime_nats::log::report_of(message.headers.as_ref());
@@ -31,6 +30,6 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         return;
     };
     let cmd = Command::new(key, CommandBody::Report { attempt, rearm });
-    let outcome = apply(&ctx, &cmd, info.0, info.1).await;
+    let outcome = apply(&ctx, &cmd, seq, accepted_at).await;
     conclude(&ctx, outcome, None, acker).await;
 }
