@@ -34,9 +34,9 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
     let progress = ctx.topology.config.scheduler_ack_wait / 3;
     let work = async {
         let _turn = ctx.batches.acquire().await.expect("never closed");
-        let batch = match Batch::decode(&message.payload) {
-            Ok(batch) if batch.namespace == namespace => batch,
-            Ok(batch) => Err(ValidationError::invalid(
+        let batch = Batch::decode(&message.payload)?;
+        if batch.namespace != namespace {
+            return Err(ValidationError::invalid(
                 "namespace",
                 format!(
                     "a batch for namespace {} published on {}; publish it on {}",
@@ -44,9 +44,8 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
                     message.subject,
                     ctx.topology.names().cmd_batch_subject(&batch.namespace)
                 ),
-            ))?,
-            Err(error) => Err(error)?,
-        };
+            ));
+        }
         // Each command is applied and its wake-up armed before the next of its slot starts:
         // no step waits for the whole batch, and the reply goes once all are done.
         let applied: Vec<(Applied, bool)> = futures::stream::iter(batch.commands)
