@@ -118,15 +118,15 @@ impl Ontime {
             for part in &mut self.parts {
                 part.check_alive()?;
             }
-            let info = self.consumer_info(CMD_STREAM, CMD_CONSUMER).await?;
-            if info.num_pending == 0 && info.num_ack_pending == 0 {
+            // A work queue: a command (single or batch, whichever consumer takes it) stays
+            // in the stream until the scheduler has applied it.
+            let left = self.stream_messages(CMD_STREAM).await?;
+            if left == 0 {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the scheduler has not applied every command within {within:?} ({} pending, {} unacknowledged)",
-                    info.num_pending,
-                    info.num_ack_pending
+                    "the scheduler has not applied every command within {within:?} ({left} left)"
                 );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

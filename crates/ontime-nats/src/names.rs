@@ -72,6 +72,11 @@ impl Names {
     pub fn cmd_consumer(&self) -> &'static str {
         "schedulers"
     }
+    /// The schedulers' shared consumer of batches of commands: apart from single commands,
+    /// so that each scheduler pulls only the few batches it applies at once.
+    pub fn batch_consumer(&self) -> &'static str {
+        "schedulers-batches"
+    }
     /// The schedulers' shared consumer of wake-ups.
     pub fn wake_consumer(&self) -> &'static str {
         "schedulers-wake"
@@ -88,6 +93,14 @@ impl Names {
     /// `<p>.cmd.>`: every command subject.
     pub fn cmd_all(&self) -> String {
         format!("{}.cmd.>", self.prefix)
+    }
+    /// `<p>.cmd.*.*`: every single command's subject (the `schedulers` consumer's filter).
+    pub fn cmd_single_all(&self) -> String {
+        format!("{}.cmd.*.*", self.prefix)
+    }
+    /// `<p>.cmd.*`: every batch's subject (the `schedulers-batches` consumer's filter).
+    pub fn cmd_batch_all(&self) -> String {
+        format!("{}.cmd.*", self.prefix)
     }
     pub fn cmd_subject(&self, key: &TimerKey) -> String {
         format!("{}.cmd.{}", self.prefix, key.subject_suffix())

@@ -49,6 +49,10 @@ impl Default for TopologyConfig {
     }
 }
 
+/// Batches delivered to the schedulers and not yet acknowledged, all instances together:
+/// each applies a few at once, and one is up to `max_payload` in memory.
+const BATCHES_PENDING: i64 = 64;
+
 /// Handles on a ready topology, cheap to clone.
 #[derive(Clone)]
 pub struct Topology {
@@ -152,13 +156,25 @@ impl Topology {
                 config.scheduler_ack_wait,
             )
         };
+        // Single commands and batches have consumers of their own (a work-queue stream's
+        // filters may not overlap; the single commands' one is narrowed first, for an
+        // installation whose consumer took every command).
         let consumers = [
             (
                 n.cmd_stream(),
                 pull(
                     n.cmd_consumer(),
-                    n.cmd_all(),
+                    n.cmd_single_all(),
                     config.scheduler_max_ack_pending,
+                    config.scheduler_ack_wait,
+                ),
+            ),
+            (
+                n.cmd_stream(),
+                pull(
+                    n.batch_consumer(),
+                    n.cmd_batch_all(),
+                    BATCHES_PENDING,
                     config.scheduler_ack_wait,
                 ),
             ),

@@ -22,18 +22,33 @@ use crate::metrics::COMMANDS;
 /// batch of 1,000 does not flood it.
 const AT_ONCE: usize = 128;
 
+/// Handles a message of the batch consumer (whose filter, `<p>.cmd.*`, lets only batches
+/// through).
+pub async fn handle(ctx: Arc<Ctx>, message: Message) {
+    match ctx
+        .topology
+        .names()
+        .namespace_of_batch_subject(&message.subject)
+    {
+        Some(namespace) => apply_batch(ctx, message, namespace).await,
+        None => {
+            tracing::error!(subject = %message.subject, "not a batch subject; dropped");
+            let _ = message.ack_with(AckKind::Term).await;
+        }
+    }
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-pub async fn handle(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
+pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
     let Some((seq, accepted_at)) = position(&message) else {
         return;
     };
     let reply_to = reply_subject(&message);
     let (message, acker) = message.split();
-    // Batches wait their turn, and a batch can take a while: say so, or the consumer would
-    // hand it to another scheduler after `ack_wait` while this one still works on it.
+    // A batch can take a while: say so, or the consumer would hand it to another scheduler
+    // after `ack_wait` while this one still works on it.
     let progress = ctx.topology.config.scheduler_ack_wait / 3;
     let work = async {
-        let _turn = ctx.batches.acquire().await.expect("never closed");
         let batch = Batch::decode(&message.payload)?;
         if batch.namespace != namespace {
             return Err(ValidationError::invalid(

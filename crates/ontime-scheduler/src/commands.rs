@@ -27,12 +27,14 @@ pub enum Failure {
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message) {
+    // Batches have a consumer of their own; one that still reaches this one (a consumer
+    // created before batches existed) is applied all the same rather than refused.
     if let Some(namespace) = ctx
         .topology
         .names()
         .namespace_of_batch_subject(&message.subject)
     {
-        return crate::batch::handle(ctx, message, namespace).await;
+        return crate::batch::apply_batch(ctx, message, namespace).await;
     }
     let Some((seq, accepted_at)) = position(&message) else {
         return;

@@ -75,9 +75,9 @@ pub(crate) struct Ctx {
     pub recent: recent::Recent,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
-    /// Bounds the batches applied at once (each applies up to `batch::AT_ONCE` commands at
-    /// once); the others wait their turn.
-    pub batches: Semaphore,
+    /// Bounds the batches pulled, hence applied, at once (each applies up to
+    /// `batch::AT_ONCE` commands at once, and is up to `max_payload` in memory).
+    pub batch_permits: Arc<Semaphore>,
 }
 
 impl Ctx {
@@ -98,6 +98,9 @@ pub async fn run(
 ) -> Result<(), SchedulerError> {
     let n = topology.names().clone();
     let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;
+    let batch_consumer = topology
+        .consumer(&n.cmd_stream(), n.batch_consumer())
+        .await?;
     let wake_consumer = topology
         .consumer(&n.sched_stream(), n.wake_consumer())
         .await?;
@@ -106,42 +109,54 @@ pub async fn run(
         .await?;
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
-        batches: Semaphore::new(BATCHES_AT_ONCE),
+        batch_permits: Arc::new(Semaphore::new(BATCHES_AT_ONCE)),
         recent: recent::Recent::new(config.recent_records),
         topology,
         config,
         queue: PrecisionQueue::default(),
     });
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
+    let permits = ctx.permits.clone();
     let commands = tokio::spawn(pull::consume(
         ctx.clone(),
         cmd_consumer,
+        permits.clone(),
         shutdown.clone(),
         commands::handle,
+    ));
+    let batches = tokio::spawn(pull::consume(
+        ctx.clone(),
+        batch_consumer,
+        ctx.batch_permits.clone(),
+        shutdown.clone(),
+        batch::handle,
     ));
     let wakes = tokio::spawn(pull::consume(
         ctx.clone(),
         wake_consumer,
+        permits.clone(),
         shutdown.clone(),
         wakes::handle,
     ));
     let reports = tokio::spawn(pull::consume(
         ctx.clone(),
         report_consumer,
+        permits,
         shutdown.clone(),
         reports::handle,
     ));
-    let (c, w, r) = tokio::join!(commands, wakes, reports);
+    let (c, b, w, r) = tokio::join!(commands, batches, wakes, reports);
     // The consumers stopped: wait for the work in flight, then give back what is held.
     let _ = ctx
         .permits
         .acquire_many(ctx.config.concurrency as u32)
         .await;
+    let _ = ctx.batch_permits.acquire_many(BATCHES_AT_ONCE as u32).await;
     firing.abort();
     for due in ctx.queue.drain() {
         due.release().await;
     }
-    for result in [c, w, r] {
+    for result in [c, b, w, r] {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),

@@ -148,12 +148,17 @@ impl Gateway {
 
     async fn scheduler(&self, refusal: Option<ValidationError>) -> FakeScheduler {
         let names = self.topology.names();
-        let consumer = self
-            .topology
-            .consumer(&names.cmd_stream(), names.cmd_consumer())
-            .await
-            .expect("the command consumer");
-        let mut messages = consumer.messages().await.expect("pulling commands");
+        let mut pulled = Vec::new();
+        for durable in [names.cmd_consumer(), names.batch_consumer()] {
+            let consumer = self
+                .topology
+                .consumer(&names.cmd_stream(), durable)
+                .await
+                .expect("the command consumers");
+            pulled.push(consumer.messages().await.expect("pulling commands"));
+        }
+        // Single commands and batches, as they come.
+        let mut messages = futures::stream::select_all(pulled);
         let topology = self.topology.clone();
         let taken = Arc::new(Mutex::new(Vec::new()));
         let log = taken.clone();
