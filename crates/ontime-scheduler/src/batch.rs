@@ -22,22 +22,7 @@ use crate::metrics::COMMANDS;
 /// batch of 1,000 does not flood it.
 const AT_ONCE: usize = 128;
 
-/// Handles a message of the batch consumer (whose filter, `<p>.cmd.*`, lets only batches
-/// through).
-pub async fn handle(ctx: Arc<Ctx>, message: Message) {
-    match ctx
-        .topology
-        .names()
-        .namespace_of_batch_subject(&message.subject)
-    {
-        Some(namespace) => apply_batch(ctx, message, namespace).await,
-        None => {
-            tracing::error!(subject = %message.subject, "not a batch subject; dropped");
-            let _ = message.ack_with(AckKind::Term).await;
-        }
-    }
-}
-
+/// Applies a batch of `namespace` (its subject's) and settles its message.
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
     let Some((seq, accepted_at)) = position(&message) else {

@@ -27,8 +27,8 @@ pub enum Failure {
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message) {
-    // Batches have a consumer of their own; one that still reaches this one (a consumer
-    // created before batches existed) is applied all the same rather than refused.
+    // Both consumers of the command stream come here: single commands and batches each
+    // have one (batches are pulled a few at a time), and the subject tells which it is.
     if let Some(namespace) = ctx
         .topology
         .names()

@@ -75,9 +75,6 @@ pub(crate) struct Ctx {
     pub recent: recent::Recent,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
-    /// Bounds the batches pulled, hence applied, at once (each applies up to
-    /// `batch::AT_ONCE` commands at once, and is up to `max_payload` in memory).
-    pub batch_permits: Arc<Semaphore>,
 }
 
 impl Ctx {
@@ -109,7 +106,6 @@ pub async fn run(
         .await?;
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
-        batch_permits: Arc::new(Semaphore::new(BATCHES_AT_ONCE)),
         recent: recent::Recent::new(config.recent_records),
         topology,
         config,
@@ -117,6 +113,9 @@ pub async fn run(
     });
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
     let permits = ctx.permits.clone();
+    // Bounds the batches pulled, hence applied, at once: each applies up to
+    // `batch::AT_ONCE` commands at once, and is up to `max_payload` in memory.
+    let batch_permits = Arc::new(Semaphore::new(BATCHES_AT_ONCE));
     let commands = tokio::spawn(pull::consume(
         ctx.clone(),
         cmd_consumer,
@@ -127,9 +126,9 @@ pub async fn run(
     let batches = tokio::spawn(pull::consume(
         ctx.clone(),
         batch_consumer,
-        ctx.batch_permits.clone(),
+        batch_permits.clone(),
         shutdown.clone(),
-        batch::handle,
+        commands::handle,
     ));
     let wakes = tokio::spawn(pull::consume(
         ctx.clone(),
@@ -151,7 +150,7 @@ pub async fn run(
         .permits
         .acquire_many(ctx.config.concurrency as u32)
         .await;
-    let _ = ctx.batch_permits.acquire_many(BATCHES_AT_ONCE as u32).await;
+    let _ = batch_permits.acquire_many(BATCHES_AT_ONCE as u32).await;
     firing.abort();
     for due in ctx.queue.drain() {
         due.release().await;
