@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{Message, consumer::PullConsumer};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{AckKind, Message, consumer::PullConsumer};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +62,25 @@ where
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             None => return Ok(()),
+        }
+    }
+}
+
+/// Runs `work`, telling the consumer every `every` that the message is still being worked
+/// on, so `ack_wait` does not hand it to another process meanwhile (a slow call, a large
+/// batch).
+pub async fn with_progress<T>(acker: &Acker, every: Duration, work: impl Future<Output = T>) -> T {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                if let Err(e) = acker.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %e, "progress ack failed");
+                }
+            }
         }
     }
 }

@@ -3,11 +3,9 @@
 //! (same sequence, same acceptance time); the batch shares one delivery, one reply and one
 //! ack, which is what makes bulk creation cheap.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use ontime_core::command::{Batch, BatchReply, Reply};
@@ -65,7 +63,7 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
         }
         Ok(applied.iter().all(|(_, armed)| *armed))
     };
-    match with_progress(&acker, progress, work).await {
+    match ontime_nats::pull::with_progress(&acker, progress, work).await {
         Ok(true) => crate::arm::ack(Some(acker)).await,
         Ok(false) => {
             // Applied commands come back unchanged and are armed again; the others retry.
@@ -131,19 +129,4 @@ fn encode(ctx: &Ctx, applied: &[(Applied, bool)]) -> Vec<u8> {
         return full;
     }
     serde_json::to_vec(&results(false)).unwrap_or_default()
-}
-
-/// Runs `work`, telling the consumer every `every` that the message is still being worked on.
-async fn with_progress<T>(acker: &Acker, every: Duration, work: impl Future<Output = T>) -> T {
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            () = tokio::time::sleep(every) => {
-                if let Err(e) = acker.ack_with(AckKind::Progress).await {
-                    tracing::debug!(error = %e, "progress ack failed");
-                }
-            }
-        }
-    }
 }

@@ -131,9 +131,9 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
     }
     let target = &record.spec.target.http;
-    let result = with_progress(
-        ctx,
+    let result = ontime_nats::pull::with_progress(
         &acker,
+        ctx.config.progress_interval,
         call::make(&ctx.http, target, &fire, attempt_no, started_at),
     )
     .await;
@@ -179,23 +179,6 @@ async fn report_and_settle(
     };
     if let Err(e) = settled {
         tracing::debug!(error = %e, "settling failed; the message will be redelivered");
-    }
-}
-
-/// Sends progress acks while a slow call lasts, so ack_wait does not redeliver it.
-async fn with_progress<F: std::future::Future<Output = CallResult>>(
-    ctx: &Ctx,
-    acker: &async_nats::jetstream::message::Acker,
-    call: F,
-) -> CallResult {
-    tokio::pin!(call);
-    let mut tick = tokio::time::interval(ctx.config.progress_interval);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            result = &mut call => return result,
-            _ = tick.tick() => { let _ = acker.ack_with(AckKind::Progress).await; }
-        }
     }
 }
 
