@@ -103,7 +103,7 @@ fn timer_id(
     let id = match id {
         Some(id) => id,
         None => {
-            let item = submit::batch_item_id(namespace, idempotency_key, index);
+            let item = submit::batch_id(namespace, idempotency_key, index);
             TimerId::parse(&submit::new_timer_id(&item, idempotency_key.is_some()))?
         }
     };
