@@ -3,6 +3,7 @@
 //! `ontime.cmd.<ns>` (schema in `docs/wire.md`). Version 1.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use serde::{Deserialize, Serialize};
 
@@ -86,9 +87,7 @@ impl Command {
         }
         Ok(cmd)
     }
-}
 
-impl Command {
     /// Decodes a well-formed command without the buffering serde does for a flattened,
     /// internally tagged body (perf: that was most of the scheduler's decoding of a command).
     /// `None` hands the document to the derived decoder, which accepts the same documents and
@@ -292,17 +291,20 @@ impl Batch {
                         ),
                     ));
                 }
-                if let Some(first) = seen.insert(cmd.id.clone(), i) {
-                    seen.insert(cmd.id.clone(), first);
-                    return Err(ValidationError::invalid(
+                match seen.entry(cmd.id.clone()) {
+                    Entry::Occupied(first) => Err(ValidationError::invalid(
                         format!("{within}.id"),
                         format!(
-                            "timer {} is already named by commands[{first}]; a batch names each timer once",
-                            cmd.id
+                            "timer {} is already named by commands[{}]; a batch names each timer once",
+                            cmd.id,
+                            first.get()
                         ),
-                    ));
+                    )),
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                        Ok(cmd)
+                    }
                 }
-                Ok(cmd)
             })
             .collect();
         Ok(DecodedBatch {
