@@ -125,7 +125,7 @@ fn encode(ctx: &Ctx, applied: &[(Applied, bool)]) -> Vec<u8> {
         error: None,
     };
     let full = serde_json::to_vec(&results(true)).unwrap_or_default();
-    if full.len() <= ctx.topology.client.server_info().max_payload {
+    if full.len() <= ctx.topology.client.max_payload() {
         return full;
     }
     serde_json::to_vec(&results(false)).unwrap_or_default()
