@@ -1,6 +1,7 @@
 //! The timers' state in the KV bucket: typed reads for everyone, compare-and-set writes for
 //! the scheduler (its only writer).
 
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
@@ -155,11 +156,12 @@ impl TimerStore {
         }
     }
 
-    /// Lists the timers of a namespace in a stable order (by id encoding), optionally only
-    /// those with `status`, starting after `cursor` (an id from a previous page).
+    /// Lists the timers of a namespace in a stable order (by id), optionally only those with
+    /// `status` (cancelled timers only when asked for), starting after `cursor` (the id that
+    /// ended the previous page).
     ///
-    /// Reads the namespace's latest entries with an ordered consumer: cost grows with the
-    /// namespace's size, not with the page size.
+    /// Memory follows the page, not the namespace: whatever is read on the way is kept only
+    /// while it is among the first `limit + 1`.
     pub async fn list(
         &self,
         ns: &Namespace,
@@ -167,45 +169,188 @@ impl TimerStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page, NatsError> {
-        let filter = format!("$KV.{}.{}.>", self.names.timers_bucket(), ns.token());
-        let stream = self
-            .js
-            .get_stream(format!("KV_{}", self.names.timers_bucket()))
-            .await
-            .map_err(NatsError::nats)?;
-        let messages = read_all(&stream, filter, consumer::DeliverPolicy::LastPerSubject).await?;
-        let mut items: Vec<(TimerRecord, u64)> = Vec::with_capacity(messages.len());
-        for (payload, seq, is_put) in messages {
-            if !is_put {
-                continue;
-            }
-            let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) else {
-                continue;
-            };
-            if status.is_some_and(|s| s != record.status) {
-                continue;
-            }
-            if status.is_none() && record.status == TimerStatus::Cancelled {
-                continue;
-            }
-            items.push((record, seq));
-        }
-        items.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let start = match cursor {
-            Some(c) => items.partition_point(|(r, _)| r.id.as_str() <= c),
-            None => 0,
+        let wanted = limit + 1;
+        let mut items = match status {
+            None => self.first_live(ns, cursor, wanted).await?,
+            Some(status) => self.first_with_status(ns, status, cursor, wanted).await?,
         };
-        let mut page: Vec<_> = items.into_iter().skip(start).take(limit + 1).collect();
-        let next_cursor = if page.len() > limit {
-            page.truncate(limit);
-            page.last().map(|(r, _)| r.id.to_string())
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|(r, _)| r.id.to_string())
         } else {
             None
         };
-        Ok(Page {
-            items: page,
-            next_cursor,
-        })
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The first `wanted` timers after `cursor` that are not cancelled. The keys come from
+    /// the stream's index of subjects, with no record read; only the next few of them (in id
+    /// order) are kept and then read, a few at a time. Deleted or cancelled timers among them
+    /// are passed over, and the next keys are listed if the page is not full yet.
+    async fn first_live(
+        &self,
+        ns: &Namespace,
+        cursor: Option<&str>,
+        wanted: usize,
+    ) -> Result<Vec<(TimerRecord, u64)>, NatsError> {
+        let window = (wanted * 2).max(LIST_WINDOW_MIN);
+        let mut after = cursor.map(str::to_owned);
+        let mut items = Vec::with_capacity(wanted);
+        loop {
+            let keys = self.next_keys(ns, after.as_deref(), window).await?;
+            let exhausted = keys.len() < window;
+            after = keys.last().map(|k| k.id.to_string());
+            let mut reads = futures::stream::iter(keys)
+                .map(|key| async move { self.get(&key).await })
+                .buffered(LIST_READS_AT_ONCE);
+            while let Some(slot) = reads.next().await {
+                let slot = match slot {
+                    Ok(slot) => slot,
+                    // As a listing has always done: an unreadable record is left out of it
+                    // (a GET of its id reports it), not allowed to break every page.
+                    Err(NatsError::Corrupt(e)) => {
+                        tracing::warn!(error = %e, "an unreadable timer left out of a listing");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(record) = slot.record
+                    && record.status != TimerStatus::Cancelled
+                {
+                    items.push((record, slot.revision));
+                    if items.len() == wanted {
+                        return Ok(items);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The first `n` keys of the namespace after `after`, in id order, from the stream's
+    /// index of subjects (a key whose entry was deleted may be among them).
+    async fn next_keys(
+        &self,
+        ns: &Namespace,
+        after: Option<&str>,
+        n: usize,
+    ) -> Result<Vec<TimerKey>, NatsError> {
+        let prefix = format!("$KV.{}.", self.names.timers_bucket());
+        let filter = format!("{prefix}{}.>", ns.token());
+        let mut subjects = self
+            .kv
+            .stream
+            .info_with_subjects(&filter)
+            .await
+            .map_err(NatsError::nats)?;
+        let mut first = Smallest::new(n);
+        while let Some(entry) = subjects.next().await {
+            let (subject, _) = entry.map_err(NatsError::nats)?;
+            let Some(key) = subject
+                .strip_prefix(&prefix)
+                .and_then(TimerKey::from_subject_suffix)
+            else {
+                continue;
+            };
+            if after.is_none_or(|a| key.id.as_str() > a) {
+                first.offer(key);
+            }
+        }
+        Ok(first.into_sorted())
+    }
+
+    /// The first `wanted` timers with `status` after `cursor`: every record of the namespace
+    /// is read (a status is in the record only), and the first ones kept.
+    async fn first_with_status(
+        &self,
+        ns: &Namespace,
+        status: TimerStatus,
+        cursor: Option<&str>,
+        wanted: usize,
+    ) -> Result<Vec<(TimerRecord, u64)>, NatsError> {
+        let filter = format!("$KV.{}.{}.>", self.names.timers_bucket(), ns.token());
+        let mut first = Smallest::new(wanted);
+        for_each_pending(
+            &self.kv.stream,
+            filter,
+            consumer::DeliverPolicy::LastPerSubject,
+            |payload, seq, is_put| {
+                if !is_put {
+                    return;
+                }
+                let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) else {
+                    return;
+                };
+                if record.status == status && cursor.is_none_or(|c| record.id.as_str() > c) {
+                    first.offer(ById(record, seq));
+                }
+            },
+        )
+        .await?;
+        Ok(first
+            .into_sorted()
+            .into_iter()
+            .map(|ById(record, seq)| (record, seq))
+            .collect())
+    }
+}
+
+/// A listing keeps at least this many keys per look at the namespace's index.
+const LIST_WINDOW_MIN: usize = 64;
+/// Records a listing reads at once.
+const LIST_READS_AT_ONCE: usize = 16;
+
+/// The `n` smallest of the items offered to it, in memory of `n` items.
+struct Smallest<T: Ord> {
+    n: usize,
+    /// A max-heap: the largest kept is the first to go.
+    kept: BinaryHeap<T>,
+}
+
+impl<T: Ord> Smallest<T> {
+    fn new(n: usize) -> Self {
+        Self {
+            n,
+            kept: BinaryHeap::with_capacity(n.saturating_add(1).min(1 << 16)),
+        }
+    }
+
+    fn offer(&mut self, item: T) {
+        if self.kept.len() < self.n {
+            self.kept.push(item);
+        } else if self.kept.peek().is_some_and(|largest| item < *largest) {
+            self.kept.pop();
+            self.kept.push(item);
+        }
+    }
+
+    fn into_sorted(self) -> Vec<T> {
+        self.kept.into_sorted_vec()
+    }
+}
+
+/// A record at its revision, ordered by its id (ids are unique within a namespace).
+struct ById(TimerRecord, u64);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for ById {}
+
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&other.0.id)
     }
 }
 
@@ -222,6 +367,22 @@ pub(crate) async fn read_all(
     filter: String,
     deliver_policy: consumer::DeliverPolicy,
 ) -> Result<Vec<(Bytes, u64, bool)>, NatsError> {
+    let mut out = Vec::new();
+    for_each_pending(stream, filter, deliver_policy, |payload, seq, is_put| {
+        out.push((payload, seq, is_put))
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Hands `each` every message an ordered consumer with `filter` and `policy` has pending at
+/// the start, as it arrives: `(payload, stream sequence, is a KV put)`.
+pub(crate) async fn for_each_pending(
+    stream: &jetstream::stream::Stream,
+    filter: String,
+    deliver_policy: consumer::DeliverPolicy,
+    mut each: impl FnMut(Bytes, u64, bool),
+) -> Result<(), NatsError> {
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subject: filter,
@@ -231,25 +392,27 @@ pub(crate) async fn read_all(
         .await
         .map_err(NatsError::nats)?;
     let pending = consumer.cached_info().num_pending as usize;
-    let mut out = Vec::with_capacity(pending);
     if pending == 0 {
-        return Ok(out);
+        return Ok(());
     }
     let mut messages = consumer.messages().await.map_err(NatsError::nats)?;
-    while out.len() < pending {
+    let mut seen = 0;
+    while seen < pending {
         let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
         let Ok(Some(Ok(msg))) = next else { break };
         let info = msg.info().map_err(NatsError::nats)?;
         let seq = info.stream_sequence;
+        let left = info.pending;
         let is_put = msg
             .headers
             .as_ref()
             .and_then(|h| h.get("KV-Operation"))
             .is_none_or(|op| op.as_str() == "PUT");
-        out.push((msg.payload.clone(), seq, is_put));
-        if info.pending == 0 {
+        each(msg.payload.clone(), seq, is_put);
+        seen += 1;
+        if left == 0 {
             break;
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -4,6 +4,7 @@ use chrono::Utc;
 use ontime_core::TimerKey;
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::state::{self, Applied};
+use ontime_core::timer::TimerStatus;
 use ontime_nats::{Names, Topology, TopologyConfig};
 use ontime_testkit::NatsServer;
 
@@ -73,4 +74,137 @@ async fn check(store: &ontime_nats::TimerStore, suffix: &str) {
         store.write(&gone.record, revision - 1).await,
         Err(ontime_nats::NatsError::Conflict)
     ));
+}
+
+/// Writes a new timer `ns.<id>` straight to the store; cancelled when `cancel`.
+async fn put(store: &ontime_nats::TimerStore, id: &str, cancel: bool) {
+    let key = TimerKey::from_subject_suffix(&format!("ns.{id}")).unwrap();
+    let spec = serde_json::from_value(serde_json::json!({
+        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
+    }))
+    .unwrap();
+    let cmd = Command::new(key.clone(), CommandBody::Upsert { spec });
+    let Applied::Changed(created) = state::apply(None, &cmd, 1, Utc::now(), Utc::now()).unwrap()
+    else {
+        panic!()
+    };
+    let revision = store.write(&created.record, 0).await.unwrap();
+    if cancel {
+        let delete = Command::new(key, CommandBody::Delete);
+        let Applied::Changed(gone) = state::apply(
+            Some((&created.record, revision)),
+            &delete,
+            2,
+            Utc::now(),
+            Utc::now(),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        store.write(&gone.record, revision).await.unwrap();
+    }
+}
+
+/// Every page of a listing, following the cursors: the ids of each page.
+async fn pages(
+    store: &ontime_nats::TimerStore,
+    status: Option<TimerStatus>,
+    limit: usize,
+) -> Vec<Vec<String>> {
+    let ns = ontime_core::Namespace::parse("ns").unwrap();
+    let mut cursor: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let page = store
+            .list(&ns, status, limit, cursor.as_deref())
+            .await
+            .unwrap();
+        out.push(page.items.iter().map(|(r, _)| r.id.to_string()).collect());
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn listing_pages_through_a_namespace_in_id_order_past_runs_of_cancelled_timers() {
+    let server = NatsServer::start().await;
+    let client = ontime_nats::connect(&server.url(), "list-test")
+        .await
+        .unwrap();
+    let topology = Topology::ensure(
+        client,
+        TopologyConfig {
+            names: Names::new("ls").unwrap(),
+            ..TopologyConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let store = &topology.timers;
+    // 100 cancelled timers in a row (more than a listing looks at in one go), then live and
+    // cancelled ones mixed; written in an order that is not the ids' order. One timer of
+    // another namespace, whose id sorts among them.
+    let mut live = Vec::new();
+    let mut cancelled = Vec::new();
+    for i in (0..160).rev() {
+        let id = format!("t{i:03}");
+        let cancel = i < 100 || i % 4 == 0;
+        put(store, &id, cancel).await;
+        if cancel {
+            cancelled.push(id);
+        } else {
+            live.push(id);
+        }
+    }
+    let other = TimerKey::from_subject_suffix("other.t050x").unwrap();
+    let spec = serde_json::from_value(serde_json::json!({
+        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
+    }))
+    .unwrap();
+    let cmd = Command::new(other, CommandBody::Upsert { spec });
+    let Applied::Changed(o) = state::apply(None, &cmd, 1, Utc::now(), Utc::now()).unwrap() else {
+        panic!()
+    };
+    store.write(&o.record, 0).await.unwrap();
+    // Among the live ones, an unreadable entry and a deleted key: neither is listed.
+    let bucket = format!("$KV.{}.ns", topology.names().timers_bucket());
+    let ack = topology
+        .js
+        .publish(format!("{bucket}.t155x"), "not a record".into())
+        .await
+        .unwrap();
+    ack.await.unwrap();
+    let mut deleted = async_nats::HeaderMap::new();
+    deleted.insert("KV-Operation", "DEL");
+    let ack = topology
+        .js
+        .publish_with_headers(format!("{bucket}.t157x"), deleted, "".into())
+        .await
+        .unwrap();
+    ack.await.unwrap();
+    live.sort();
+    cancelled.sort();
+
+    // Without a status: the live ones, in id order, each once, pages of the size asked.
+    let all = pages(store, None, 7).await;
+    assert!(all[..all.len() - 1].iter().all(|p| p.len() == 7), "{all:?}");
+    assert_eq!(all.concat(), live);
+    assert_eq!(pages(store, None, 1000).await, vec![live.clone()]);
+    // Page boundaries that fall exactly on the end leave no empty page behind.
+    assert_eq!(pages(store, None, live.len()).await, vec![live.clone()]);
+
+    // With a status: only those, also in id order.
+    let only_cancelled = pages(store, Some(TimerStatus::Cancelled), 30).await;
+    assert_eq!(only_cancelled.len(), cancelled.len().div_ceil(30));
+    assert_eq!(only_cancelled.concat(), cancelled);
+    assert_eq!(
+        pages(store, Some(TimerStatus::Scheduled), 9).await.concat(),
+        live
+    );
+    assert_eq!(
+        pages(store, Some(TimerStatus::Succeeded), 9).await,
+        vec![Vec::<String>::new()]
+    );
 }

@@ -172,7 +172,9 @@ pub async fn get_timer(
 }
 
 /// List a namespace's timers, ordered by id. Cancelled timers are listed only when asked
-/// for with `status=cancelled`.
+/// for with `status=cancelled`. Without `status`, a page reads only its own timers (their
+/// ids come from the stream's index of keys); with `status`, every timer of the namespace is
+/// read to find the page's. Either way, memory follows the page, not the namespace.
 #[utoipa::path(
     get, path = "/v1/namespaces/{ns}/timers", tag = "timers",
     params(
