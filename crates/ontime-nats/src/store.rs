@@ -375,6 +375,9 @@ pub(crate) async fn read_all(
     Ok(out)
 }
 
+/// How long a read of many messages waits for the next one before it gives up.
+const READ_STALL: Duration = Duration::from_secs(5);
+
 /// Hands `each` every message an ordered consumer with `filter` and `policy` has pending at
 /// the start, as it arrives: `(payload, stream sequence, is a KV put)`.
 pub(crate) async fn for_each_pending(
@@ -398,8 +401,22 @@ pub(crate) async fn for_each_pending(
     let mut messages = consumer.messages().await.map_err(NatsError::nats)?;
     let mut seen = 0;
     while seen < pending {
-        let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
-        let Ok(Some(Ok(msg))) = next else { break };
+        // A read that stops short must not pass for the whole (a listing would end early,
+        // its last page without a cursor): an error, which the caller may retry.
+        let msg = match tokio::time::timeout(READ_STALL, messages.next()).await {
+            Ok(Some(Ok(msg))) => msg,
+            Ok(Some(Err(e))) => return Err(NatsError::nats(e)),
+            Ok(None) => {
+                return Err(NatsError::Nats(format!(
+                    "the read ended after {seen} of {pending} messages"
+                )));
+            }
+            Err(_) => {
+                return Err(NatsError::Nats(format!(
+                    "the read stalled after {seen} of {pending} messages"
+                )));
+            }
+        };
         let info = msg.info().map_err(NatsError::nats)?;
         let seq = info.stream_sequence;
         let left = info.pending;
