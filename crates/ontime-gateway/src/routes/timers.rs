@@ -102,7 +102,8 @@ pub async fn put_timer(
     .await
 }
 
-/// Create a timer; its id is a UUIDv7 unless the body gives one.
+/// Create a timer; its id is a UUIDv7 unless the body gives one, or, under an
+/// `Idempotency-Key`, a UUIDv5 of the key (a retried request names the same timer).
 #[utoipa::path(
     post, path = "/v1/namespaces/{ns}/timers", tag = "timers",
     params(
