@@ -8,7 +8,7 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::timer::{TimerRecord, TimerStatus};
-use ontime_core::{Namespace, TimerKey};
+use ontime_core::{Namespace, TimerId, TimerKey};
 
 use crate::NatsError;
 use crate::headers;
@@ -280,10 +280,17 @@ impl TimerStore {
                 if !is_put {
                     return;
                 }
-                let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) else {
+                // Most records are passed over: read their id and status alone first.
+                let Ok(head) = serde_json::from_slice::<RecordHead>(&payload) else {
                     return;
                 };
-                if record.status == status && cursor.is_none_or(|c| record.id.as_str() > c) {
+                let kept = head.status == status
+                    && cursor.is_none_or(|c| head.id.as_str() > c)
+                    && first.admits(|largest: &ById| head.id < largest.0.id);
+                if !kept {
+                    return;
+                }
+                if let Ok(record) = serde_json::from_slice::<TimerRecord>(&payload) {
                     first.offer(ById(record, seq));
                 }
             },
@@ -326,9 +333,22 @@ impl<T: Ord> Smallest<T> {
         }
     }
 
+    /// Whether an item would be kept, knowing only whether it is smaller than the largest
+    /// kept: `smaller(largest)`.
+    fn admits(&self, smaller: impl FnOnce(&T) -> bool) -> bool {
+        self.kept.len() < self.n || self.kept.peek().is_some_and(smaller)
+    }
+
     fn into_sorted(self) -> Vec<T> {
         self.kept.into_sorted_vec()
     }
+}
+
+/// What a status listing reads of every record: the rest is skipped, not decoded.
+#[derive(serde::Deserialize)]
+struct RecordHead {
+    id: TimerId,
+    status: TimerStatus,
 }
 
 /// A record at its revision, ordered by its id (ids are unique within a namespace).

@@ -144,11 +144,12 @@ async fn listing_pages_through_a_namespace_in_id_order_past_runs_of_cancelled_ti
     .unwrap();
     let store = &topology.timers;
     // 100 cancelled timers in a row (more than a listing looks at in one go), then live and
-    // cancelled ones mixed; written in an order that is not the ids' order. One timer of
+    // cancelled ones mixed; written in an order that is not the ids' order (37 is prime to 160). One timer of
     // another namespace, whose id sorts among them.
     let mut live = Vec::new();
     let mut cancelled = Vec::new();
-    for i in (0..160).rev() {
+    for j in 0..160 {
+        let i = (j * 37) % 160;
         let id = format!("t{i:03}");
         let cancel = i < 100 || i % 4 == 0;
         put(store, &id, cancel).await;
