@@ -4,25 +4,52 @@ use chrono::Utc;
 use ontime_core::TimerKey;
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::state::{self, Applied};
-use ontime_core::timer::TimerStatus;
+use ontime_core::timer::{TimerRecord, TimerStatus};
 use ontime_nats::{Names, Topology, TopologyConfig};
 use ontime_testkit::NatsServer;
 
-#[tokio::test]
-async fn leader_reads_see_writes_deletes_and_absence() {
-    let server = NatsServer::start().await;
+/// A topology with names under `prefix` on `server`.
+async fn topology(server: &NatsServer, prefix: &str) -> Topology {
     let client = ontime_nats::connect(&server.url(), "store-test")
         .await
         .unwrap();
-    let topology = Topology::ensure(
+    Topology::ensure(
         client,
         TopologyConfig {
-            names: Names::new("st").unwrap(),
+            names: Names::new(prefix).unwrap(),
             ..TopologyConfig::default()
         },
     )
     .await
+    .unwrap()
+}
+
+/// A new timer `key`, due in an hour, as the scheduler would first write it.
+fn created(key: &TimerKey) -> TimerRecord {
+    let spec = serde_json::from_value(serde_json::json!({
+        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
+    }))
     .unwrap();
+    let cmd = Command::new(key.clone(), CommandBody::Upsert { spec });
+    match state::apply(None, &cmd, 5, Utc::now(), Utc::now()).unwrap() {
+        Applied::Changed(outcome) => outcome.record,
+        Applied::Unchanged => panic!("an upsert creates a timer"),
+    }
+}
+
+/// `record` at `revision` after a delete: cancelled.
+fn deleted(record: &TimerRecord, revision: u64) -> TimerRecord {
+    let delete = Command::new(record.key(), CommandBody::Delete);
+    match state::apply(Some((record, revision)), &delete, 6, Utc::now(), Utc::now()).unwrap() {
+        Applied::Changed(outcome) => outcome.record,
+        Applied::Unchanged => panic!("a delete cancels a timer"),
+    }
+}
+
+#[tokio::test]
+async fn leader_reads_see_writes_deletes_and_absence() {
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "st").await;
     // Both ways of reading: direct gets (one replica) and through the stream leader.
     check(&topology.timers, "ns.direct=2E1").await;
     check(
@@ -37,32 +64,14 @@ async fn check(store: &ontime_nats::TimerStore, suffix: &str) {
     let missing = store.get(&key).await.unwrap();
     assert_eq!((missing.record, missing.revision), (None, 0));
 
-    let spec = serde_json::from_value(serde_json::json!({
-        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
-    }))
-    .unwrap();
-    let cmd = Command::new(key.clone(), CommandBody::Upsert { spec });
-    let Applied::Changed(created) = state::apply(None, &cmd, 5, Utc::now(), Utc::now()).unwrap()
-    else {
-        panic!()
-    };
-    let revision = store.write(&created.record, 0).await.unwrap();
+    let created = created(&key);
+    let revision = store.write(&created, 0).await.unwrap();
     let latest = store.get(&key).await.unwrap();
     assert_eq!(latest.revision, revision);
-    assert_eq!(latest.record.as_ref(), Some(&created.record));
+    assert_eq!(latest.record.as_ref(), Some(&created));
 
-    let delete = Command::new(key.clone(), CommandBody::Delete);
-    let Applied::Changed(gone) = state::apply(
-        Some((&created.record, revision)),
-        &delete,
-        6,
-        Utc::now(),
-        Utc::now(),
-    )
-    .unwrap() else {
-        panic!()
-    };
-    let revision = store.write(&gone.record, revision).await.unwrap();
+    let gone = deleted(&created, revision);
+    let revision = store.write(&gone, revision).await.unwrap();
     let latest = store.get(&key).await.unwrap();
     assert_eq!(latest.revision, revision);
     assert_eq!(
@@ -71,37 +80,20 @@ async fn check(store: &ontime_nats::TimerStore, suffix: &str) {
     );
     // A write against a stale revision is refused.
     assert!(matches!(
-        store.write(&gone.record, revision - 1).await,
+        store.write(&gone, revision - 1).await,
         Err(ontime_nats::NatsError::Conflict)
     ));
 }
 
-/// Writes a new timer `ns.<id>` straight to the store; cancelled when `cancel`.
-async fn put(store: &ontime_nats::TimerStore, id: &str, cancel: bool) {
-    let key = TimerKey::from_subject_suffix(&format!("ns.{id}")).unwrap();
-    let spec = serde_json::from_value(serde_json::json!({
-        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
-    }))
-    .unwrap();
-    let cmd = Command::new(key.clone(), CommandBody::Upsert { spec });
-    let Applied::Changed(created) = state::apply(None, &cmd, 1, Utc::now(), Utc::now()).unwrap()
-    else {
-        panic!()
-    };
-    let revision = store.write(&created.record, 0).await.unwrap();
+/// Writes a new timer `suffix` (`<ns>.<id>`) straight to the store; cancelled when `cancel`.
+async fn put(store: &ontime_nats::TimerStore, suffix: &str, cancel: bool) {
+    let record = created(&TimerKey::from_subject_suffix(suffix).unwrap());
+    let revision = store.write(&record, 0).await.unwrap();
     if cancel {
-        let delete = Command::new(key, CommandBody::Delete);
-        let Applied::Changed(gone) = state::apply(
-            Some((&created.record, revision)),
-            &delete,
-            2,
-            Utc::now(),
-            Utc::now(),
-        )
-        .unwrap() else {
-            panic!()
-        };
-        store.write(&gone.record, revision).await.unwrap();
+        store
+            .write(&deleted(&record, revision), revision)
+            .await
+            .unwrap();
     }
 }
 
@@ -130,45 +122,25 @@ async fn pages(
 #[tokio::test]
 async fn listing_pages_through_a_namespace_in_id_order_past_runs_of_cancelled_timers() {
     let server = NatsServer::start().await;
-    let client = ontime_nats::connect(&server.url(), "list-test")
-        .await
-        .unwrap();
-    let topology = Topology::ensure(
-        client,
-        TopologyConfig {
-            names: Names::new("ls").unwrap(),
-            ..TopologyConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let topology = topology(&server, "ls").await;
     let store = &topology.timers;
     // 100 cancelled timers in a row (more than a listing looks at in one go), then live and
-    // cancelled ones mixed; written in an order that is not the ids' order (37 is prime to 160). One timer of
-    // another namespace, whose id sorts among them.
+    // cancelled ones mixed, written in an order that is not the ids' (37 is prime to 160);
+    // and one timer of another namespace, whose id sorts among them.
     let mut live = Vec::new();
     let mut cancelled = Vec::new();
     for j in 0..160 {
         let i = (j * 37) % 160;
         let id = format!("t{i:03}");
         let cancel = i < 100 || i % 4 == 0;
-        put(store, &id, cancel).await;
+        put(store, &format!("ns.{id}"), cancel).await;
         if cancel {
             cancelled.push(id);
         } else {
             live.push(id);
         }
     }
-    let other = TimerKey::from_subject_suffix("other.t050x").unwrap();
-    let spec = serde_json::from_value(serde_json::json!({
-        "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
-    }))
-    .unwrap();
-    let cmd = Command::new(other, CommandBody::Upsert { spec });
-    let Applied::Changed(o) = state::apply(None, &cmd, 1, Utc::now(), Utc::now()).unwrap() else {
-        panic!()
-    };
-    store.write(&o.record, 0).await.unwrap();
+    put(store, "other.t050x", false).await;
     // Among the live ones, an unreadable entry and a deleted key: neither is listed.
     let bucket = format!("$KV.{}.ns", topology.names().timers_bucket());
     let ack = topology
