@@ -161,7 +161,8 @@ impl TimerStore {
     /// ended the previous page).
     ///
     /// Memory follows the page, not the namespace: whatever is read on the way is kept only
-    /// while it is among the first `limit + 1`.
+    /// while it is among the first `limit + 1` (the server's index of keys also arrives in
+    /// pages, of at most 100,000 keys).
     pub async fn list(
         &self,
         ns: &Namespace,
