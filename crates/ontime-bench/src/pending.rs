@@ -83,6 +83,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
             created.acked.len()
         ));
     }
+    list_pages(&ontime, &mut out).await;
 
     // The restart: a probe timer due shortly after everything stops.
     let probe_i = p.n as u64;
@@ -182,4 +183,51 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     }
     dev.shutdown(Duration::from_secs(30)).await;
     Ok(vec![out, restart])
+}
+
+/// Pages of the namespace that holds every pending timer: without a status (the median of
+/// three pages, each of which reads only its own timers) and with one (which reads every
+/// record of the namespace); then the gateway's memory. A page that is not full, or has no
+/// cursor to the next one, is a failure.
+async fn list_pages(ontime: &Ontime, out: &mut Outcome) {
+    const LIMIT: usize = 100;
+    progress("pending: listing pages of their namespace");
+    let http = load::http_client(1);
+    let base = format!("{}/v1/namespaces/{}/timers", ontime.http, load::NS);
+    let mut plain = Vec::new();
+    let mut cursor: Option<String> = None;
+    for query in ["", "", "", "&status=scheduled"] {
+        let mut url = format!("{base}?limit={LIMIT}{query}");
+        if let (Some(c), "") = (&cursor, query) {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let start = Instant::now();
+        let page = match http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
+            _ => None,
+        };
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let items = page
+            .as_ref()
+            .and_then(|p| p["items"].as_array())
+            .map(Vec::len);
+        let next = page.as_ref().and_then(|p| p["next_cursor"].as_str());
+        if items != Some(LIMIT) || next.is_none() {
+            out.failures.push(format!(
+                "listing {url}: {items:?} items, next cursor {next:?}"
+            ));
+            return;
+        }
+        if query.is_empty() {
+            plain.push(ms);
+            cursor = next.map(str::to_owned);
+        } else {
+            out.set_f("list_status_page_ms", ms);
+        }
+    }
+    plain.sort_by(f64::total_cmp);
+    out.set_f("list_page_ms", plain[plain.len() / 2]);
+    if let Some(gateway) = ontime.rss().get("gateway") {
+        out.set_f("gateway_rss_after_listing_mb", gateway.now_mb);
+    }
 }
