@@ -274,7 +274,7 @@ impl Batch {
                 ),
             ));
         }
-        let mut seen: HashMap<TimerId, usize> = HashMap::with_capacity(batch.commands.len());
+        let mut named = NamedOnce::with_capacity(batch.commands.len());
         let commands = batch
             .commands
             .iter()
@@ -291,26 +291,45 @@ impl Batch {
                         ),
                     ));
                 }
-                match seen.entry(cmd.id.clone()) {
-                    Entry::Occupied(first) => Err(ValidationError::invalid(
-                        format!("{within}.id"),
-                        format!(
-                            "timer {} is already named by commands[{}]; a batch names each timer once",
-                            cmd.id,
-                            first.get()
-                        ),
-                    )),
-                    Entry::Vacant(slot) => {
-                        slot.insert(i);
-                        Ok(cmd)
-                    }
-                }
+                named.name("commands", i, &cmd.id)?;
+                Ok(cmd)
             })
             .collect();
         Ok(DecodedBatch {
             namespace: batch.namespace,
             commands,
         })
+    }
+}
+
+/// The timers a batch has named so far. A batch names each timer once: its commands share
+/// one place in the stream, so two for one timer would have no order. Both the scheduler
+/// (the commands of a batch message) and the gateway (the items of a batch request, which
+/// may be packed into several messages) keep to it.
+#[derive(Debug, Default)]
+pub struct NamedOnce(HashMap<TimerId, usize>);
+
+impl NamedOnce {
+    pub fn with_capacity(items: usize) -> Self {
+        Self(HashMap::with_capacity(items))
+    }
+
+    /// Records that item `index` of `list` (`commands`, `timers`) names timer `id`; refused,
+    /// on field `<list>[<index>].id`, when an earlier item did.
+    pub fn name(&mut self, list: &str, index: usize, id: &TimerId) -> Result<(), ValidationError> {
+        match self.0.entry(id.clone()) {
+            Entry::Occupied(first) => Err(ValidationError::invalid(
+                format!("{list}[{index}].id"),
+                format!(
+                    "timer {id} is already named by {list}[{}]; a batch names each timer once",
+                    first.get()
+                ),
+            )),
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -1,14 +1,12 @@
 //! `POST /v1/namespaces/{ns}/timers:batch`: up to 1,000 timers in one request.
 
-use std::collections::HashMap;
-
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use ontime_core::command::{Command, CommandBody};
+use ontime_core::command::{Command, CommandBody, NamedOnce};
 use ontime_core::{Namespace, TimerId, TimerKey, ValidationError};
 
 use crate::error::ApiError;
@@ -59,7 +57,7 @@ pub async fn create_batch(
     let items = validate::batch(&body, state.config.max_batch_items)?;
 
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(items.len());
-    let mut named = HashMap::with_capacity(items.len());
+    let mut named = NamedOnce::with_capacity(items.len());
     let mut commands = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let item = item.and_then(|(id, spec)| {
@@ -91,14 +89,13 @@ pub async fn create_batch(
 }
 
 /// The timer item `index` is for: its own id, or one chosen for it. Refused when an earlier
-/// item (in `named`) is for the same timer: the commands of one batch message share one
-/// place in the stream, so two for one timer would have no order.
+/// item (in `named`) is for the same timer (see [`NamedOnce`]).
 fn timer_id(
     namespace: &Namespace,
     idempotency_key: Option<&str>,
     index: usize,
     id: Option<TimerId>,
-    named: &mut HashMap<TimerId, usize>,
+    named: &mut NamedOnce,
 ) -> Result<TimerId, ValidationError> {
     let id = match id {
         Some(id) => id,
@@ -107,14 +104,6 @@ fn timer_id(
             TimerId::parse(&submit::new_timer_id(&item, idempotency_key.is_some()))?
         }
     };
-    if let Some(first) = named.get(&id) {
-        return Err(ValidationError::invalid(
-            format!("timers[{index}].id"),
-            format!(
-                "timer {id} is already named by timers[{first}]; a batch names each timer once"
-            ),
-        ));
-    }
-    named.insert(id.clone(), index);
+    named.name("timers", index, &id)?;
     Ok(id)
 }
