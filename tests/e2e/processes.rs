@@ -89,6 +89,11 @@ impl Deployment {
         ])
     }
 
+    /// `ontime <name>`, started.
+    fn spawn(&self, name: &str) -> Child {
+        self.part(name).spawn().unwrap()
+    }
+
     fn gateway(&self) -> Child {
         let mut gateway = self.part("gateway");
         gateway.args(["--http", &self.addr]).spawn().unwrap()
@@ -171,16 +176,9 @@ async fn dev_mode_restarts_on_its_data_dir_without_losing_timers_and_stops_its_s
 async fn separate_processes_survive_sigkill_of_schedulers_and_workers() {
     let d = Deployment::start().await;
     let (sink, http, base) = (&d.sink, &d.http, &d.base);
-    let part = |name: &str| d.part(name);
     let _gateway = d.gateway();
-    let mut schedulers = vec![
-        part("scheduler").spawn().unwrap(),
-        part("scheduler").spawn().unwrap(),
-    ];
-    let mut workers = vec![
-        part("worker").spawn().unwrap(),
-        part("worker").spawn().unwrap(),
-    ];
+    let mut schedulers = vec![d.spawn("scheduler"), d.spawn("scheduler")];
+    let mut workers = vec![d.spawn("worker"), d.spawn("worker")];
     ready(http, base).await;
 
     let n = 30;
@@ -229,10 +227,9 @@ async fn timers_written(client: &async_nats::Client, prefix: &str) -> u64 {
 async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
     let d = Deployment::start().await;
     let (sink, http, base) = (&d.sink, &d.http, &d.base);
-    let part = |name: &str| d.part(name);
     let _gateway = d.gateway();
-    let mut scheduler = part("scheduler").spawn().unwrap();
-    let _worker = part("worker").spawn().unwrap();
+    let mut scheduler = d.spawn("scheduler");
+    let _worker = d.spawn("worker");
     ready(http, base).await;
     let client = ontime_nats::connect(&d.nats.url(), "test").await.unwrap();
 
@@ -265,7 +262,7 @@ async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
         written < n,
         "the scheduler had written all {written} timers before it was killed"
     );
-    let mut replacement = part("scheduler").spawn().unwrap();
+    let mut replacement = d.spawn("scheduler");
 
     let answer: Value = answer.await.unwrap().unwrap().json().await.unwrap();
     let accepted = answer["results"]
