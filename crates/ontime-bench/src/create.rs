@@ -1,11 +1,16 @@
 //! Scenario 2: how fast timers can be created, through REST one by one (with concurrency),
-//! through the batch endpoint, and through commands published straight to NATS. The timers
-//! are due in an hour, so nothing fires while this runs.
+//! through the batch endpoint, and through commands published straight to NATS; then, as the
+//! baseline, raw JetStream scheduled messages published to the same nats-server the same way
+//! the bench publishes commands. The timers are due in an hour, so nothing fires while this
+//! runs.
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+
 use crate::deploy::{KV_STREAM, Ontime, SCHED_STREAM};
 use crate::load::{self, Created};
+use crate::precision;
 use crate::procs::{Bins, Sync};
 use crate::report::Outcome;
 use crate::stats::Percentiles;
@@ -104,8 +109,38 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
             "{total} timers, {wakes} wake-ups in {SCHED_STREAM}"
         ));
     }
+
+    let raw_n = p.batch_n.max(p.nats_n);
+    if raw_n > 0 {
+        let raw = raw(&ontime, raw_n).await?;
+        if let Some(baseline) = raw.creates_per_sec.filter(|r| *r > 0.0) {
+            for out in &mut outcomes {
+                if let Some(rate) = out.creates_per_sec {
+                    out.set_f("creates_ratio_to_raw", rate / baseline);
+                }
+                if let Some(applied) = out.extra.get("applied_per_sec").and_then(|v| v.as_f64()) {
+                    out.set_f("applied_ratio_to_raw", applied / baseline);
+                }
+            }
+        }
+        outcomes.push(raw);
+    }
     ontime.stop().await;
     Ok(outcomes)
+}
+
+/// The baseline: `n` scheduled messages (one subject each, due in an hour) published to
+/// ontime's nats-server with `ACK_WINDOW` acks outstanding, as the nats variants publish
+/// their commands. Storing one such message is the least a durable create costs there:
+/// ontime stores the command, the record and the wake-up.
+async fn raw(ontime: &Ontime, n: usize) -> anyhow::Result<Outcome> {
+    progress(&format!(
+        "create/raw-jetstream: {n} scheduled messages published to the same nats-server"
+    ));
+    precision::raw_stream(&ontime.js).await?;
+    let far = load::whole_second(Utc::now() + chrono::Duration::hours(1));
+    let created = precision::publish_scheduled(&ontime.js, (0..n as u64).map(|i| (i, far))).await?;
+    Ok(outcome("raw-jetstream", n, &created, ontime))
 }
 
 fn outcome(variant: &str, n: usize, created: &Created, ontime: &Ontime) -> Outcome {

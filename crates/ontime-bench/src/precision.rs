@@ -139,19 +139,7 @@ pub async fn raw(
     let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), sync).await?;
     let client = async_nats::connect(nats.url()).await?;
     let js = jetstream::new(client);
-    let stream = js
-        .create_stream(stream::Config {
-            name: RAW_STREAM.into(),
-            subjects: vec!["raw.sched.>".into(), "raw.fire.>".into()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            allow_message_schedules: true,
-            max_messages_per_subject: 1,
-            allow_rollup: true,
-            ..Default::default()
-        })
-        .await
-        .context("creating the raw stream")?;
+    let stream = raw_stream(&js).await?;
     let consumer = stream
         .create_consumer(consumer::pull::Config {
             durable_name: Some("raw".into()),
@@ -205,10 +193,28 @@ pub async fn raw(
     Ok(out)
 }
 
+/// The raw baseline's stream: scheduled messages on `raw.sched.<i>` (one per subject, as
+/// ontime's wake-ups), firing into `raw.fire.<i>`. Its subjects are outside ontime's, so it
+/// may share ontime's server.
+pub async fn raw_stream(js: &jetstream::Context) -> anyhow::Result<stream::Stream> {
+    js.create_stream(stream::Config {
+        name: RAW_STREAM.into(),
+        subjects: vec!["raw.sched.>".into(), "raw.fire.>".into()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        allow_message_schedules: true,
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        ..Default::default()
+    })
+    .await
+    .context("creating the raw stream")
+}
+
 /// Publishes one scheduled message per `(i, due)` on `raw.sched.<i>`, firing into
 /// `raw.fire.<i>` with the body the sink expects; up to `ACK_WINDOW` acknowledgements
 /// outstanding.
-async fn publish_scheduled(
+pub async fn publish_scheduled(
     js: &jetstream::Context,
     dues: impl Iterator<Item = (u64, chrono::DateTime<Utc>)>,
 ) -> anyhow::Result<load::Created> {
