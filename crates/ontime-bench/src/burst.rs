@@ -71,6 +71,9 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<O
     out.rss_mb = ontime.rss();
     out.warnings.extend(ontime.exited());
     ontime.stop().await;
+    if bins.stages {
+        out.set("stages_ms", crate::stages::read(dir.path()));
+    }
     let delivery = stats::analyse(&arrivals, &created.acked);
     if let Some(last) = delivery.last_arrival {
         out.set_f("all_delivered_after_s", ms_between(due, last) / 1000.0);

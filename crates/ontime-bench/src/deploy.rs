@@ -46,6 +46,9 @@ impl Ontime {
         ] {
             let mut cmd = Command::new(&bins.ontime);
             cmd.arg(name).args(["--nats-url", &url]).args(extra);
+            if bins.stages {
+                cmd.env("ONTIME_LOG", crate::stages::LOG_FILTER);
+            }
             parts.push(Proc::spawn(name, cmd, dir.join(format!("{name}.log")))?);
         }
         let client = async_nats::connect(&url)

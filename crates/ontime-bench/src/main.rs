@@ -15,6 +15,7 @@ mod precision;
 mod procs;
 mod report;
 mod sink;
+mod stages;
 mod stats;
 
 use std::path::PathBuf;
@@ -91,6 +92,11 @@ struct Args {
     /// Keep every scenario's directory (stores, configs, logs) instead of deleting it.
     #[arg(long)]
     keep: bool,
+    /// precision, burst: report where ontime's lateness comes from (`stages_ms`: when, from
+    /// the due instant, each step of a firing happened), from timing events the ontime
+    /// processes log. Logging them costs CPU, so the other figures are a little worse.
+    #[arg(long)]
+    stages: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -210,7 +216,8 @@ async fn main() {
 }
 
 async fn run(args: &Args) -> anyhow::Result<i32> {
-    let bins = Bins::locate(args.ontime_bin.clone(), args.nats_server_bin.clone())?;
+    let mut bins = Bins::locate(args.ontime_bin.clone(), args.nats_server_bin.clone())?;
+    bins.stages = args.stages;
     progress(&format!(
         "ontime: {}, nats-server: {}",
         bins.ontime.display(),

@@ -99,6 +99,9 @@ pub async fn ontime(
     out.rss_mb = ontime.rss();
     out.warnings.extend(ontime.exited());
     ontime.stop().await;
+    if bins.stages {
+        out.set("stages_ms", crate::stages::read(dir.path()));
+    }
     out.delivery(&stats::analyse(&arrivals, &created.acked));
     Ok(out)
 }

@@ -20,6 +20,8 @@ use serde::Serialize;
 pub struct Bins {
     pub ontime: PathBuf,
     pub nats_server: PathBuf,
+    /// `--stages`: run ontime's processes with their timing events on.
+    pub stages: bool,
 }
 
 impl Bins {
@@ -60,6 +62,7 @@ impl Bins {
         Ok(Self {
             ontime,
             nats_server,
+            stages: false,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod state;
 pub mod target;
 pub mod timer;
+pub mod timing;
 
 pub use duration::HumanDuration;
 pub use error::{ErrorCode, ValidationError};

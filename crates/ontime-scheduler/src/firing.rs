@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use ontime_core::fire::WakeUp;
 use ontime_core::state::{self, Outcome};
 use ontime_core::timer::TimerRecord;
+use ontime_core::timing;
 use ontime_nats::NatsError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -81,7 +82,14 @@ async fn finish(
     acks: Vec<PublishAckFuture>,
     fired_at: DateTime<Utc>,
 ) {
-    if let Err(e) = emit::confirmed(acks).await {
+    let confirmed = emit::confirmed(acks).await;
+    tracing::debug!(
+        target: timing::TARGET,
+        emitted_us = timing::from_due_us(due.wake.due_at, fired_at),
+        stored_us = timing::from_due_us(due.wake.due_at, Utc::now()),
+        "fire"
+    );
+    if let Err(e) = confirmed {
         tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
         return due.release().await;
     }

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::{AckKind, Message};
+use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
+use ontime_core::timing;
 
 use crate::Ctx;
 use crate::arm::{ack, release};
@@ -32,7 +34,15 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         }
         return;
     }
-    let slot = match ctx.topology.timers.get(&wake.key()).await {
+    let arrived = Utc::now();
+    let read = ctx.topology.timers.get(&wake.key()).await;
+    tracing::debug!(
+        target: timing::TARGET,
+        arrived_us = timing::from_due_us(wake.due_at, arrived),
+        read_us = timing::from_due_us(wake.due_at, Utc::now()),
+        "wake-up"
+    );
+    let slot = match read {
         Ok(slot) => slot,
         Err(e) => {
             tracing::warn!(error = %e, "reading a timer failed; the wake-up will be redelivered");

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, RetryDecision};
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
+use ontime_core::timing;
 
 use crate::Ctx;
 use crate::call::{self, CallResult};
@@ -80,8 +81,18 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     let key = fire.key();
     // Schedulers emit a fire a little before its due instant (`fire_ahead`), so that storing
     // and delivering it is done by then: hold it until the instant, then read the record.
-    tokio::time::sleep(early_by(fire.due_at, Utc::now())).await;
-    let record = match ctx.topology.timers.get_live(&key).await {
+    let arrived = Utc::now();
+    tokio::time::sleep(early_by(fire.due_at, arrived)).await;
+    let woke = Utc::now();
+    let read = ctx.topology.timers.get_live(&key).await;
+    tracing::debug!(
+        target: timing::TARGET,
+        arrived_us = timing::from_due_us(fire.due_at, arrived),
+        woke_us = timing::from_due_us(fire.due_at, woke),
+        read_us = timing::from_due_us(fire.due_at, Utc::now()),
+        "call"
+    );
+    let record = match read {
         Ok(record) => record,
         Err(e) => {
             tracing::warn!(error = %e, "reading the timer failed; retrying");
