@@ -82,17 +82,16 @@ async fn finish(
     acks: Vec<PublishAckFuture>,
     fired_at: DateTime<Utc>,
 ) {
-    let confirmed = emit::confirmed(acks).await;
+    if let Err(e) = emit::confirmed(acks).await {
+        tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
+        return due.release().await;
+    }
     tracing::debug!(
         target: timing::TARGET,
         emitted_us = timing::from_due_us(due.wake.due_at, fired_at),
         stored_us = timing::from_due_us(due.wake.due_at, Utc::now()),
         "fire"
     );
-    if let Err(e) = confirmed {
-        tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
-        return due.release().await;
-    }
     if outcome.deferred {
         // A one-time timer: its first report records the firing, against this same record.
         ctx.recent.put(due.record, due.revision);
