@@ -176,6 +176,61 @@ async fn update_moves_the_due_time_and_delete_cancels() {
     );
 }
 
+/// The worker reads the record when the fire arrives, `fire_ahead` before the instant. A
+/// delete, or a new definition, acknowledged after that read and before the instant must
+/// still win: the worker checks the timer's mark at the instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_or_an_update_after_the_workers_read_is_honoured_at_the_instant() {
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let mut o = Ontime::start(&nats.url(), 0, 0).await;
+    // Fires leave the scheduler 800 ms early, so the worker has read the record long before
+    // the commands below are applied.
+    o.scheduler_config.fire_ahead = Duration::from_millis(800);
+    o.add(Part::Scheduler).await;
+    o.add(Part::Worker).await;
+    let due = in_ms(3_000);
+    let (code, _) = put(&o, "deleted", timer(&sink.url("/deleted"), due)).await;
+    assert_eq!(code, 200);
+    let (code, _) = put(&o, "changed", timer(&sink.url("/old"), due)).await;
+    assert_eq!(code, 200);
+
+    // 400 ms before the instant: both fires have been with the worker for about 400 ms.
+    tokio::time::sleep((due - in_ms(400)).to_std().unwrap_or_default()).await;
+    let r = o
+        .http
+        .delete(o.api("/namespaces/e2e/timers/deleted"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = o
+        .http
+        .patch(o.api("/namespaces/e2e/timers/changed"))
+        .json(&json!({"target": {"http": {"url": sink.url("/new")}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        Utc::now() < due,
+        "the commands were answered after the due instant: this run proves nothing"
+    );
+
+    // The new definition is called (at once: its occurrence is due), the old ones never.
+    sink.wait_for("/new", 1, WAIT).await;
+    put(&o, "control", timer(&sink.url("/control"), in_ms(1_000))).await;
+    sink.wait_for("/control", 1, WAIT).await;
+    assert!(
+        sink.calls("/deleted").is_empty(),
+        "a deleted timer was called"
+    );
+    assert!(
+        sink.calls("/old").is_empty(),
+        "a timer was called with the definition an acknowledged update replaced"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_follow_the_policy() {
     let nats = NatsServer::start().await;

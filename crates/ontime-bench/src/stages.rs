@@ -1,8 +1,8 @@
 //! `--stages`: where ontime's lateness comes from. The ontime processes run with their timing
 //! events on (`ontime_core::timing`): for every firing, how far from the due instant the
 //! wake-up arrived and its record was read (scheduler), the fire was emitted and stored
-//! (scheduler), and the fire arrived, was held until the instant and the record was read
-//! again (worker). After the run their logs are read back into percentiles, in ms from the
+//! (scheduler), and the fire arrived, the record was read, the hold until the instant ended
+//! and the timer's mark was checked (worker). After the run their logs are read back into percentiles, in ms from the
 //! due instant (negative: before it). The call's arrival at the sink is the `lateness_ms` of
 //! the same row. Writing three log lines per call costs CPU, hence off by default.
 
@@ -17,7 +17,7 @@ use crate::stats::Percentiles;
 pub const LOG_FILTER: &str = "info,async_nats=warn,ontime::timing=debug";
 
 /// Percentiles of every timing field in the logs of `dir`'s scheduler and worker, keyed
-/// `<event>.<field>` (`call.read`: the worker had read the record).
+/// `<event>.<field>` (`call.checked`: the worker had checked the timer's mark).
 pub fn read(dir: &Path) -> Map<String, Value> {
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for part in ["scheduler", "worker"] {

@@ -178,9 +178,40 @@ pub struct TimerRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A timer's newest definition (its generation) and whether it was cancelled: what a worker
+/// checks at the due instant, besides the record it read when the fire arrived. The scheduler
+/// raises a timer's mark for every delete and every new definition of an existing timer before
+/// it answers the command, so a change applied between that read and the instant is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub generation: u64,
+    pub cancelled: bool,
+}
+
+impl Mark {
+    /// Whether a fire of `generation` must not be called: a newer definition exists, or this
+    /// one was cancelled.
+    pub fn supersedes(&self, generation: u64) -> bool {
+        self.generation > generation || (self.generation == generation && self.cancelled)
+    }
+
+    /// Marks only rise: a newer generation, or the same one cancelled.
+    pub fn is_above(&self, other: &Mark) -> bool {
+        (self.generation, self.cancelled) > (other.generation, other.cancelled)
+    }
+}
+
 impl TimerRecord {
     pub fn key(&self) -> TimerKey {
         TimerKey::new(self.namespace.clone(), self.id.clone())
+    }
+
+    /// The mark of the record as it stands.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            generation: self.generation,
+            cancelled: self.status == TimerStatus::Cancelled,
+        }
     }
 
     /// The delivery id of an occurrence: stable across its retries and redeliveries.
@@ -288,4 +319,36 @@ pub struct TimerView {
     pub updated_at: DateTime<Utc>,
     /// The KV revision of this state; send it back in `If-Match` for a conditional change.
     pub revision: u64,
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::Mark;
+
+    #[test]
+    fn a_mark_supersedes_older_generations_and_its_own_once_cancelled() {
+        let live = Mark {
+            generation: 7,
+            cancelled: false,
+        };
+        let cancelled = Mark {
+            generation: 7,
+            cancelled: true,
+        };
+        assert!(live.supersedes(6));
+        assert!(!live.supersedes(7));
+        assert!(
+            !live.supersedes(8),
+            "a newer fire than the mark is not stale"
+        );
+        assert!(cancelled.supersedes(7));
+        assert!(cancelled.is_above(&live));
+        assert!(!live.is_above(&cancelled));
+        let recreated = Mark {
+            generation: 9,
+            cancelled: false,
+        };
+        assert!(recreated.is_above(&cancelled));
+        assert!(!live.is_above(&live));
+    }
 }

@@ -1,16 +1,18 @@
 //! The NATS side of ontime: every stream, bucket, consumer and subject name is defined in
 //! [`names`], the topology is created idempotently by [`topology::ensure`], and the typed
-//! access that the gateway, scheduler and worker share lives in [`store`] and [`log`].
+//! access that the gateway, scheduler and worker share lives in [`store`], [`marks`] and [`log`].
 
 pub mod connect;
 pub mod headers;
 pub mod log;
+pub mod marks;
 pub mod names;
 pub mod pull;
 pub mod store;
 pub mod topology;
 
 pub use connect::connect;
+pub use marks::MarkStore;
 pub use names::Names;
 pub use store::TimerStore;
 pub use topology::{Topology, TopologyConfig};

@@ -67,6 +67,11 @@ impl Names {
     pub fn timers_bucket(&self) -> String {
         format!("{}_TIMERS", self.upper())
     }
+    /// The timers' marks (newest generation, cancelled), written by deletes and new
+    /// definitions only, read by the workers at the due instant.
+    pub fn marks_bucket(&self) -> String {
+        format!("{}_MARKS", self.upper())
+    }
 
     /// The schedulers' shared consumer of commands.
     pub fn cmd_consumer(&self) -> &'static str {

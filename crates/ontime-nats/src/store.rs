@@ -64,53 +64,26 @@ impl TimerStore {
         self
     }
 
-    /// Reads a timer's slot. With replicas, through the bucket's stream leader, never a direct
-    /// get, which any replica may answer from a state a little behind (the chaos soak saw it
-    /// on a 3-node cluster: workers calling timers whose delete was acknowledged, schedulers
-    /// dropping wake-ups as stale); the answer reflects every write acknowledged before the
-    /// call. With one replica a direct get is as fresh, and cheaper for the server.
+    /// Reads a timer's slot, as fresh as every write acknowledged before the call (see
+    /// [`last_entry`]).
     pub async fn get(&self, key: &TimerKey) -> Result<Slot, NatsError> {
         let subject = format!(
             "$KV.{}.{}",
             self.names.timers_bucket(),
             self.names.timer_key(key)
         );
-        let absent = Slot {
-            record: None,
-            revision: 0,
-        };
-        let stream = &self.kv.stream;
-        let message = if self.leader_reads {
-            match stream.get_last_raw_message_by_subject(&subject).await {
-                Ok(message) => message,
-                Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
-                    return Ok(absent);
-                }
-                Err(e) => return Err(NatsError::nats(e)),
-            }
-        } else {
-            match stream.direct_get_last_for_subject(subject.as_str()).await {
-                Ok(message) => message,
-                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(absent),
-                Err(e) => return Err(NatsError::nats(e)),
-            }
-        };
-        // A delete, a purge, or the marker a TTL expiry leaves has no record.
-        let removed = message.headers.get("KV-Operation").is_some()
-            || message.headers.get("Nats-Marker-Reason").is_some()
-            || message.payload.is_empty();
-        if removed {
+        let Some((value, revision)) = last_entry(&self.kv, &subject, self.leader_reads).await?
+        else {
             return Ok(Slot {
                 record: None,
-                revision: message.sequence,
+                revision: 0,
             });
-        }
-        let record = serde_json::from_slice(&message.payload)
+        };
+        let record = value
+            .map(|payload| serde_json::from_slice(&payload))
+            .transpose()
             .map_err(|e| NatsError::Corrupt(format!("{key}: {e}")))?;
-        Ok(Slot {
-            record: Some(record),
-            revision: message.sequence,
-        })
+        Ok(Slot { record, revision })
     }
 
     pub async fn get_live(&self, key: &TimerKey) -> Result<Option<(TimerRecord, u64)>, NatsError> {
@@ -375,7 +348,43 @@ impl Ord for ById {
     }
 }
 
-fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
+/// The last entry of a bucket's key (`subject`, `$KV.<bucket>.<key>`): its value (`None` for
+/// a delete, a purge, or the marker a TTL expiry leaves) and its revision; `None` if the key
+/// has no entry. With `leader_reads`, through the stream leader, never a direct get, which any
+/// replica may answer from a state a little behind (the chaos soak saw it on a 3-node cluster:
+/// workers calling timers whose delete was acknowledged, schedulers dropping wake-ups as
+/// stale); the answer then reflects every write acknowledged before the call. With one
+/// replica a direct get is as fresh, and cheaper for the server.
+pub(crate) async fn last_entry(
+    kv: &kv::Store,
+    subject: &str,
+    leader_reads: bool,
+) -> Result<Option<(Option<Bytes>, u64)>, NatsError> {
+    let message = if leader_reads {
+        match kv.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => message,
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(NatsError::nats(e)),
+        }
+    } else {
+        match kv.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => message,
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(NatsError::nats(e)),
+        }
+    };
+    let removed = message.headers.get("KV-Operation").is_some()
+        || message.headers.get("Nats-Marker-Reason").is_some()
+        || message.payload.is_empty();
+    Ok(Some((
+        (!removed).then_some(message.payload),
+        message.sequence,
+    )))
+}
+
+pub(crate) fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
     // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS.
     let text = e.to_string();
     text.contains("10071") || text.contains("wrong last sequence")

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::NatsError;
+use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
 
@@ -60,6 +61,7 @@ pub struct Topology {
     pub client: async_nats::Client,
     pub js: jetstream::Context,
     pub timers: TimerStore,
+    pub marks: MarkStore,
 }
 
 impl Topology {
@@ -129,6 +131,17 @@ impl Topology {
                 storage,
                 // Enables per-entry TTLs, which expire finished timers after `retention`.
                 limit_markers: Some(Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .await
+            .map_err(NatsError::nats)?;
+        let marks = js
+            .create_or_update_key_value(kv::Config {
+                bucket: n.marks_bucket(),
+                history: 1,
+                num_replicas: config.replicas,
+                storage,
+                max_age: crate::marks::MARK_TTL,
                 ..Default::default()
             })
             .await
@@ -203,11 +216,13 @@ impl Topology {
             stream.create_consumer(cfg).await.map_err(NatsError::nats)?;
         }
         let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention, config.replicas);
+        let marks = MarkStore::new(js.clone(), marks, n.clone(), config.replicas);
         Ok(Self {
             config,
             client,
             js,
             timers,
+            marks,
         })
     }
 

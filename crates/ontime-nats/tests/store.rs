@@ -181,3 +181,52 @@ async fn listing_pages_through_a_namespace_in_id_order_past_runs_of_cancelled_ti
         vec![Vec::<String>::new()]
     );
 }
+
+/// Marks only rise, however many schedulers raise them at once and in whatever order: a
+/// lower mark written last would let a worker call a definition that was replaced.
+#[tokio::test]
+async fn marks_only_rise_under_concurrent_raises() {
+    use ontime_core::timer::Mark;
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "mk").await;
+    let marks = &topology.marks;
+    let key = TimerKey::from_subject_suffix("ns.a=2Eb").unwrap();
+    assert_eq!(marks.get(&key).await.unwrap(), None, "no mark yet");
+
+    let mark = |generation, cancelled| Mark {
+        generation,
+        cancelled,
+    };
+    marks.raise(&key, mark(5, false)).await.unwrap();
+    marks.raise(&key, mark(7, false)).await.unwrap();
+    marks.raise(&key, mark(6, true)).await.unwrap();
+    assert_eq!(marks.get(&key).await.unwrap(), Some(mark(7, false)));
+    marks.raise(&key, mark(7, true)).await.unwrap();
+    marks.raise(&key, mark(7, false)).await.unwrap();
+    assert_eq!(marks.get(&key).await.unwrap(), Some(mark(7, true)));
+
+    // 40 raises at once, on separate connections, in a shuffled order.
+    let other = TimerKey::from_subject_suffix("ns.c").unwrap();
+    let mut generations: Vec<u64> = (1..=40).collect();
+    generations.sort_by_key(|g| (g * 7919) % 41);
+    let mut raises = Vec::new();
+    for generation in generations {
+        let topology = self::topology(&server, "mk").await;
+        let other = other.clone();
+        raises.push(tokio::spawn(async move {
+            topology
+                .marks
+                .raise(&other, mark(generation, generation % 3 == 0))
+                .await
+        }));
+    }
+    for raise in raises {
+        raise.await.unwrap().unwrap();
+    }
+    assert_eq!(marks.get(&other).await.unwrap(), Some(mark(40, false)));
+    assert_eq!(
+        topology.marks.get(&key).await.unwrap(),
+        Some(mark(7, true)),
+        "marks of different timers are apart"
+    );
+}

@@ -154,7 +154,14 @@ pub async fn apply(
         let slot = store.get(&cmd.key()).await.map_err(Failure::Nats)?;
         let current = slot.record.as_ref().map(|r| (r, slot.revision));
         match state::apply(current, cmd, seq, accepted_at, Utc::now()).map_err(Failure::Rejected)? {
-            Applied::Unchanged => return Ok(slot.record.map(|r| (r, slot.revision))),
+            Applied::Unchanged => {
+                // A redelivered command may have been applied by a scheduler that died
+                // before raising the mark.
+                if let Some(record) = &slot.record {
+                    raise_mark(ctx, cmd, record).await?;
+                }
+                return Ok(slot.record.map(|r| (r, slot.revision)));
+            }
             Applied::Changed(outcome) => {
                 // A trigger's fire goes out before the record says it did; a retry after a
                 // conflict or a crash publishes it again under the same id, which NATS drops.
@@ -168,6 +175,9 @@ pub async fn apply(
                             // A retry's report may follow.
                             ctx.recent.put(outcome.record.clone(), revision);
                         }
+                        if slot.record.is_some() {
+                            raise_mark(ctx, cmd, &outcome.record).await?;
+                        }
                         return Ok(Some((outcome.record, revision)));
                     }
                     Err(NatsError::Conflict) => continue,
@@ -176,6 +186,24 @@ pub async fn apply(
             }
         }
     }
+}
+
+/// After a delete or a new definition of an existing timer, raises its mark before the
+/// command is answered or acknowledged: a worker that read the record when the fire arrived
+/// checks the mark at the due instant, so it does not call with a definition that a command
+/// acknowledged in between replaced or cancelled. A new timer has no fire to supersede.
+async fn raise_mark(ctx: &Ctx, cmd: &Command, record: &TimerRecord) -> Result<(), Failure> {
+    if matches!(
+        cmd.body,
+        CommandBody::Upsert { .. } | CommandBody::Patch { .. } | CommandBody::Delete
+    ) {
+        ctx.topology
+            .marks
+            .raise(&record.key(), record.mark())
+            .await
+            .map_err(Failure::Nats)?;
+    }
+    Ok(())
 }
 
 /// Applies a report to the record this scheduler remembers, if any, with no read. `None`:

@@ -50,7 +50,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             lead: Duration::from_secs(2),
-            fire_ahead: Duration::from_millis(20),
+            fire_ahead: Duration::from_millis(150),
             concurrency: 1024,
             recent_records: 16_384,
         }

@@ -79,22 +79,28 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     };
     let attempt_no = fire.attempt + delivered - 1;
     let key = fire.key();
-    // Schedulers emit a fire a little before its due instant (`fire_ahead`), so that storing
-    // and delivering it is done by then: hold it until the instant, then read the record.
+    // Schedulers emit a fire a little before its due instant (`fire_ahead`). The record is
+    // read as soon as the fire arrives, so that the read is done by the instant even when it
+    // waits behind the bucket's writes (under `sync_interval: always` each waits for an
+    // fsync). At the instant, the timer's mark tells whether a command acknowledged since
+    // then replaced or cancelled this definition; the marks bucket has no such queue.
     let arrived = Utc::now();
-    tokio::time::sleep(early_by(fire.due_at, arrived)).await;
-    let woke = Utc::now();
     let read = ctx.topology.timers.get_live(&key).await;
+    let read_at = Utc::now();
+    tokio::time::sleep(early_by(fire.due_at, read_at)).await;
+    let woke = Utc::now();
+    let mark = ctx.topology.marks.get(&key).await;
     tracing::debug!(
         target: timing::TARGET,
         arrived_us = timing::from_due_us(fire.due_at, arrived),
+        read_us = timing::from_due_us(fire.due_at, read_at),
         woke_us = timing::from_due_us(fire.due_at, woke),
-        read_us = timing::from_due_us(fire.due_at, Utc::now()),
+        checked_us = timing::from_due_us(fire.due_at, Utc::now()),
         "call"
     );
-    let record = match read {
-        Ok(record) => record,
-        Err(e) => {
+    let (record, mark) = match (read, mark) {
+        (Ok(record), Ok(mark)) => (record, mark),
+        (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "reading the timer failed; retrying");
             let _ = acker
                 .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
@@ -117,10 +123,12 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         outcome: AttemptOutcome::Superseded,
         next_at: None,
     };
-    // The record is the truth: a timer changed or deleted after this fire was emitted is not
-    // called with its old definition.
-    let live = record
-        .filter(|(r, _)| r.generation == fire.generation && r.status != TimerStatus::Cancelled);
+    // The record and the mark are the truth: a timer changed or deleted after this fire was
+    // emitted is not called with its old definition.
+    let superseded = mark.is_some_and(|mark| mark.supersedes(fire.generation));
+    let live = record.filter(|(r, _)| {
+        r.generation == fire.generation && r.status != TimerStatus::Cancelled && !superseded
+    });
     let Some((record, _)) = live else {
         attempt.error = Some("the timer was changed or deleted before the call".into());
         report(ctx, &key, attempt, false).await;

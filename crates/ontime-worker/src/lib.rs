@@ -34,7 +34,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            concurrency: 512,
+            concurrency: 1024,
             nak_max_delay: Duration::from_secs(5),
             progress_interval: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),

@@ -24,13 +24,13 @@ pub struct CommonArgs {
     pub lead: HumanDuration,
     /// How long before its due instant a scheduler emits a fire; the worker holds it until
     /// the instant, so a call never starts early and the fire's trip through NATS is done by then.
-    #[arg(long, env = "ONTIME_FIRE_AHEAD", default_value = "20ms")]
+    #[arg(long, env = "ONTIME_FIRE_AHEAD", default_value = "150ms")]
     pub fire_ahead: HumanDuration,
     /// Commands and wake-ups a scheduler processes at once.
     #[arg(long, env = "ONTIME_SCHEDULER_CONCURRENCY", default_value_t = 1024)]
     pub scheduler_concurrency: usize,
     /// Calls a worker makes at once.
-    #[arg(long, env = "ONTIME_WORKER_CONCURRENCY", default_value_t = 512)]
+    #[arg(long, env = "ONTIME_WORKER_CONCURRENCY", default_value_t = 1024)]
     pub worker_concurrency: usize,
     /// Retries waiting up to this long stay with the worker (nak with delay); longer ones
     /// are handed to the scheduler as durable wake-ups.

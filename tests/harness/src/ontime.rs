@@ -36,6 +36,8 @@ pub struct Ontime {
     pub topology: Topology,
     /// The settings of the workers [`Ontime::add`] starts from now on.
     pub worker_config: ontime_worker::WorkerConfig,
+    /// The configuration of the schedulers added from now on.
+    pub scheduler_config: ontime_scheduler::SchedulerConfig,
     nats_url: String,
     config: TopologyConfig,
     gateway: JoinHandle<()>,
@@ -84,6 +86,7 @@ impl Ontime {
             http: reqwest::Client::new(),
             topology,
             worker_config: ontime_worker::WorkerConfig::default(),
+            scheduler_config: ontime_scheduler::SchedulerConfig::default(),
             nats_url: nats_url.to_owned(),
             config,
             gateway,
@@ -108,7 +111,7 @@ impl Ontime {
         let token = CancellationToken::new();
         let task = match part {
             Part::Scheduler => {
-                let config = ontime_scheduler::SchedulerConfig::default();
+                let config = self.scheduler_config.clone();
                 tokio::spawn(run_logged(ontime_scheduler::run(
                     topology,
                     config,
