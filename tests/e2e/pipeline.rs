@@ -184,9 +184,9 @@ async fn a_delete_or_an_update_after_the_workers_read_is_honoured_at_the_instant
     let nats = NatsServer::start().await;
     let sink = Sink::start().await;
     let mut o = Ontime::start(&nats.url(), 0, 0).await;
-    // Fires leave the scheduler 800 ms early, so the worker has read the record long before
+    // Fires leave the scheduler 900 ms early, so the worker has read the record long before
     // the commands below are applied.
-    o.scheduler_config.fire_ahead = Duration::from_millis(800);
+    o.scheduler_config.fire_ahead = Duration::from_millis(900);
     o.add(Part::Scheduler).await;
     o.add(Part::Worker).await;
     let due = in_ms(3_000);
@@ -195,8 +195,8 @@ async fn a_delete_or_an_update_after_the_workers_read_is_honoured_at_the_instant
     let (code, _) = put(&o, "changed", timer(&sink.url("/old"), due)).await;
     assert_eq!(code, 200);
 
-    // 400 ms before the instant: both fires have been with the worker for about 400 ms.
-    tokio::time::sleep((due - in_ms(400)).to_std().unwrap_or_default()).await;
+    // 600 ms before the instant: both fires have been with the worker for about 300 ms.
+    tokio::time::sleep((due - in_ms(600)).to_std().unwrap_or_default()).await;
     let r = o
         .http
         .delete(o.api("/namespaces/e2e/timers/deleted"))
