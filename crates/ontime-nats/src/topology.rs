@@ -123,26 +123,25 @@ impl Topology {
                 .await
                 .map_err(NatsError::nats)?;
         }
+        let bucket = |name: String| kv::Config {
+            bucket: name,
+            history: 1,
+            num_replicas: config.replicas,
+            storage,
+            ..Default::default()
+        };
         let kv = js
             .create_or_update_key_value(kv::Config {
-                bucket: n.timers_bucket(),
-                history: 1,
-                num_replicas: config.replicas,
-                storage,
                 // Enables per-entry TTLs, which expire finished timers after `retention`.
                 limit_markers: Some(Duration::from_secs(60)),
-                ..Default::default()
+                ..bucket(n.timers_bucket())
             })
             .await
             .map_err(NatsError::nats)?;
         let marks = js
             .create_or_update_key_value(kv::Config {
-                bucket: n.marks_bucket(),
-                history: 1,
-                num_replicas: config.replicas,
-                storage,
                 max_age: crate::marks::MARK_TTL,
-                ..Default::default()
+                ..bucket(n.marks_bucket())
             })
             .await
             .map_err(NatsError::nats)?;
