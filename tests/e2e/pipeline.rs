@@ -24,6 +24,27 @@ async fn put(o: &Ontime, id: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+async fn patch(o: &Ontime, id: &str, body: Value) -> (u16, Value) {
+    let r = o
+        .http
+        .patch(o.api(&format!("/namespaces/e2e/timers/{id}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn delete(o: &Ontime, id: &str) -> (u16, Value) {
+    let r = o
+        .http
+        .delete(o.api(&format!("/namespaces/e2e/timers/{id}")))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 async fn get(o: &Ontime, path: &str) -> (u16, Value) {
     let r = o.http.get(o.api(path)).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
@@ -144,28 +165,16 @@ async fn update_moves_the_due_time_and_delete_cancels() {
     let (code, _) = put(&o, "moved", timer(&sink.url("/moved"), in_ms(3_600_000))).await;
     assert_eq!(code, 200);
     let new_due = in_ms(1_000);
-    let r = o
-        .http
-        .patch(o.api("/namespaces/e2e/timers/moved"))
-        .json(&json!({"schedule": {"at": new_due}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (code, _) = patch(&o, "moved", json!({"schedule": {"at": new_due}})).await;
+    assert_eq!(code, 200);
     let calls = sink.wait_for("/moved", 1, WAIT).await;
     assert!(calls[0].at >= new_due);
 
     // Deleted before it is due: never called.
     let (code, _) = put(&o, "deleted", timer(&sink.url("/deleted"), in_ms(2_500))).await;
     assert_eq!(code, 200);
-    let r = o
-        .http
-        .delete(o.api("/namespaces/e2e/timers/deleted"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let gone: Value = r.json().await.unwrap();
+    let (code, gone) = delete(&o, "deleted").await;
+    assert_eq!(code, 200);
     assert_eq!(gone["status"], "cancelled");
     // A control timer due after the deleted one proves enough time has passed.
     put(&o, "control", timer(&sink.url("/control"), in_ms(3_500))).await;
@@ -197,21 +206,9 @@ async fn a_delete_or_an_update_after_the_workers_read_is_honoured_at_the_instant
 
     // 600 ms before the instant: both fires have been with the worker for about 300 ms.
     tokio::time::sleep((due - in_ms(600)).to_std().unwrap_or_default()).await;
-    let r = o
-        .http
-        .delete(o.api("/namespaces/e2e/timers/deleted"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = o
-        .http
-        .patch(o.api("/namespaces/e2e/timers/changed"))
-        .json(&json!({"target": {"http": {"url": sink.url("/new")}}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(delete(&o, "deleted").await.0, 200);
+    let new_target = json!({"target": {"http": {"url": sink.url("/new")}}});
+    assert_eq!(patch(&o, "changed", new_target).await.0, 200);
     assert!(
         Utc::now() < due,
         "the commands were answered after the due instant: this run proves nothing"
