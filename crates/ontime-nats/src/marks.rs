@@ -11,9 +11,9 @@ use bytes::Bytes;
 use ontime_core::TimerKey;
 use ontime_core::timer::Mark;
 
+use crate::NatsError;
 use crate::names::Names;
-use crate::store::{is_wrong_last_sequence, last_entry};
-use crate::{NatsError, headers};
+use crate::store::{last_entry, put_expecting};
 
 /// How long a mark is kept after it was last raised.
 pub const MARK_TTL: Duration = Duration::from_secs(600);
@@ -43,11 +43,7 @@ impl MarkStore {
     }
 
     fn subject(&self, key: &TimerKey) -> String {
-        format!(
-            "$KV.{}.{}",
-            self.names.marks_bucket(),
-            self.names.timer_key(key)
-        )
+        self.names.kv_subject(&self.names.marks_bucket(), key)
     }
 
     /// The timer's mark, if one was raised within [`MARK_TTL`]; as fresh as every raise
@@ -57,16 +53,8 @@ impl MarkStore {
     }
 
     async fn read(&self, key: &TimerKey) -> Result<(Option<Mark>, u64), NatsError> {
-        let Some((value, revision)) =
-            last_entry(&self.kv, &self.subject(key), self.leader_reads).await?
-        else {
-            return Ok((None, 0));
-        };
-        let mark = value
-            .map(|payload| serde_json::from_slice(&payload))
-            .transpose()
-            .map_err(|e| NatsError::Corrupt(format!("mark of {key}: {e}")))?;
-        Ok((mark, revision))
+        let what = || format!("mark of {key}");
+        last_entry(&self.kv, &self.subject(key), self.leader_reads, what).await
     }
 
     /// Raises the timer's mark to `mark`, unless it is already there or above: marks never go
@@ -79,20 +67,11 @@ impl MarkStore {
             if current.is_some_and(|current| !mark.is_above(&current)) {
                 return Ok(());
             }
-            let mut hdrs = async_nats::HeaderMap::new();
-            hdrs.insert(
-                headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
-                revision.to_string().as_str(),
-            );
-            let ack = self
-                .js
-                .publish_with_headers(self.subject(key), hdrs, body.clone())
-                .await
-                .map_err(NatsError::nats)?;
-            match ack.await {
+            let hdrs = async_nats::HeaderMap::new();
+            match put_expecting(&self.js, self.subject(key), hdrs, body.clone(), revision).await {
                 Ok(_) => return Ok(()),
-                Err(e) if is_wrong_last_sequence(&e) => continue,
-                Err(e) => return Err(NatsError::nats(e)),
+                Err(NatsError::Conflict) => continue,
+                Err(e) => return Err(e),
             }
         }
     }

@@ -155,6 +155,11 @@ impl Names {
         key.subject_suffix()
     }
 
+    /// The subject a bucket (`timers_bucket`, `marks_bucket`) stores a timer's entry on.
+    pub fn kv_subject(&self, bucket: &str, key: &TimerKey) -> String {
+        format!("$KV.{bucket}.{}", self.timer_key(key))
+    }
+
     /// Parses the timer out of any per-timer subject of this installation.
     pub fn key_of_subject(&self, subject: &str) -> Option<TimerKey> {
         let rest = subject.strip_prefix(&self.prefix)?.strip_prefix('.')?;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::timer::{TimerRecord, TimerStatus};
 use ontime_core::{Namespace, TimerId, TimerKey};
+use serde::de::DeserializeOwned;
 
 use crate::NatsError;
 use crate::headers;
@@ -67,22 +68,9 @@ impl TimerStore {
     /// Reads a timer's slot, as fresh as every write acknowledged before the call (see
     /// [`last_entry`]).
     pub async fn get(&self, key: &TimerKey) -> Result<Slot, NatsError> {
-        let subject = format!(
-            "$KV.{}.{}",
-            self.names.timers_bucket(),
-            self.names.timer_key(key)
-        );
-        let Some((value, revision)) = last_entry(&self.kv, &subject, self.leader_reads).await?
-        else {
-            return Ok(Slot {
-                record: None,
-                revision: 0,
-            });
-        };
-        let record = value
-            .map(|payload| serde_json::from_slice(&payload))
-            .transpose()
-            .map_err(|e| NatsError::Corrupt(format!("{key}: {e}")))?;
+        let subject = self.names.kv_subject(&self.names.timers_bucket(), key);
+        let (record, revision) =
+            last_entry(&self.kv, &subject, self.leader_reads, || key.to_string()).await?;
         Ok(Slot { record, revision })
     }
 
@@ -99,16 +87,10 @@ impl TimerStore {
         record: &TimerRecord,
         expected_revision: u64,
     ) -> Result<u64, NatsError> {
-        let subject = format!(
-            "$KV.{}.{}",
-            self.names.timers_bucket(),
-            self.names.timer_key(&record.key())
-        );
+        let subject = self
+            .names
+            .kv_subject(&self.names.timers_bucket(), &record.key());
         let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(
-            headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
-            expected_revision.to_string().as_str(),
-        );
         if record.status.is_final() {
             hdrs.insert(
                 headers::TTL,
@@ -117,16 +99,7 @@ impl TimerStore {
         }
         let body =
             Bytes::from(serde_json::to_vec(record).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-        let ack = self
-            .js
-            .publish_with_headers(subject, hdrs, body)
-            .await
-            .map_err(NatsError::nats)?;
-        match ack.await {
-            Ok(ack) => Ok(ack.sequence),
-            Err(e) if is_wrong_last_sequence(&e) => Err(NatsError::Conflict),
-            Err(e) => Err(NatsError::nats(e)),
-        }
+        put_expecting(&self.js, subject, hdrs, body, expected_revision).await
     }
 
     /// Lists the timers of a namespace in a stable order (by id), optionally only those with
@@ -348,43 +321,72 @@ impl Ord for ById {
     }
 }
 
-/// The last entry of a bucket's key (`subject`, `$KV.<bucket>.<key>`): its value (`None` for
-/// a delete, a purge, or the marker a TTL expiry leaves) and its revision; `None` if the key
-/// has no entry. With `leader_reads`, through the stream leader, never a direct get, which any
+/// The last entry of a bucket's key (`subject`, see [`Names::kv_subject`]), decoded, and its
+/// revision: `(None, 0)` if the key has no entry, `(None, revision)` for a delete, a purge, or
+/// the marker a TTL expiry leaves; a value that does not decode is [`NatsError::Corrupt`],
+/// naming the entry by `what()`. With `leader_reads`, through the stream leader, never a direct get, which any
 /// replica may answer from a state a little behind (the chaos soak saw it on a 3-node cluster:
 /// workers calling timers whose delete was acknowledged, schedulers dropping wake-ups as
 /// stale); the answer then reflects every write acknowledged before the call. With one
 /// replica a direct get is as fresh, and cheaper for the server.
-pub(crate) async fn last_entry(
+pub(crate) async fn last_entry<T: DeserializeOwned>(
     kv: &kv::Store,
     subject: &str,
     leader_reads: bool,
-) -> Result<Option<(Option<Bytes>, u64)>, NatsError> {
+    what: impl FnOnce() -> String,
+) -> Result<(Option<T>, u64), NatsError> {
     let message = if leader_reads {
         match kv.stream.get_last_raw_message_by_subject(subject).await {
             Ok(message) => message,
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
-                return Ok(None);
+                return Ok((None, 0));
             }
             Err(e) => return Err(NatsError::nats(e)),
         }
     } else {
         match kv.stream.direct_get_last_for_subject(subject).await {
             Ok(message) => message,
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok((None, 0)),
             Err(e) => return Err(NatsError::nats(e)),
         }
     };
     let removed = message.headers.get("KV-Operation").is_some()
         || message.headers.get("Nats-Marker-Reason").is_some()
         || message.payload.is_empty();
-    Ok(Some((
-        (!removed).then_some(message.payload),
-        message.sequence,
-    )))
+    if removed {
+        return Ok((None, message.sequence));
+    }
+    let value = serde_json::from_slice(&message.payload)
+        .map_err(|e| NatsError::Corrupt(format!("{}: {e}", what())))?;
+    Ok((Some(value), message.sequence))
 }
 
-pub(crate) fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
+/// Publishes `body` on a bucket's `subject` (with `hdrs` besides) if the key is still at
+/// `expected_revision` (0: it has no entry yet). Returns the new revision, or
+/// [`NatsError::Conflict`] when another write came first.
+pub(crate) async fn put_expecting(
+    js: &jetstream::Context,
+    subject: String,
+    mut hdrs: async_nats::HeaderMap,
+    body: Bytes,
+    expected_revision: u64,
+) -> Result<u64, NatsError> {
+    hdrs.insert(
+        headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
+        expected_revision.to_string().as_str(),
+    );
+    let ack = js
+        .publish_with_headers(subject, hdrs, body)
+        .await
+        .map_err(NatsError::nats)?;
+    match ack.await {
+        Ok(ack) => Ok(ack.sequence),
+        Err(e) if is_wrong_last_sequence(&e) => Err(NatsError::Conflict),
+        Err(e) => Err(NatsError::nats(e)),
+    }
+}
+
+fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
     // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS.
     let text = e.to_string();
     text.contains("10071") || text.contains("wrong last sequence")
