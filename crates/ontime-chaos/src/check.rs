@@ -264,11 +264,16 @@ pub fn judge(
     let mut put_status: BTreeMap<u16, usize> = BTreeMap::new();
     let (mut unacked, mut refused, mut one_time, mut recurring) = (0, 0, 0, 0);
     let (mut deletes, mut delete_acked, mut delete_unacked) = (0, 0, 0);
+    // Answers that came on a client's retry: the windows where a duplicate is answered.
+    let (mut put_retried, mut delete_retried) = (0, 0);
     let mut first_refusal = None;
     let mut unacked_why: BTreeMap<String, usize> = BTreeMap::new();
     for rec in timers {
         match &rec.put {
-            Answer::Acked { status, .. } => *put_status.entry(*status).or_default() += 1,
+            Answer::Acked { status, tries, .. } => {
+                *put_status.entry(*status).or_default() += 1;
+                put_retried += usize::from(*tries > 1);
+            }
             Answer::Refused { status, body } => {
                 refused += 1;
                 first_refusal.get_or_insert_with(|| format!("{status} {body}"));
@@ -289,7 +294,10 @@ pub fn judge(
         if let Some(delete) = &rec.delete {
             deletes += 1;
             match delete.answer {
-                Answer::Acked { .. } => delete_acked += 1,
+                Answer::Acked { tries, .. } => {
+                    delete_acked += 1;
+                    delete_retried += usize::from(tries > 1);
+                }
                 _ => delete_unacked += 1,
             }
         }
@@ -473,8 +481,9 @@ pub fn judge(
     }
     let _ = writeln!(
         r,
-        "deletes sent          {deletes} ({delete_acked} acknowledged, {delete_unacked} not)"
+        "deletes sent          {deletes} ({delete_acked} acknowledged, {delete_retried} of them on a retry; {delete_unacked} not)"
     );
+    let _ = writeln!(r, "creates acknowledged on a retry {put_retried}");
     let _ = writeln!(r, "occurrences expected  {expected_total}");
     let _ = writeln!(r, "  delivered           {delivered_total}");
     let _ = writeln!(

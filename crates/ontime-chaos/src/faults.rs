@@ -1,5 +1,6 @@
 //! The fault injector: at random intervals, one fault at a time, so never two nats-server
-//! nodes down at once:
+//! nodes down at once; each round deals every kind once, and nats-server kills
+//! `nats_kills_per_round` times:
 //! - SIGKILL a scheduler, a worker or a gateway, and start it again 0.5-3 s later;
 //! - SIGKILL one nats-server node, and start it again 3-8 s later on the same store (only
 //!   when all three nodes are healthy, i.e. the previous victim has caught up);
@@ -48,6 +49,8 @@ pub struct Injector {
     pub rng: Rng,
     pub min_gap: Duration,
     pub max_gap: Duration,
+    /// nats-server kills in every round of faults, which deals each other kind once.
+    pub nats_kills_per_round: usize,
     pub log: Arc<Mutex<Vec<Fault>>>,
 }
 
@@ -69,16 +72,19 @@ impl Injector {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(gap) => {}
             }
-            // The kinds are dealt from a shuffled deck, so that every kind comes up once in
-            // every five faults, however short the run.
+            // The kinds are dealt from a shuffled deck, so that every kind comes up in every
+            // round of faults, however short the run.
             if deck.is_empty() {
                 deck = vec![
                     Choice::Kill(Role::Scheduler),
                     Choice::Kill(Role::Worker),
                     Choice::Kill(Role::Gateway),
-                    Choice::Kill(Role::Nats),
                     Choice::Stop,
                 ];
+                deck.extend(std::iter::repeat_n(
+                    Choice::Kill(Role::Nats),
+                    self.nats_kills_per_round,
+                ));
                 self.rng.shuffle(&mut deck);
             }
             let choice = deck.pop().expect("refilled");

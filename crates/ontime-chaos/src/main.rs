@@ -71,6 +71,14 @@ struct Args {
     /// Longest pause between two faults.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     fault_max: Duration,
+    /// nats-server node kills in every round of faults (one of each other kind): more of
+    /// them hunt the windows where a command is answered on a client's retry.
+    #[arg(long, default_value_t = 2)]
+    nats_kills_per_round: usize,
+    /// Fewest nats-server node kills a run with faults must have made to pass (a run that
+    /// made fewer proved too little).
+    #[arg(long, default_value_t = 3)]
+    min_nats_kills: usize,
     /// Longest wait, after the last due time, for the last occurrences to be delivered.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     quiesce_timeout: Duration,
@@ -319,6 +327,7 @@ async fn run(args: Args, registry: Registry) -> anyhow::Result<bool> {
             rng: rng.fork(),
             min_gap: args.fault_min,
             max_gap: args.fault_max,
+            nats_kills_per_round: args.nats_kills_per_round,
             log: faults_log.clone(),
         };
         tokio::spawn(injector.run(faults_stop.clone()))
@@ -448,7 +457,18 @@ async fn run(args: Args, registry: Registry) -> anyhow::Result<bool> {
     std::fs::write(dir.join("verdict.txt"), format!("{report}{details}"))?;
     let shown: String = details.lines().take(60).collect::<Vec<_>>().join("\n");
     println!("\n{report}{shown}");
-    let passed = !verdict.failed();
+    let nats_kills = faults
+        .iter()
+        .filter(|f| f.kind == faults::Kind::Kill && f.role == procs::Role::Nats)
+        .count();
+    let too_few_kills = !args.no_faults && nats_kills < args.min_nats_kills;
+    if too_few_kills {
+        println!(
+            "TOO FEW FAULTS: {nats_kills} nats-server kill(s), fewer than --min-nats-kills {}: run longer or with shorter gaps",
+            args.min_nats_kills
+        );
+    }
+    let passed = !verdict.failed() && !too_few_kills;
     if passed {
         println!("PASS: nothing lost, nothing fired after an acknowledged delete");
         if args.keep {
