@@ -195,7 +195,7 @@ async fn pause_stops_calls_and_resume_restarts_them() {
     put(
         &o,
         "p",
-        json!({"schedule": {"every": "500ms"}, "target": target(&sink, "/p")}),
+        json!({"schedule": {"every": "1s"}, "target": target(&sink, "/p")}),
     )
     .await;
     sink.wait_for("/p", 1, WAIT).await;
@@ -203,7 +203,7 @@ async fn pause_stops_calls_and_resume_restarts_them() {
     assert_eq!((code, paused["status"].as_str()), (200, Some("paused")));
     assert_eq!(paused["next_fire_at"], Value::Null);
     // A call already in flight when the pause was applied may still land; then nothing.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let before = sink.calls("/p").len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sink.calls("/p").len(), before, "no call while paused");

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
 use crate::id::{Namespace, TimerId, TimerKey};
+use crate::idempotency::Idempotency;
+use crate::limits::Limits;
 use crate::timer::{Attempt, TimerSpec, TimerView};
 
 /// The wire version this build writes and reads.
@@ -24,6 +26,9 @@ pub struct Command {
     /// Apply only if the timer's current KV revision is this one (`If-Match`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_revision: Option<u64>,
+    /// The idempotency key the command was sent under, and its request's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
     #[serde(flatten)]
     pub body: CommandBody,
 }
@@ -65,6 +70,7 @@ impl Command {
             namespace: key.namespace,
             id: key.id,
             expected_revision: None,
+            idempotency: None,
             body,
         }
     }
@@ -73,8 +79,14 @@ impl Command {
         TimerKey::new(self.namespace.clone(), self.id.clone())
     }
 
-    /// Decodes and validates a command from its wire form; the error is what the publisher hears.
+    /// [`Self::decode_with`] the default [`Limits`].
     pub fn decode(bytes: &[u8]) -> Result<Self, ValidationError> {
+        Self::decode_with(bytes, &Limits::default())
+    }
+
+    /// Decodes and validates a command from its wire form under the operator's `limits`; the
+    /// error is what the publisher hears.
+    pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<Self, ValidationError> {
         let mut cmd = match Self::decode_flat(bytes) {
             Some(cmd) => cmd,
             None => crate::error::from_json_slice(bytes)?,
@@ -83,7 +95,7 @@ impl Command {
             return Err(unsupported_version(cmd.v));
         }
         if let CommandBody::Upsert { spec } = &mut cmd.body {
-            spec.validate().map_err(|e| e.within("spec"))?;
+            spec.validate_with(limits).map_err(|e| e.within("spec"))?;
         }
         Ok(cmd)
     }
@@ -112,6 +124,8 @@ impl Command {
             id: TimerId,
             #[serde(default)]
             expected_revision: Option<u64>,
+            #[serde(default)]
+            idempotency: Option<Idempotency>,
             kind: Kind,
             #[serde(borrow, default)]
             spec: Option<&'a RawValue>,
@@ -147,6 +161,7 @@ impl Command {
             namespace: flat.namespace,
             id: flat.id,
             expected_revision: flat.expected_revision,
+            idempotency: flat.idempotency,
             body,
         })
     }
@@ -244,6 +259,11 @@ impl Batch {
     /// a timer named earlier in the batch is refused alone, with its field under
     /// `commands[i]`.
     pub fn decode(bytes: &[u8]) -> Result<DecodedBatch, ValidationError> {
+        Self::decode_with(bytes, &Limits::default())
+    }
+
+    /// [`Self::decode`] under the operator's `limits`.
+    pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<DecodedBatch, ValidationError> {
         #[derive(Deserialize)]
         struct Envelope<C> {
             v: u32,
@@ -281,7 +301,8 @@ impl Batch {
             .enumerate()
             .map(|(i, raw)| {
                 let within = format!("commands[{i}]");
-                let cmd = Command::decode(raw.get().as_bytes()).map_err(|e| e.within(&within))?;
+                let cmd = Command::decode_with(raw.get().as_bytes(), limits)
+                    .map_err(|e| e.within(&within))?;
                 if cmd.namespace != batch.namespace {
                     return Err(ValidationError::invalid(
                         format!("{within}.namespace"),

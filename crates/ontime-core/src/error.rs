@@ -21,6 +21,9 @@ pub enum ErrorCode {
     RevisionConflict,
     /// The timer's state does not allow this, e.g. pausing a finished timer (409).
     Conflict,
+    /// The `Idempotency-Key` was first used for another request: another timer, action or
+    /// body (409). A retry must repeat the request exactly; a new request needs a new key.
+    IdempotencyKeyReused,
     /// The request body is over the configured limit (413).
     PayloadTooLarge,
     /// NATS is unreachable or the topology is missing (503).
@@ -37,7 +40,7 @@ impl ErrorCode {
             Self::InvalidField => 422,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::RevisionConflict | Self::Conflict => 409,
+            Self::RevisionConflict | Self::Conflict | Self::IdempotencyKeyReused => 409,
             Self::PayloadTooLarge => 413,
             Self::Unavailable => 503,
             Self::Internal => 500,

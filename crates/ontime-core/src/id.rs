@@ -10,7 +10,8 @@
 //! - a timer id: 1 to 255 characters of `A-Z a-z 0-9 . _ - ~ @ + =`, i.e. the URL-unreserved
 //!   set plus a few that users put in business keys (`user@example.com`, `order=42`).
 //!   `/`, `:`, whitespace and control characters are rejected: `/` and `:` would make the REST
-//!   paths (`…/timers/{id}:pause`) ambiguous.
+//!   paths (`…/timers/{id}:pause`) ambiguous;
+//! - neither may be `.` or `..`, which URLs resolve as relative path segments.
 
 use std::fmt;
 
@@ -65,6 +66,14 @@ fn check(
         return Err(ValidationError::invalid(
             field,
             format!("{field} has {c:?} at position {pos}; allowed characters are {allowed_text}"),
+        ));
+    }
+    // `.` and `..` are path segments with a meaning of their own: in `…/timers/..` a client
+    // or proxy resolves them before the request arrives, so such a timer could not be named.
+    if matches!(value, "." | "..") {
+        return Err(ValidationError::invalid(
+            field,
+            format!("{field} must not be {value:?}: it is a relative path segment"),
         ));
     }
     Ok(())
@@ -208,6 +217,24 @@ pub fn decode_token(token: &str) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn dot_segments_are_refused_as_names() {
+        for name in [".", ".."] {
+            assert_eq!(
+                Namespace::parse(name).unwrap_err().field.as_deref(),
+                Some("namespace")
+            );
+            assert_eq!(
+                TimerId::parse(name).unwrap_err().field.as_deref(),
+                Some("id")
+            );
+        }
+        for name in ["...", ".a", "a..b", "a."] {
+            assert!(Namespace::parse(name).is_ok(), "{name}");
+            assert!(TimerId::parse(name).is_ok(), "{name}");
+        }
+    }
 
     #[test]
     fn plain_names_are_their_own_token() {

@@ -7,6 +7,8 @@ pub mod duration;
 pub mod error;
 pub mod fire;
 pub mod id;
+pub mod idempotency;
+pub mod limits;
 pub mod recurrence;
 pub mod retry;
 pub mod schedule;
@@ -18,3 +20,7 @@ pub mod timing;
 pub use duration::HumanDuration;
 pub use error::{ErrorCode, ValidationError};
 pub use id::{Namespace, TimerId, TimerKey};
+pub use limits::Limits;
+
+#[cfg(test)]
+mod bounds_tests;

@@ -10,6 +10,11 @@ use utoipa::ToSchema;
 use crate::duration::HumanDuration;
 use crate::error::ValidationError;
 
+/// The longest wait a `Retry-After` answer can impose, as long as `max_duration` may be: a
+/// longer one (`Retry-After: 99999999999`) is held to it, so that every retry instant stays
+/// a present-day instant plus at most 30 days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30 * 86_400);
+
 /// How a failed call is retried. Every field has a default, so `{}` is a valid policy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -86,7 +91,7 @@ impl RetryPolicy {
             .multiplier
             .powi(attempt.saturating_sub(1).min(1000) as i32);
         let secs = (base * exp).min(self.max_interval.get().as_secs_f64());
-        Duration::from_secs_f64(secs.max(0.0))
+        Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(self.max_interval.get())
     }
 
     /// Decides what follows failed attempt `attempt`, given the server's `Retry-After` (if
@@ -114,10 +119,10 @@ impl RetryPolicy {
         // policy protects the target too.
         let wait = retry_after.map_or_else(
             || self.delay_for(attempt),
-            |ra| ra.max(self.delay_for(attempt)),
+            |ra| ra.min(MAX_RETRY_AFTER).max(self.delay_for(attempt)),
         );
         if let Some(max) = self.max_duration
-            && since_due + wait > max.get()
+            && since_due.saturating_add(wait) > max.get()
         {
             return RetryDecision::GiveUp(format!(
                 "gave up: the next attempt would start after max_duration ({max})"
@@ -187,6 +192,24 @@ mod tests {
             max_interval: HumanDuration::from_secs(5),
             max_duration: None,
         }
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_held_to_thirty_days_without_overflow() {
+        let p = RetryPolicy {
+            max_duration: Some(HumanDuration::from_secs(60)),
+            ..policy()
+        };
+        let huge = Some(Duration::from_secs(u64::MAX));
+        let since_due = Duration::from_secs(u64::MAX);
+        assert!(matches!(
+            p.decide(1, AttemptClass::Retryable, huge, since_due),
+            RetryDecision::GiveUp(_)
+        ));
+        assert_eq!(
+            policy().decide(1, AttemptClass::Retryable, huge, Duration::ZERO),
+            RetryDecision::RetryAfter(MAX_RETRY_AFTER)
+        );
     }
 
     #[test]

@@ -13,10 +13,12 @@ use utoipa::ToSchema;
 
 use crate::duration::HumanDuration;
 use crate::error::ValidationError;
+use crate::limits::{self, Limits};
 use crate::recurrence::{self, CronExpr, Every, IsoRepeat, RecurrenceError};
 
 /// How late a scheduled occurrence may fire before it counts as missed (ontime was down, or
-/// paused, or far behind) and the [`Misfire`] policy decides what to do with it.
+/// paused, or far behind) and the [`Misfire`] policy decides what to do with it: an
+/// occurrence is missed when it is due more than this before the instant it comes to fire.
 pub const MISFIRE_THRESHOLD: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// The most missed occurrences `misfire: fire_all` makes up for at once; older ones are
@@ -120,12 +122,14 @@ enum Series {
 }
 
 impl Series {
+    /// The next instant of the series, `None` past [`limits::LATEST`]: the series ends there.
     fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match self {
+        let next = match self {
             Self::Cron(expr, tz) => expr.next_after(after, *tz),
             Self::Every(every) => every.next_after(after).map(|(_, t)| t),
             Self::Iso(iso) => iso.next_after(after).map(|(_, t)| t),
-        }
+        }?;
+        limits::bounded(next)
     }
 }
 
@@ -212,9 +216,16 @@ impl Schedule {
         self.overlap.unwrap_or_default()
     }
 
-    /// Checks that exactly one kind is given, that its value parses, and that the refining
-    /// fields fit it. Errors name the field and, inside an expression, the position.
+    /// [`Self::validate_with`] the default [`Limits`].
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.validate_with(&Limits::default())
+    }
+
+    /// Checks that exactly one kind is given, that its value parses, that the refining
+    /// fields fit it, that no instant is past [`limits::LATEST`] and no interval shorter
+    /// than `limits.min_interval`. Errors name the field and, inside an expression, the
+    /// position.
+    pub fn validate_with(&self, limits: &Limits) -> Result<(), ValidationError> {
         let kinds = self.kinds();
         let name = |k: &ScheduleKind| format!("{k:?}").to_lowercase();
         match kinds.len() {
@@ -258,6 +269,36 @@ impl Schedule {
                  (use cron or iso for wall-clock schedules)",
             ));
         }
+        for (field, at) in [
+            ("at", self.at),
+            ("start_at", self.start_at),
+            ("end_at", self.end_at),
+        ] {
+            if let Some(at) = at {
+                limits::check_instant(field, at)?;
+            }
+        }
+        for (field, d) in [
+            ("after", self.after),
+            ("every", self.every),
+            ("max_lateness", self.max_lateness),
+        ] {
+            if let Some(d) = d {
+                limits::check_span(field, d.get())?;
+            }
+        }
+        if let Some(every) = self.every
+            && !every.get().is_zero()
+            && every.get() < limits.min_interval
+        {
+            return Err(ValidationError::invalid(
+                "every",
+                format!(
+                    "every must be at least {}, the shortest interval this server allows",
+                    HumanDuration::from(limits.min_interval)
+                ),
+            ));
+        }
         if self.max_runs == Some(0) {
             return Err(ValidationError::invalid(
                 "max_runs",
@@ -274,7 +315,21 @@ impl Schedule {
         }
         if recurring {
             // Parsing does not depend on the anchor; any instant will do.
-            self.series(DateTime::UNIX_EPOCH)?;
+            if let Series::Iso(iso) = self.series(DateTime::UNIX_EPOCH)?
+                && iso.count() != Some(1)
+                && iso
+                    .fixed_step()
+                    .is_some_and(|step| step < limits.min_interval)
+            {
+                return Err(ValidationError::invalid(
+                    "iso",
+                    format!(
+                        "the repetition's period must be at least {}, the shortest interval \
+                         this server allows",
+                        HumanDuration::from(limits.min_interval)
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -308,18 +363,43 @@ impl Schedule {
     /// The first due time, for a timer whose command was accepted at `anchor`. A recurring
     /// schedule's first occurrence is the first one after `anchor` (and at or after
     /// `start_at`): occurrences before the timer existed are not missed, they never were.
+    /// `None` when there is none at or before [`limits::LATEST`].
     pub fn first_due(&self, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.kind() {
-            ScheduleKind::At => self.at,
-            ScheduleKind::After => Some(anchor + self.after.unwrap_or_default().chrono()),
+            ScheduleKind::At => self.at.and_then(limits::bounded),
+            ScheduleKind::After => limits::add_std(anchor, self.after.unwrap_or_default().get()),
             _ => {
                 let from = match self.start_at {
-                    Some(start) if start > anchor => start - chrono::TimeDelta::nanoseconds(1),
+                    Some(start) if start > anchor => just_before(start)?,
                     _ => anchor,
                 };
                 self.next_after(anchor, from)
             }
         }
+    }
+
+    /// [`Self::first_due`], or why there is none, as the API answers it: `after` landing past
+    /// [`limits::LATEST`], or a schedule with no occurrence left.
+    pub fn first_due_checked(
+        &self,
+        anchor: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ValidationError> {
+        if let Some(due) = self.first_due(anchor) {
+            return Ok(due);
+        }
+        if self.kind() == ScheduleKind::After {
+            return Err(ValidationError::invalid(
+                "after",
+                "after lands past 9999-12-31T23:59:59.999Z, the latest instant ontime accepts",
+            ));
+        }
+        Err(ValidationError::invalid(
+            "",
+            format!(
+                "the schedule has no occurrence after {} (nor before 9999-12-31)",
+                anchor.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        ))
     }
 
     /// The first occurrence strictly after `after` within `start_at`..=`end_at` (`None`: the
@@ -328,7 +408,7 @@ impl Schedule {
     pub fn next_after(&self, anchor: DateTime<Utc>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let series = self.series(anchor).ok()?;
         let after = match self.start_at {
-            Some(start) if start > after => start - chrono::TimeDelta::nanoseconds(1),
+            Some(start) if start > after => just_before(start)?,
             _ => after,
         };
         let next = series.next_after(after)?;
@@ -373,6 +453,11 @@ impl Schedule {
         }
         out
     }
+}
+
+/// The instant a nanosecond before `at`, so that "strictly after" includes `at` itself.
+fn just_before(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    limits::sub(at, chrono::TimeDelta::nanoseconds(1))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::command::{Command, CommandBody, merge_patch};
 use crate::error::{ErrorCode, ValidationError};
 use crate::fire::Fire;
+use crate::limits::{self, Limits};
 use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus};
 
 /// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
@@ -68,13 +69,27 @@ fn not_found(cmd: &Command) -> ValidationError {
     ValidationError::not_found(format!("timer {} not found", cmd.key()))
 }
 
-/// Applies `cmd`, accepted on the command stream at `seq` and `accepted_at`, to `current`.
+/// [`apply_with`] the default [`Limits`].
 pub fn apply(
     current: Current<'_>,
     cmd: &Command,
     seq: u64,
     accepted_at: DateTime<Utc>,
     now: DateTime<Utc>,
+) -> Result<Applied, ValidationError> {
+    apply_with(current, cmd, seq, accepted_at, now, &Limits::default())
+}
+
+/// Applies `cmd`, accepted on the command stream at `seq` and `accepted_at`, to `current`,
+/// under the operator's `limits` (a patched definition is validated against them, and a
+/// callback's `nextExecuteAt` is held to their floor).
+pub fn apply_with(
+    current: Current<'_>,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<Applied, ValidationError> {
     let live = current.filter(|(r, _)| r.status != TimerStatus::Cancelled);
     if let Some(expected) = cmd.expected_revision {
@@ -113,9 +128,14 @@ pub fn apply(
             if stale {
                 return Ok(Applied::Unchanged);
             }
-            changed(patched(record, patch, cmd, seq, accepted_at, now)?)
+            changed(patched(record, patch, cmd, seq, accepted_at, now, limits)?)
         }
         CommandBody::Delete => {
+            // DELETE is idempotent: deleting a cancelled timer changes nothing and is answered
+            // with the timer as it is, as GET shows it (If-Match was checked above).
+            if current.is_some_and(|(r, _)| r.status == TimerStatus::Cancelled) {
+                return Ok(Applied::Unchanged);
+            }
             let Some((record, _)) = live else {
                 return Err(not_found(cmd));
             };
@@ -133,7 +153,7 @@ pub fn apply(
             changed(Outcome::of(next))
         }
         CommandBody::Report { attempt, rearm } => {
-            Ok(report(live.map(|(r, _)| r), attempt, *rearm, now))
+            Ok(report(live.map(|(r, _)| r), attempt, *rearm, now, limits))
         }
         CommandBody::Pause | CommandBody::Resume | CommandBody::Trigger => {
             let Some((record, _)) = live else {
@@ -157,16 +177,11 @@ fn define(
     created_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<TimerRecord, ValidationError> {
-    let next_fire_at = spec.schedule.first_due(anchor);
-    if next_fire_at.is_none() {
-        return Err(ValidationError::invalid(
-            "schedule",
-            format!(
-                "the schedule has no occurrence after {}",
-                anchor.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            ),
-        ));
-    }
+    let next_fire_at = Some(
+        spec.schedule
+            .first_due_checked(anchor)
+            .map_err(|e| e.within("schedule"))?,
+    );
     Ok(TimerRecord {
         namespace: cmd.namespace.clone(),
         id: cmd.id.clone(),
@@ -200,6 +215,7 @@ fn patched(
     seq: u64,
     accepted_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<Outcome, ValidationError> {
     let Some(fields) = patch.as_object() else {
         return Err(ValidationError::new(
@@ -224,7 +240,7 @@ fn patched(
         }
     }
     let mut spec: TimerSpec = crate::error::from_json_slice(doc.to_string().as_bytes())?;
-    spec.validate()?;
+    spec.validate_with(limits)?;
     let schedule_changed = spec.schedule != record.spec.schedule;
     let active = matches!(
         record.status,
@@ -382,21 +398,44 @@ fn settled(record: &TimerRecord) -> TimerStatus {
     }
 }
 
+/// The earliest instant a callback may move its timer's next occurrence to: `min_interval`
+/// after the attempt started. Measured from the attempt (not from when the report is
+/// applied), so every scheduler applying the report decides the same instant; an instant
+/// asked for earlier is moved to it, so an answer naming the past cannot make a loop of calls.
+pub fn callback_floor(attempt: &Attempt, limits: &Limits) -> Option<DateTime<Utc>> {
+    limits::add(attempt.started_at, limits.min_gap())
+}
+
+/// Where a callback's `nextExecuteAt` moves the next occurrence: no earlier than
+/// [`callback_floor`]; `None` (no further occurrence) past [`limits::LATEST`].
+pub fn rescheduled_at(
+    asked: DateTime<Utc>,
+    attempt: &Attempt,
+    limits: &Limits,
+) -> Option<DateTime<Utc>> {
+    let floor = callback_floor(attempt, limits)?;
+    limits::bounded(asked.max(floor))
+}
+
 /// Applies a worker's report of one attempt. Idempotent: a redelivered report changes nothing.
 fn report(
     record: Option<&TimerRecord>,
     attempt: &Attempt,
     rearm: bool,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Applied {
     let Some(record) = record else {
         return Applied::Unchanged;
     };
-    // A one-time timer's firing is recorded here, with its first report.
+    // An occurrence fired without its record being written is recorded here, with its first
+    // report: a one-time timer's firing always (see `Outcome::deferred`), any timer's when a
+    // command (a pause) rewrote the record between the fire and its write. The call was made,
+    // so it is recorded as made: neither misfire nor overlap applies to it any more.
     let fired;
     let record = if fired_unrecorded(record, attempt) {
         let due_at = attempt.occurrence_due_at.unwrap_or(attempt.due_at);
-        fired = fire_scheduled(record, due_at, now).record;
+        fired = record_called(record, due_at, now);
         &fired
     } else {
         record
@@ -420,7 +459,9 @@ fn report(
     let occurrence = attempt.occurrence;
     match attempt.outcome {
         AttemptOutcome::Retrying => {
-            if rearm && let Some(at) = attempt.next_at {
+            // A retry past the latest instant is never due: not held (the worker bounds its
+            // waits, so only a hand-made report asks for one).
+            if rearm && let Some(at) = attempt.next_at.and_then(limits::bounded) {
                 next.retries.push(HeldRetry {
                     occurrence,
                     attempt: attempt.attempt + 1,
@@ -439,9 +480,10 @@ fn report(
                 AttemptOutcome::Expired => next.expired += 1,
                 AttemptOutcome::Rescheduled => {
                     next.successes += 1;
-                    // The callback moves the next occurrence (durable-timer's contract).
+                    // The callback moves the next occurrence (durable-timer's contract), never
+                    // sooner than the floor after this attempt.
                     if let Some(at) = attempt.next_at {
-                        next.next_fire_at = Some(at);
+                        next.next_fire_at = rescheduled_at(at, attempt, limits);
                     }
                 }
                 AttemptOutcome::Stopped => {
@@ -459,7 +501,7 @@ fn report(
 mod firing;
 
 pub use firing::{fire, pending_wake};
-use firing::{fire_scheduled, fired_unrecorded};
+use firing::{fired_unrecorded, record_called};
 
 #[cfg(test)]
 mod tests;

@@ -202,6 +202,36 @@ impl Target {
     pub fn validate(&mut self) -> Result<(), ValidationError> {
         self.http.validate().map_err(|e| e.within("http"))
     }
+
+    /// The target as the API shows it: credentials in the URL redacted (see [`redact_url`]).
+    /// The stored target, which the worker calls, keeps them.
+    pub fn redacted(&self) -> Target {
+        let mut shown = self.clone();
+        shown.http.url = redact_url(&self.http.url);
+        shown
+    }
+}
+
+/// What replaces a credential in a URL the API shows.
+pub const REDACTED: &str = "***";
+
+/// `url` with its credentials hidden: the password becomes `***` (`https://user:***@host/`)
+/// and a user name given alone, often a token, becomes `***` too (`https://***@host/`). A URL
+/// without credentials, or one that does not parse, is returned as it is.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let result = match (parsed.username().is_empty(), parsed.password().is_some()) {
+        (_, true) => parsed.set_password(Some(REDACTED)),
+        (false, false) => parsed.set_username(REDACTED),
+        (true, false) => return url.to_owned(),
+    };
+    match result {
+        Ok(()) => parsed.into(),
+        // A URL that cannot carry credentials has none to hide.
+        Err(()) => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +242,24 @@ mod tests {
         let mut t: Target = serde_json::from_value(json)
             .map_err(|e| ValidationError::invalid("", e.to_string()))?;
         t.validate().map(|_| t)
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_in_views_only() {
+        assert_eq!(
+            redact_url("https://user:secret@x.test/a?b=1"),
+            "https://user:***@x.test/a?b=1"
+        );
+        assert_eq!(redact_url("https://token@x.test/"), "https://***@x.test/");
+        assert_eq!(redact_url("https://:pw@x.test/"), "https://:***@x.test/");
+        assert_eq!(redact_url("https://x.test/a"), "https://x.test/a");
+        assert_eq!(redact_url("not a url"), "not a url");
+        let t = target(serde_json::json!({"http": {"url": "https://u:p@x.test/h"}})).unwrap();
+        assert_eq!(t.redacted().http.url, "https://u:***@x.test/h");
+        assert_eq!(
+            t.http.url, "https://u:p@x.test/h",
+            "the stored target keeps them"
+        );
     }
 
     #[test]

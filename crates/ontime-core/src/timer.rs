@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::ValidationError;
 use crate::id::{Namespace, TimerId, TimerKey};
+use crate::limits::Limits;
 use crate::retry::RetryPolicy;
 use crate::schedule::Schedule;
 use crate::target::Target;
@@ -22,9 +23,17 @@ pub struct TimerSpec {
 }
 
 impl TimerSpec {
-    /// Checks and normalises every field; errors carry the path of the field at fault.
+    /// [`Self::validate_with`] the default [`Limits`].
     pub fn validate(&mut self) -> Result<(), ValidationError> {
-        self.schedule.validate().map_err(|e| e.within("schedule"))?;
+        self.validate_with(&Limits::default())
+    }
+
+    /// Checks and normalises every field under the operator's `limits`; errors carry the
+    /// path of the field at fault.
+    pub fn validate_with(&mut self, limits: &Limits) -> Result<(), ValidationError> {
+        self.schedule
+            .validate_with(limits)
+            .map_err(|e| e.within("schedule"))?;
         self.target.validate().map_err(|e| e.within("target"))?;
         self.retry.validate().map_err(|e| e.within("retry"))?;
         Ok(())
@@ -246,7 +255,8 @@ impl TimerRecord {
             namespace: self.namespace.to_string(),
             id: self.id.to_string(),
             schedule: self.spec.schedule.clone(),
-            target: self.spec.target.clone(),
+            // Credentials in the URL are the client's secret: never shown back.
+            target: self.spec.target.redacted(),
             retry: self.spec.retry,
             status: self.status,
             next_fire_at: match self.status {

@@ -21,6 +21,9 @@ pub struct GatewayConfig {
     pub max_batch_body_bytes: usize,
     /// Most timers in one batch.
     pub max_batch_items: usize,
+    /// The operator's limits (the interval floor) every definition is validated against;
+    /// the schedulers must use the same.
+    pub limits: ontime_core::Limits,
 }
 
 impl Default for GatewayConfig {
@@ -31,6 +34,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 1024 * 1024,
             max_batch_body_bytes: 16 * 1024 * 1024,
             max_batch_items: 1000,
+            limits: ontime_core::Limits::default(),
         }
     }
 }

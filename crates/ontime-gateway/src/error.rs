@@ -3,7 +3,7 @@
 //! with the status of its code.
 
 use axum::Json;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use ontime_core::{ErrorCode, ValidationError};
 use ontime_nats::NatsError;
@@ -85,12 +85,33 @@ pub async fn route_not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
 }
 
-/// The answer to a method a route does not serve.
-pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
+/// The answer to a method a route does not serve: 405, with the `Allow` header listing the
+/// methods the path does serve (axum's own would list every method of the route, but
+/// `…/timers/{id}` serves POST only with an action, and `…/timers/{id}:pause` only POST).
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    method_not_allowed_on(&method, uri.path())
+}
+
+/// 405 for `method` on `path`, with its `Allow` header.
+pub fn method_not_allowed_on(method: &Method, path: &str) -> Response {
+    let error = ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{method} is not allowed on {}", uri.path()),
-    )
+        format!("{method} is not allowed on {path}"),
+    );
+    ([(header::ALLOW, allowed_methods(path))], error).into_response()
+}
+
+/// The methods `path` serves, as an `Allow` header lists them.
+pub fn allowed_methods(path: &str) -> &'static str {
+    const READ: &str = "GET, HEAD";
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "namespaces", _, timers] if timers.ends_with(":batch") => "POST",
+        ["v1", "namespaces", _, "timers"] => "GET, HEAD, POST",
+        ["v1", "namespaces", _, "timers", id] if id.contains(':') => "POST",
+        ["v1", "namespaces", _, "timers", _] => "GET, HEAD, PUT, PATCH, DELETE",
+        _ => READ,
+    }
 }
 
 /// Why [`crate::serve`] could not run.
@@ -131,6 +152,26 @@ mod tests {
                 !doc.to_string().contains("secret"),
                 "internal details leak: {doc}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_405_allows_what_the_path_serves() {
+        for (path, allow) in [
+            ("/v1/namespaces/shop/timers", "GET, HEAD, POST"),
+            (
+                "/v1/namespaces/shop/timers/t1",
+                "GET, HEAD, PUT, PATCH, DELETE",
+            ),
+            ("/v1/namespaces/shop/timers/t1:pause", "POST"),
+            ("/v1/namespaces/shop/timers:batch", "POST"),
+            ("/v1/namespaces/shop/timers/t1/executions", "GET, HEAD"),
+            ("/v1/schedules:preview", "GET, HEAD"),
+            ("/health", "GET, HEAD"),
+        ] {
+            let response = method_not_allowed_on(&Method::OPTIONS, path);
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(response.headers()[header::ALLOW], allow, "{path}");
         }
     }
 

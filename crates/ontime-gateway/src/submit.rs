@@ -8,12 +8,14 @@
 //! batch request carry thousands of creates per second.
 
 use std::future::IntoFuture;
+use std::time::Duration;
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::command::{Batch, BatchReply, Command, Reply};
+use ontime_core::idempotency::{Idempotency, fingerprint, reused};
 use ontime_core::timer::TimerView;
 use ontime_core::{Namespace, TimerKey, ValidationError};
 use ontime_nats::{Names, headers};
@@ -36,6 +38,9 @@ pub struct Submission {
     pub command: Command,
     /// `Nats-Msg-Id`; also the command id the client sees in a 202.
     pub command_id: String,
+    /// The client's `Idempotency-Key`, if it sent one: the command then carries it with the
+    /// request's fingerprint, so that the key answers a retry and refuses another request.
+    pub idempotency_key: Option<String>,
 }
 
 /// What became of a submitted command.
@@ -45,7 +50,7 @@ pub enum Outcome {
     Applied(TimerView),
     /// The scheduler refused it (404, 409, 422).
     Refused(ValidationError),
-    /// JetStream had already seen this command id (a retried request with the same
+    /// JetStream had already seen this command id (a retried batch under the same
     /// `Idempotency-Key`): no reply will come. The timer as stored now, if it exists yet.
     Duplicate(Option<TimerView>),
     /// Durable, but the reply did not come in time: it will be applied.
@@ -83,11 +88,20 @@ pub fn new_timer_id(command_id: &str, idempotent: bool) -> String {
 /// Submits one command.
 pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitted, ApiError> {
     let Submission {
-        command,
+        mut command,
         command_id,
+        idempotency_key,
     } = submission;
-    let message = encode(&command)
-        .map(|body| Outgoing::command(state.topology.names(), command.key(), command_id, body));
+    command.idempotency = idempotency_key.map(|key| Idempotency {
+        fingerprint: fingerprint(&command),
+        key,
+    });
+    let message = encode(&command).map(|body| {
+        let mut message =
+            Outgoing::command(state.topology.names(), command.key(), command_id, body);
+        message.idempotency = command.idempotency.clone();
+        message
+    });
     submit_messages(state, vec![message])
         .await
         .pop()
@@ -105,6 +119,9 @@ struct Outgoing {
     keys: Vec<TimerKey>,
     /// Whether the reply is a [`BatchReply`] rather than a [`Reply`].
     batch: bool,
+    /// The key and fingerprint of a single command sent under an `Idempotency-Key`: a
+    /// duplicate is answered from what the key's first request came to.
+    idempotency: Option<Idempotency>,
 }
 
 impl Outgoing {
@@ -115,6 +132,7 @@ impl Outgoing {
             body: Bytes::from(body),
             keys: vec![key],
             batch: false,
+            idempotency: None,
         }
     }
 
@@ -131,6 +149,7 @@ impl Outgoing {
             body: Bytes::from(Batch::encode(namespace, commands)),
             keys,
             batch: true,
+            idempotency: None,
         }
     }
 }
@@ -147,9 +166,19 @@ struct Delivery {
     reply: Option<Bytes>,
 }
 
-/// What a command came to; `None` for a duplicate, whose timer is read instead (no reply
-/// comes).
+/// What a command came to; `None` for a duplicate, for which no reply comes: it is answered
+/// from what its idempotency key remembers, or (a batch) from its timer as stored.
 type Answer = Option<Outcome>;
+
+/// One command of a delivered message: its message's id, its timer, what it came to, and
+/// the idempotency it was sent under.
+#[derive(Clone)]
+struct Delivered {
+    command_id: String,
+    key: TimerKey,
+    answer: Answer,
+    idempotency: Option<Idempotency>,
+}
 
 fn encode(command: &Command) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(command).map_err(|e| ApiError::internal("encoding a command", e))
@@ -168,10 +197,16 @@ async fn submit_messages(
         .collect();
     futures::stream::iter(commands)
         .map(|command| async move {
-            let (command_id, key, answer) = command?;
-            let outcome = match answer {
-                Some(outcome) => outcome,
-                None => Outcome::Duplicate(current(state, &key).await),
+            let Delivered {
+                command_id,
+                key,
+                answer,
+                idempotency,
+            } = command?;
+            let outcome = match (answer, idempotency) {
+                (Some(outcome), _) => outcome,
+                (None, Some(idempotency)) => remembered(state, &key, &idempotency).await,
+                (None, None) => Outcome::Duplicate(current(state, &key).await),
             };
             Ok(Submitted {
                 command_id,
@@ -306,17 +341,29 @@ async fn publish(
 fn each_command(
     message: Prepared,
     delivery: Result<Delivery, ApiError>,
-) -> Vec<Result<(String, TimerKey, Answer), ApiError>> {
+) -> Vec<Result<Delivered, ApiError>> {
     let (message, delivery) = match (message, delivery) {
         (Ok(message), Ok(delivery)) => (message, delivery),
         (Ok(message), Err(e)) => return vec![Err(e); message.keys.len()],
         (Err(e), _) => return vec![Err(e)],
     };
     let answers = answers(&message, delivery);
-    let Outgoing { msg_id, keys, .. } = message;
+    let Outgoing {
+        msg_id,
+        keys,
+        idempotency,
+        ..
+    } = message;
     keys.into_iter()
         .zip(answers)
-        .map(|(key, answer)| Ok((msg_id.clone(), key, answer)))
+        .map(|(key, answer)| {
+            Ok(Delivered {
+                command_id: msg_id.clone(),
+                key,
+                answer,
+                idempotency: idempotency.clone(),
+            })
+        })
         .collect()
 }
 
@@ -374,6 +421,39 @@ fn outcome_of(reply: Reply) -> Outcome {
         // An applied command without the state (not one the gateway sends): report it as
         // accepted rather than guess.
         Reply { .. } => Outcome::Pending,
+    }
+}
+
+/// How often the answer to a retried request is looked for while its first request is
+/// still being applied.
+const REMEMBERED_POLL: Duration = Duration::from_millis(50);
+
+/// The answer to a retried request, whose command JetStream de-duplicated: what its key's
+/// first request came to once applied (that request's answer, or a refusal when the key was
+/// first used for another request). Until it is applied, or if that takes longer than the
+/// reply timeout, the request is only accepted: never answered as applied before it is.
+async fn remembered(state: &AppState, key: &TimerKey, idempotency: &Idempotency) -> Outcome {
+    let deadline = Instant::now() + state.config.reply_timeout;
+    loop {
+        let first = state
+            .topology
+            .idempotency
+            .get(&key.namespace, &idempotency.key)
+            .await;
+        match first {
+            Ok(Some(first)) if first.fingerprint != idempotency.fingerprint => {
+                return Outcome::Refused(reused(&idempotency.key));
+            }
+            Ok(Some(first)) => return outcome_of(first.reply),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, timer = %key, "reading an idempotency key failed");
+            }
+        }
+        if Instant::now() + REMEMBERED_POLL > deadline {
+            return Outcome::Pending;
+        }
+        tokio::time::sleep(REMEMBERED_POLL).await;
     }
 }
 

@@ -4,7 +4,7 @@
 use ontime_core::error::from_json_slice;
 use ontime_core::schedule::Schedule;
 use ontime_core::timer::TimerSpec;
-use ontime_core::{ErrorCode, TimerId, ValidationError};
+use ontime_core::{ErrorCode, Limits, TimerId, ValidationError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -27,21 +27,25 @@ pub struct BatchRequest {
     pub timers: Vec<NewTimer>,
 }
 
-/// A `PUT` body: a whole `TimerSpec`.
-pub fn spec(bytes: &[u8]) -> Result<TimerSpec, ValidationError> {
+/// A `PUT` body: a whole `TimerSpec`, under the operator's `limits` (`GatewayConfig::limits`).
+pub fn spec(bytes: &[u8], limits: &Limits) -> Result<TimerSpec, ValidationError> {
     let mut spec: TimerSpec = from_json_slice(bytes)?;
-    spec.validate()?;
+    spec.validate_with(limits)?;
     Ok(spec)
 }
 
-/// A `POST` body: a `TimerSpec` plus an optional `id`.
-pub fn new_timer_body(bytes: &[u8]) -> Result<(Option<TimerId>, TimerSpec), ValidationError> {
-    new_timer(from_json_slice::<Map<String, Value>>(bytes)?)
+/// A `POST` body: a `TimerSpec` plus an optional `id`, under the operator's `limits`.
+pub fn new_timer_body(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(Option<TimerId>, TimerSpec), ValidationError> {
+    new_timer(from_json_slice::<Map<String, Value>>(bytes)?, limits)
 }
 
 /// One new timer, already known to be a JSON object.
 pub fn new_timer(
     mut fields: Map<String, Value>,
+    limits: &Limits,
 ) -> Result<(Option<TimerId>, TimerSpec), ValidationError> {
     let id = match fields.remove("id") {
         None | Some(Value::Null) => None,
@@ -49,7 +53,7 @@ pub fn new_timer(
         Some(_) => return Err(ValidationError::invalid("id", "id must be a string")),
     };
     let mut spec: TimerSpec = from_value(Value::Object(fields))?;
-    spec.validate()?;
+    spec.validate_with(limits)?;
     Ok((id, spec))
 }
 
@@ -58,7 +62,12 @@ pub type BatchItem = Result<(Option<TimerId>, TimerSpec), ValidationError>;
 
 /// A batch body. The error is for the batch as a whole; each item carries its own, with its
 /// path (`timers[3].schedule.at`).
-pub fn batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, ValidationError> {
+/// Under the operator's `limits`.
+pub fn batch(
+    bytes: &[u8],
+    max_items: usize,
+    limits: &Limits,
+) -> Result<Vec<BatchItem>, ValidationError> {
     let mut body = from_json_slice::<Map<String, Value>>(bytes)?;
     if let Some(other) = body.keys().find(|k| *k != "timers") {
         return Err(ValidationError::invalid(
@@ -84,7 +93,7 @@ pub fn batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, Validatio
         .map(|(index, item)| {
             let at = format!("timers[{index}]");
             match item {
-                Value::Object(fields) => new_timer(fields).map_err(|e| e.within(&at)),
+                Value::Object(fields) => new_timer(fields, limits).map_err(|e| e.within(&at)),
                 _ => Err(ValidationError::invalid(at, "each timer is a JSON object")),
             }
         })
@@ -94,7 +103,8 @@ pub fn batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, Validatio
 /// A `PATCH` body: a JSON object changing some of `schedule` (replaced whole), `target` and
 /// `retry` (merged, RFC 7396). What can be checked without the current state is checked
 /// here; the scheduler validates the merged result.
-pub fn patch(bytes: &[u8]) -> Result<Value, ValidationError> {
+/// Under the operator's `limits`.
+pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
     let fields = from_json_slice::<Map<String, Value>>(bytes)?;
     if fields.is_empty() {
         return Err(ValidationError::new(
@@ -107,7 +117,9 @@ pub fn patch(bytes: &[u8]) -> Result<Value, ValidationError> {
             "schedule" => {
                 let schedule: Schedule =
                     from_value(value.clone()).map_err(|e| e.within("schedule"))?;
-                schedule.validate().map_err(|e| e.within("schedule"))?;
+                schedule
+                    .validate_with(limits)
+                    .map_err(|e| e.within("schedule"))?;
             }
             "target" => {
                 let Value::Object(target) = value else {
@@ -184,36 +196,45 @@ mod tests {
 
     #[test]
     fn specs_are_decoded_and_validated() {
-        assert!(spec(&bytes(&ok())).is_ok());
-        assert_eq!(spec(b"{nope").unwrap_err().code, ErrorCode::InvalidJson);
+        assert!(spec(&bytes(&ok()), &Limits::default()).is_ok());
+        assert_eq!(
+            spec(b"{nope", &Limits::default()).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
         let mut bad = ok();
         bad["schedule"] = json!({"at": "tomorrow"});
         assert_eq!(
-            spec(&bytes(&bad)).unwrap_err().field.as_deref(),
+            spec(&bytes(&bad), &Limits::default())
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("schedule.at")
         );
         let mut bad = ok();
         bad["target"]["http"]["url"] = json!("ftp://x");
         assert_eq!(
-            spec(&bytes(&bad)).unwrap_err().field.as_deref(),
+            spec(&bytes(&bad), &Limits::default())
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("target.http.url")
         );
         let mut bad = ok();
         bad["id"] = json!("x");
         assert_eq!(
-            spec(&bytes(&bad)).unwrap_err().code,
+            spec(&bytes(&bad), &Limits::default()).unwrap_err().code,
             ErrorCode::InvalidField
         );
     }
 
     #[test]
     fn new_timers_take_an_optional_id() {
-        let (id, _) = new_timer_body(&bytes(&ok())).unwrap();
+        let (id, _) = new_timer_body(&bytes(&ok()), &Limits::default()).unwrap();
         assert!(id.is_none());
         let mut with_id = ok();
         with_id["id"] = json!("order=42");
         assert_eq!(
-            new_timer_body(&bytes(&with_id))
+            new_timer_body(&bytes(&with_id), &Limits::default())
                 .unwrap()
                 .0
                 .unwrap()
@@ -222,7 +243,7 @@ mod tests {
         );
         with_id["id"] = json!("a/b");
         assert_eq!(
-            new_timer_body(&bytes(&with_id))
+            new_timer_body(&bytes(&with_id), &Limits::default())
                 .unwrap_err()
                 .field
                 .as_deref(),
@@ -230,7 +251,7 @@ mod tests {
         );
         with_id["id"] = json!(7);
         assert_eq!(
-            new_timer_body(&bytes(&with_id))
+            new_timer_body(&bytes(&with_id), &Limits::default())
                 .unwrap_err()
                 .field
                 .as_deref(),
@@ -239,7 +260,9 @@ mod tests {
         with_id["id"] = json!(null);
         with_id["extra"] = json!(1);
         assert_eq!(
-            new_timer_body(&bytes(&with_id)).unwrap_err().code,
+            new_timer_body(&bytes(&with_id), &Limits::default())
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidField
         );
     }
@@ -251,7 +274,7 @@ mod tests {
         let mut bad_id = ok();
         bad_id["id"] = json!("a b");
         let body = json!({"timers": [ok(), bad_at, 3, bad_id]});
-        let items = batch(&bytes(&body), 1000).unwrap();
+        let items = batch(&bytes(&body), 1000, &Limits::default()).unwrap();
         assert!(items[0].is_ok());
         assert_eq!(
             items[1].as_ref().unwrap_err().field.as_deref(),
@@ -269,7 +292,11 @@ mod tests {
 
     #[test]
     fn batches_have_a_size_and_a_shape() {
-        let field = |v: Value, max| batch(&bytes(&v), max).unwrap_err().field;
+        let field = |v: Value, max| {
+            batch(&bytes(&v), max, &Limits::default())
+                .unwrap_err()
+                .field
+        };
         assert_eq!(field(json!({"timers": []}), 10).as_deref(), Some("timers"));
         assert_eq!(
             field(json!({"timers": [ok(), ok(), ok()]}), 2).as_deref(),
@@ -281,24 +308,29 @@ mod tests {
             field(json!({"timers": [ok()], "more": 1}), 10).as_deref(),
             Some("more")
         );
-        assert_eq!(batch(b"[]", 10).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(
+            batch(b"[]", 10, &Limits::default()).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
     }
 
     #[test]
     fn patches_are_checked_before_publishing() {
         assert!(
-            patch(&bytes(
-                &json!({"schedule": {"after": "5s"}, "retry": {"max_attempts": 2}})
-            ))
+            patch(
+                &bytes(&json!({"schedule": {"after": "5s"}, "retry": {"max_attempts": 2}})),
+                &Limits::default()
+            )
             .is_ok()
         );
         assert!(
-            patch(&bytes(
-                &json!({"target": {"http": {"method": "PUT"}}, "retry": null})
-            ))
+            patch(
+                &bytes(&json!({"target": {"http": {"method": "PUT"}}, "retry": null})),
+                &Limits::default()
+            )
             .is_ok()
         );
-        let field = |v: Value| patch(&bytes(&v)).unwrap_err().field;
+        let field = |v: Value| patch(&bytes(&v), &Limits::default()).unwrap_err().field;
         assert_eq!(
             field(json!({"schedule": {"at": "x"}})).as_deref(),
             Some("schedule.at")
@@ -323,7 +355,13 @@ mod tests {
             field(json!({"status": "paused"})).as_deref(),
             Some("status")
         );
-        assert_eq!(patch(b"{}").unwrap_err().code, ErrorCode::InvalidField);
-        assert_eq!(patch(b"[1]").unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(
+            patch(b"{}", &Limits::default()).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            patch(b"[1]", &Limits::default()).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
     }
 }

@@ -115,6 +115,35 @@ async fn bad_inputs_get_their_status_code_and_field_and_publish_nothing() {
     assert_eq!(gw.state.replies.waiting(), 0);
 }
 
+/// A 405 says which methods the path serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_405_lists_the_methods_the_path_serves() {
+    let nats = Nats::start().await;
+    let gw = Gateway::start(&nats, quick()).await;
+    for (method, path, allow) in [
+        (
+            "POST",
+            "/v1/namespaces/ns/timers/a",
+            "GET, HEAD, PUT, PATCH, DELETE",
+        ),
+        ("PUT", "/v1/namespaces/ns/timers", "GET, HEAD, POST"),
+        ("GET", "/v1/namespaces/ns/timers:batch", "POST"),
+    ] {
+        let r = gw
+            .http
+            .request(method.parse().unwrap(), gw.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(
+            r.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413() {
     let nats = Nats::start().await;

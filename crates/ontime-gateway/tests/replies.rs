@@ -1,5 +1,5 @@
 //! The gateway with a stand-in scheduler: replies are routed to their requests, concurrent
-//! requests each get their own, a retry is answered from the stored state, and batches, pages,
+//! requests each get their own, a retry is answered what its first request got, and batches, pages,
 //! conflicts and cancellation come back as the scheduler applied them.
 
 mod common;

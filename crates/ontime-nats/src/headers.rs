@@ -16,3 +16,11 @@ pub const REPORT_ATTEMPT: &str = "attempt";
 pub const REPORT_REARM: &str = "rearm";
 /// Per-message time to live.
 pub const TTL: &str = "Nats-TTL";
+/// On a dead letter (see [`crate::dead`]): where the message was, why it was buried, and
+/// how often it had been delivered.
+pub const DEAD_SUBJECT: &str = "Ontime-Dead-Subject";
+pub const DEAD_REASON: &str = "Ontime-Dead-Reason";
+pub const DEAD_STREAM: &str = "Ontime-Dead-Stream";
+pub const DEAD_CONSUMER: &str = "Ontime-Dead-Consumer";
+pub const DEAD_SEQUENCE: &str = "Ontime-Dead-Sequence";
+pub const DEAD_DELIVERIES: &str = "Ontime-Dead-Deliveries";

@@ -3,7 +3,9 @@
 //! access that the gateway, scheduler and worker share lives in [`store`], [`marks`] and [`log`].
 
 pub mod connect;
+pub mod dead;
 pub mod headers;
+pub mod idempotency;
 pub mod log;
 pub mod marks;
 pub mod names;
@@ -12,6 +14,8 @@ pub mod store;
 pub mod topology;
 
 pub use connect::connect;
+pub use dead::DeadLetters;
+pub use idempotency::IdempotencyStore;
 pub use marks::MarkStore;
 pub use names::Names;
 pub use store::TimerStore;

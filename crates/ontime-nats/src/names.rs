@@ -1,7 +1,7 @@
 //! The names of everything ontime keeps in NATS, defined once. A prefix (default `ontime`)
 //! lets several independent installations, or parallel tests, share one server.
 
-use ontime_core::id::decode_token;
+use ontime_core::id::{decode_token, encode_token};
 use ontime_core::{Namespace, TimerKey};
 
 /// All stream, bucket, consumer and subject names of one installation.
@@ -73,6 +73,16 @@ impl Names {
         format!("{}_MARKS", self.upper())
     }
 
+    /// Messages no handler could settle (see [`crate::dead`]), kept `dead_retention`.
+    pub fn dead_stream(&self) -> String {
+        format!("{}_DEAD", self.upper())
+    }
+    /// Results of commands sent under an idempotency key, by key: what a retry is
+    /// answered, and the request the key was first used for.
+    pub fn idempotency_bucket(&self) -> String {
+        format!("{}_IDEM", self.upper())
+    }
+
     /// The schedulers' shared consumer of commands.
     pub fn cmd_consumer(&self) -> &'static str {
         "schedulers"
@@ -122,6 +132,14 @@ impl Names {
             .strip_prefix(".cmd.")
             .filter(|t| !t.contains('.'))?;
         Namespace::parse(&decode_token(token)?).ok()
+    }
+    /// `<p>.dead.>`: every dead letter.
+    pub fn dead_all(&self) -> String {
+        format!("{}.dead.>", self.prefix)
+    }
+    /// `<p>.dead.<consumer>`: a message the consumer could not settle.
+    pub fn dead_subject(&self, consumer: &str) -> String {
+        format!("{}.dead.{}", self.prefix, encode_token(consumer))
     }
     pub fn sched_all(&self) -> String {
         format!("{}.sched.>", self.prefix)

@@ -1,18 +1,58 @@
 //! The pull loop every consumer of ontime shares (schedulers' commands and wake-ups,
 //! workers' calls): take a permit, then a message, and handle it in a task of its own, so one
 //! slow message never holds up the others and a busy process pulls nothing it cannot start.
+//!
+//! The loop also contains what a handler cannot: a panic is caught and counted, and a
+//! message that panics on [`PANICS_TO_BURY`] deliveries, or is still failing after its
+//! consumer's most deliveries, goes to the dead letters ([`crate::dead`]) instead of being
+//! redelivered for ever, where it would hold one of the consumer's pending slots each time.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{AckKind, Message, consumer::PullConsumer};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::NatsError;
+use crate::dead::DeadLetters;
+
+/// What a handler made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// Settled (acknowledged, retried by policy, terminated), or held to be settled later.
+    Done,
+    /// Not handled, for this reason: the loop hands it back for a later delivery, after a
+    /// wait that grows with its deliveries, or buries it past the consumer's most deliveries.
+    Failed(String),
+}
+
+/// Deliveries on which a message's handling panicked before it is buried: a panic that
+/// repeats is a bug in the handling of that message, which another delivery will not fix.
+pub const PANICS_TO_BURY: i64 = 3;
+
+/// The metric counting panics in handlers, by consumer.
+pub const PANICS: &str = "ontime_handler_panics_total";
+
+/// How a consumer's messages that cannot be handled end.
+#[derive(Clone)]
+pub struct Containment {
+    pub dead: DeadLetters,
+    /// Deliveries after which a message that still fails is buried.
+    pub max_deliveries: i64,
+}
+
+/// The wait before a failed message is delivered again: 100 ms, doubling with each
+/// delivery, at most 10 s. A short outage costs a few fast retries; a lasting failure
+/// settles at one try every 10 s until it is buried.
+pub fn backoff(delivered: i64) -> Duration {
+    let doublings = delivered.clamp(1, 8) - 1;
+    Duration::from_millis(100u64 << doublings).min(Duration::from_secs(10))
+}
 
 /// Pulls from `consumer` until `shutdown` is cancelled, running `handle` on each message in
 /// a task that holds one of `permits`. Returns when shutdown is asked or the stream ends; the
@@ -21,11 +61,12 @@ pub async fn consume<F, Fut>(
     consumer: PullConsumer,
     permits: Arc<Semaphore>,
     shutdown: CancellationToken,
+    containment: Containment,
     handle: F,
 ) -> Result<(), NatsError>
 where
     F: Fn(Message) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Handled> + Send + 'static,
 {
     let batch = permits.available_permits().clamp(1, 1000);
     let mut messages = consumer
@@ -47,11 +88,25 @@ where
         };
         match next {
             Some(Ok(message)) => {
+                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                let containment = containment.clone();
+                if delivered > containment.max_deliveries {
+                    // Handed back after its last allowed delivery (by a process that died,
+                    // or one whose wait for it ran out): no further try.
+                    tokio::spawn(async move {
+                        let reason = format!("delivered {delivered} times without being settled");
+                        containment.dead.bury(message, &reason).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                let copy = message.clone();
                 // Boxed: a handler's future is several KiB, which spawning would otherwise
                 // copy more than once per message (perf: memmove was 5-9% of the scheduler).
                 let work = Box::pin(handle(message));
                 tokio::spawn(async move {
-                    work.await;
+                    let handled = AssertUnwindSafe(work).catch_unwind().await;
+                    contain(&containment, copy, delivered, handled).await;
                     drop(permit);
                 });
             }
@@ -63,6 +118,50 @@ where
             }
             None => return Ok(()),
         }
+    }
+}
+
+/// Settles what the handler could not: a failure is retried later or buried, a panic is
+/// counted and retried, then buried.
+async fn contain(
+    containment: &Containment,
+    message: Message,
+    delivered: i64,
+    handled: std::thread::Result<Handled>,
+) {
+    let (reason, bury) = match handled {
+        Ok(Handled::Done) => return,
+        Ok(Handled::Failed(reason)) => {
+            let last = delivered >= containment.max_deliveries;
+            (reason, last)
+        }
+        Err(panic) => {
+            let consumer = message
+                .info()
+                .map(|i| i.consumer.to_owned())
+                .unwrap_or_default();
+            metrics::counter!(PANICS, "consumer" => consumer).increment(1);
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            tracing::error!(subject = %message.subject, delivered, panic = %what, "handling a message panicked");
+            (
+                format!("handling it panicked: {what}"),
+                delivered >= PANICS_TO_BURY,
+            )
+        }
+    };
+    if bury {
+        return containment.dead.bury(message, &reason).await;
+    }
+    tracing::warn!(subject = %message.subject, delivered, %reason, "a message was not handled; it will be delivered again");
+    if let Err(e) = message
+        .ack_with(AckKind::Nak(Some(backoff(delivered))))
+        .await
+    {
+        tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::NatsError;
+use crate::dead::DeadLetters;
+use crate::idempotency::IdempotencyStore;
 use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
@@ -32,6 +34,11 @@ pub struct TopologyConfig {
     pub scheduler_max_ack_pending: i64,
     /// Unacknowledged calls the workers may hold at once.
     pub worker_max_ack_pending: i64,
+    /// How long a message no handler could settle is kept on the dead-letter stream.
+    pub dead_retention: Duration,
+    /// How long an idempotency key is remembered: a retry within it is answered what the
+    /// first request got; the same key for another request is refused.
+    pub idempotency_retention: Duration,
 }
 
 impl Default for TopologyConfig {
@@ -46,6 +53,8 @@ impl Default for TopologyConfig {
             scheduler_ack_wait: Duration::from_secs(10),
             scheduler_max_ack_pending: 100_000,
             worker_max_ack_pending: 20_000,
+            dead_retention: Duration::from_secs(14 * 24 * 3600),
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -53,6 +62,9 @@ impl Default for TopologyConfig {
 /// Batches delivered to the schedulers and not yet acknowledged, all instances together:
 /// each applies a few at once, and one is up to `max_payload` in memory.
 const BATCHES_PENDING: i64 = 64;
+
+/// The most the dead-letter stream keeps; the oldest go first.
+const DEAD_BYTES: i64 = 1 << 30;
 
 /// Handles on a ready topology, cheap to clone.
 #[derive(Clone)]
@@ -62,6 +74,8 @@ pub struct Topology {
     pub js: jetstream::Context,
     pub timers: TimerStore,
     pub marks: MarkStore,
+    pub idempotency: IdempotencyStore,
+    pub dead: DeadLetters,
 }
 
 impl Topology {
@@ -117,6 +131,14 @@ impl Topology {
                 allow_direct: true,
                 ..base.clone()
             },
+            stream::Config {
+                name: n.dead_stream(),
+                subjects: vec![n.dead_all()],
+                max_age: config.dead_retention,
+                max_bytes: DEAD_BYTES,
+                duplicate_window: Duration::from_secs(60),
+                ..base.clone()
+            },
         ];
         for cfg in streams {
             js.create_or_update_stream(cfg)
@@ -142,6 +164,14 @@ impl Topology {
             .create_or_update_key_value(kv::Config {
                 max_age: crate::marks::MARK_TTL,
                 ..bucket(n.marks_bucket())
+            })
+            .await
+            .map_err(NatsError::nats)?;
+
+        let idempotency = js
+            .create_or_update_key_value(kv::Config {
+                max_age: config.idempotency_retention,
+                ..bucket(n.idempotency_bucket())
             })
             .await
             .map_err(NatsError::nats)?;
@@ -216,12 +246,16 @@ impl Topology {
         }
         let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention, config.replicas);
         let marks = MarkStore::new(js.clone(), marks, n.clone(), config.replicas);
+        let idempotency = IdempotencyStore::new(idempotency);
+        let dead = DeadLetters::new(js.clone(), n.clone());
         Ok(Self {
             config,
             client,
             js,
             timers,
             marks,
+            idempotency,
+            dead,
         })
     }
 

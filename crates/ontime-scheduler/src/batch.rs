@@ -4,13 +4,13 @@
 //! ack, which is what makes bulk creation cheap.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use ontime_core::command::{Batch, BatchReply, Reply};
 use ontime_core::timer::TimerRecord;
 use ontime_core::{Namespace, ValidationError};
+use ontime_nats::pull::Handled;
 
 use crate::Ctx;
 use crate::commands::{Failure, apply, position, reply_subject, send_reply};
@@ -22,9 +22,9 @@ const AT_ONCE: usize = 128;
 
 /// Applies a batch of `namespace` (its subject's) and settles its message.
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) {
+pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) -> Handled {
     let Some((seq, accepted_at)) = position(&message) else {
-        return;
+        return Handled::Done;
     };
     let reply_to = reply_subject(&message);
     let (message, acker) = message.split();
@@ -32,7 +32,7 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
     // after `ack_wait` while this one still works on it.
     let progress = ctx.topology.config.scheduler_ack_wait / 3;
     let work = async {
-        let batch = Batch::decode(&message.payload)?;
+        let batch = Batch::decode_with(&message.payload, &ctx.config.limits)?;
         if batch.namespace != namespace {
             return Err(ValidationError::invalid(
                 "namespace",
@@ -65,13 +65,8 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
     };
     match ontime_nats::pull::with_progress(&acker, progress, work).await {
         Ok(true) => crate::arm::ack(Some(acker)).await,
-        Ok(false) => {
-            // Applied commands come back unchanged and are armed again; the others retry.
-            tracing::warn!("a batch was applied in part; it will be redelivered");
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-        }
+        // Applied commands come back unchanged and are armed again; the others retry.
+        Ok(false) => return Handled::Failed("a batch was applied in part".into()),
         Err(error) => {
             metrics::counter!(COMMANDS, "outcome" => "rejected").increment(1);
             if let Some(to) = reply_to {
@@ -84,6 +79,7 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
             let _ = acker.ack_with(AckKind::Term).await;
         }
     }
+    Handled::Done
 }
 
 type Applied = Result<Option<(TimerRecord, u64)>, Failure>;

@@ -1,7 +1,6 @@
 //! Applying commands: decode, check, compare-and-set the record, reply, arm.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{AckKind, Message};
@@ -9,8 +8,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ontime_core::ValidationError;
 use ontime_core::command::{Command, CommandBody, Reply};
+use ontime_core::idempotency::{Remembered, Retry};
 use ontime_core::state::{self, Applied};
 use ontime_core::timer::TimerRecord;
+use ontime_nats::pull::Handled;
 use ontime_nats::{NatsError, headers};
 
 use crate::Ctx;
@@ -26,7 +27,7 @@ pub enum Failure {
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-pub async fn handle(ctx: Arc<Ctx>, message: Message) {
+pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     // Both consumers of the command stream come here: single commands and batches each
     // have one (batches are pulled a few at a time), and the subject tells which it is.
     if let Some(namespace) = ctx
@@ -37,16 +38,66 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         return crate::batch::apply_batch(ctx, message, namespace).await;
     }
     let Some((seq, accepted_at)) = position(&message) else {
-        return;
+        return Handled::Done;
     };
     let reply_to = reply_subject(&message);
     let subject = message.subject.to_string();
     let (message, acker) = message.split();
-    let outcome = match decode(&ctx, &subject, &message.payload) {
-        Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
-        Err(e) => Err(Failure::Rejected(e)),
+    let cmd = match decode(&ctx, &subject, &message.payload) {
+        Ok(cmd) => cmd,
+        Err(e) => return conclude(&ctx, Err(Failure::Rejected(e)), reply_to, acker).await,
     };
-    conclude(&ctx, outcome, reply_to, acker).await;
+    let Some(idempotency) = &cmd.idempotency else {
+        let outcome = apply(&ctx, &cmd, seq, accepted_at).await;
+        return conclude(&ctx, outcome, reply_to, acker).await;
+    };
+    let store = &ctx.topology.idempotency;
+    let first = match store.get(&cmd.namespace, &idempotency.key).await {
+        Ok(first) => first,
+        Err(e) => return Handled::Failed(format!("reading the idempotency key: {e}")),
+    };
+    match first.map(|first| first.judge(idempotency, seq)) {
+        None | Some(Retry::Redelivery) => {}
+        Some(Retry::Answer(answer)) => {
+            // The same request, sent again after JetStream's de-duplication window: it was
+            // applied once, and is answered what it got then.
+            metrics::counter!(crate::metrics::COMMANDS, "outcome" => "repeated").increment(1);
+            send(&ctx, reply_to, &answer).await;
+            ack(Some(acker)).await;
+            return Handled::Done;
+        }
+        Some(Retry::Reused(error)) => {
+            return conclude(&ctx, Err(Failure::Rejected(error)), reply_to, acker).await;
+        }
+    }
+    let outcome = apply(&ctx, &cmd, seq, accepted_at).await;
+    // Remembered before anyone is answered: a retry that JetStream de-duplicates is
+    // answered from this entry, so it must say what was applied, never more.
+    let answer = match &outcome {
+        Ok(Some((record, revision))) => Reply::applied(record.view(*revision)),
+        Ok(None) => Reply::failed(ValidationError::not_found(format!(
+            "timer {} not found",
+            cmd.key()
+        ))),
+        Err(Failure::Rejected(error)) => Reply::failed(error.clone()),
+        Err(Failure::Nats(_)) => return conclude(&ctx, outcome, reply_to, acker).await,
+    };
+    let remembered = Remembered {
+        fingerprint: idempotency.fingerprint.clone(),
+        seq,
+        reply: answer,
+    };
+    match store
+        .remember(&cmd.namespace, &idempotency.key, &remembered)
+        .await
+    {
+        Ok(Ok(())) => conclude(&ctx, outcome, reply_to, acker).await,
+        // Another command under the key was applied first (possible only after JetStream's
+        // de-duplication window): this one changed the timer too, so it is answered and
+        // armed as applied, and the key keeps its first request.
+        Ok(Err(_first)) => conclude(&ctx, outcome, reply_to, acker).await,
+        Err(e) => Handled::Failed(format!("remembering the idempotency key: {e}")),
+    }
 }
 
 /// The message's place in its stream and when the stream took it, which order and date the
@@ -77,14 +128,14 @@ pub async fn conclude(
     outcome: Result<Option<(TimerRecord, u64)>, Failure>,
     reply_to: Option<String>,
     acker: Acker,
-) {
+) -> Handled {
     match outcome {
         Ok(Some((record, revision))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
-            reply(ctx, reply_to, Reply::applied(record.view(revision))).await;
+            send(ctx, reply_to, &Reply::applied(record.view(revision))).await;
             if let Err(e) = ctx.arm(record, revision, Some(acker)).await {
                 // The record is written; the redelivered command will arm it (idempotent).
-                tracing::warn!(error = %e, "arming failed; the command will be redelivered");
+                return Handled::Failed(format!("arming failed: {e}"));
             }
         }
         Ok(None) => {
@@ -93,22 +144,18 @@ pub async fn conclude(
         }
         Err(Failure::Rejected(error)) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "rejected").increment(1);
-            reply(ctx, reply_to, Reply::failed(error)).await;
+            send(ctx, reply_to, &Reply::failed(error)).await;
             if let Err(e) = acker.ack_with(AckKind::Term).await {
                 tracing::debug!(error = %e, "term failed");
             }
         }
-        Err(Failure::Nats(e)) => {
-            tracing::warn!(error = %e, "applying a command failed; retrying later");
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-        }
+        Err(Failure::Nats(e)) => return Handled::Failed(format!("applying failed: {e}")),
     }
+    Handled::Done
 }
 
 fn decode(ctx: &Ctx, subject: &str, payload: &[u8]) -> Result<Command, ValidationError> {
-    let cmd = Command::decode(payload)?;
+    let cmd = Command::decode_with(payload, &ctx.config.limits)?;
     if ctx.topology.names().key_of_subject(subject).as_ref() != Some(&cmd.key()) {
         return Err(ValidationError::invalid(
             "subject",
@@ -141,7 +188,8 @@ pub async fn apply(
     // 0 fails if the timer exists, and the loop below then reads it).
     if let CommandBody::Upsert { .. } = &cmd.body
         && cmd.expected_revision.is_none()
-        && let Ok(Applied::Changed(outcome)) = state::apply(None, cmd, seq, accepted_at, Utc::now())
+        && let Ok(Applied::Changed(outcome)) =
+            state::apply_with(None, cmd, seq, accepted_at, Utc::now(), &ctx.config.limits)
         && outcome.fires.is_empty()
     {
         match store.write(&outcome.record, 0).await {
@@ -153,7 +201,16 @@ pub async fn apply(
     loop {
         let slot = store.get(&cmd.key()).await.map_err(Failure::Nats)?;
         let current = slot.record.as_ref().map(|r| (r, slot.revision));
-        match state::apply(current, cmd, seq, accepted_at, Utc::now()).map_err(Failure::Rejected)? {
+        match state::apply_with(
+            current,
+            cmd,
+            seq,
+            accepted_at,
+            Utc::now(),
+            &ctx.config.limits,
+        )
+        .map_err(Failure::Rejected)?
+        {
             Applied::Unchanged => {
                 // A redelivered command may have been applied by a scheduler that died
                 // before raising the mark.
@@ -218,7 +275,14 @@ async fn report_on_recent(
     let Some((record, revision)) = ctx.recent.take(&cmd.key()) else {
         return Ok(None);
     };
-    let outcome = match state::apply(Some((&record, revision)), cmd, seq, accepted_at, Utc::now()) {
+    let outcome = match state::apply_with(
+        Some((&record, revision)),
+        cmd,
+        seq,
+        accepted_at,
+        Utc::now(),
+        &ctx.config.limits,
+    ) {
         // A report only changes the record (no fire, no log entry of the scheduler's).
         Ok(Applied::Changed(outcome)) if outcome.fires.is_empty() && outcome.log.is_empty() => {
             outcome
@@ -235,9 +299,9 @@ async fn report_on_recent(
     }
 }
 
-async fn reply(ctx: &Ctx, reply_to: Option<String>, reply: Reply) {
+async fn send(ctx: &Ctx, reply_to: Option<String>, reply: &Reply) {
     let Some(subject) = reply_to else { return };
-    send_reply(ctx, subject, serde_json::to_vec(&reply).unwrap_or_default()).await;
+    send_reply(ctx, subject, serde_json::to_vec(reply).unwrap_or_default()).await;
 }
 
 /// Publishes an encoded reply; a lost one only means the publisher answers 202.

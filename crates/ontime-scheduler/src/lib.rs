@@ -44,6 +44,9 @@ pub struct SchedulerConfig {
     pub concurrency: usize,
     /// Records remembered from the last firings, so that their reports need no read.
     pub recent_records: usize,
+    /// The operator's limits (the interval floor): commands are validated against them and
+    /// a callback's `nextExecuteAt` is held to the floor. The gateways must use the same.
+    pub limits: ontime_core::Limits,
 }
 
 impl Default for SchedulerConfig {
@@ -53,6 +56,7 @@ impl Default for SchedulerConfig {
             fire_ahead: Duration::from_millis(150),
             concurrency: 1024,
             recent_records: 16_384,
+            limits: ontime_core::Limits::default(),
         }
     }
 }
@@ -121,6 +125,7 @@ pub async fn run(
         cmd_consumer,
         permits.clone(),
         shutdown.clone(),
+        pull::COMMAND_DELIVERIES,
         commands::handle,
     ));
     let batches = tokio::spawn(pull::consume(
@@ -128,6 +133,7 @@ pub async fn run(
         batch_consumer,
         batch_permits.clone(),
         shutdown.clone(),
+        pull::COMMAND_DELIVERIES,
         commands::handle,
     ));
     let wakes = tokio::spawn(pull::consume(
@@ -135,6 +141,7 @@ pub async fn run(
         wake_consumer,
         permits.clone(),
         shutdown.clone(),
+        pull::WAKE_DELIVERIES,
         wakes::handle,
     ));
     let reports = tokio::spawn(pull::consume(
@@ -142,6 +149,7 @@ pub async fn run(
         report_consumer,
         permits,
         shutdown.clone(),
+        pull::COMMAND_DELIVERIES,
         reports::handle,
     ));
     let (c, b, w, r) = tokio::join!(commands, batches, wakes, reports);

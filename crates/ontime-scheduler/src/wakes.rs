@@ -8,31 +8,34 @@ use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
 use ontime_core::timing;
+use ontime_nats::pull::Handled;
 
 use crate::Ctx;
-use crate::arm::{ack, release};
+use crate::arm::ack;
 use crate::firing::Due;
 use crate::time::until;
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
-pub async fn handle(ctx: Arc<Ctx>, message: Message) {
+pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     let (message, acker) = message.split();
     let wake: WakeUp = match serde_json::from_slice(&message.payload) {
         Ok(wake) => wake,
         Err(e) => {
             tracing::error!(error = %e, "an unreadable wake-up; dropped");
             let _ = acker.ack_with(AckKind::Term).await;
-            return;
+            return Handled::Done;
         }
     };
     // Delivered far too early (a clock step, a wake-up armed with another lead): put it
     // back into NATS rather than hold it in memory past the ack timeout.
     if until(wake.due_at) > ctx.config.lead * 2 {
-        match ctx.publish_wake_up(&wake).await {
-            Ok(()) => ack(Some(acker)).await,
-            Err(_) => release(Some(acker)).await,
-        }
-        return;
+        return match ctx.publish_wake_up(&wake).await {
+            Ok(()) => {
+                ack(Some(acker)).await;
+                Handled::Done
+            }
+            Err(e) => Handled::Failed(format!("arming a wake-up delivered early: {e}")),
+        };
     }
     let arrived = Utc::now();
     let read = ctx.topology.timers.get(&wake.key()).await;
@@ -44,17 +47,15 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
     );
     let slot = match read {
         Ok(slot) => slot,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading a timer failed; the wake-up will be redelivered");
-            return release(Some(acker)).await;
-        }
+        Err(e) => return Handled::Failed(format!("reading the timer: {e}")),
     };
     let Some(record) = slot
         .record
         .filter(|r| pending_wake(r).as_ref() == Some(&wake))
     else {
         // Stale: the timer changed, was deleted, or this occurrence already fired.
-        return ack(Some(acker)).await;
+        ack(Some(acker)).await;
+        return Handled::Done;
     };
     let due = Due {
         at: ctx.fire_instant(wake.due_at),
@@ -64,4 +65,5 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) {
         held: Some(acker),
     };
     ctx.hold(due).await;
+    Handled::Done
 }

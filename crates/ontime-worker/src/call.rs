@@ -125,7 +125,9 @@ pub fn callback_verdict(body: &[u8]) -> Verdict {
     match doc
         .get("nextExecuteAt")
         .and_then(|v| v.as_str())
-        .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|at| at.with_timezone(&Utc))
+        .and_then(ontime_core::limits::bounded)
     {
         Some(at) => Verdict::Reschedule(at),
         None => Verdict::Retry,
@@ -168,6 +170,11 @@ mod tests {
         );
         assert_eq!(
             callback_verdict(br#"{"ok": false, "nextExecuteAt": "soon"}"#),
+            Verdict::Retry
+        );
+        // Not RFC 3339, or past 9999-12-31: not an instant ontime can keep.
+        assert_eq!(
+            callback_verdict(br#"{"ok": false, "nextExecuteAt": "+116106-05-15T00:00:00Z"}"#),
             Verdict::Retry
         );
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ontime_nats::Topology;
+use ontime_nats::pull::{Containment, Handled};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +58,11 @@ pub(crate) struct Ctx {
     pub http: reqwest::Client,
 }
 
+/// Deliveries after which a fire is buried: well above the most attempts a retry policy
+/// allows (each retry the worker holds is a delivery), so only a fire that fails for another
+/// reason, for long, gets there.
+const FIRE_DELIVERIES: i64 = 1000;
+
 /// Runs one worker until `shutdown` is cancelled, then waits for the calls in flight.
 pub async fn run(
     topology: Topology,
@@ -80,10 +86,25 @@ pub async fn run(
         config,
         http,
     });
-    let result = ontime_nats::pull::consume(consumer, permits.clone(), shutdown, |message| {
-        let ctx = ctx.clone();
-        async move { deliver::handle(&ctx, message).await }
-    })
+    // A fire settles itself (retries by policy included); what the loop contains is a panic,
+    // and a fire handed back more often than any retry policy asks, which is buried.
+    let containment = Containment {
+        dead: ctx.topology.dead.clone(),
+        max_deliveries: FIRE_DELIVERIES,
+    };
+    let result = ontime_nats::pull::consume(
+        consumer,
+        permits.clone(),
+        shutdown,
+        containment,
+        |message| {
+            let ctx = ctx.clone();
+            async move {
+                deliver::handle(&ctx, message).await;
+                Handled::Done
+            }
+        },
+    )
     .await;
     let all = ctx.config.concurrency as u32;
     let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;

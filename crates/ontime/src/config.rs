@@ -42,6 +42,11 @@ pub struct CommonArgs {
     /// How long finished timers and log entries are kept.
     #[arg(long, env = "ONTIME_RETENTION", default_value = "7d")]
     pub retention: HumanDuration,
+    /// The shortest interval between two scheduled calls of one timer (`every`, an ISO 8601
+    /// period, a callback's `nextExecuteAt`), 1ms to 1d. Give the gateways and the
+    /// schedulers the same value: each checks it.
+    #[arg(long, env = "ONTIME_MIN_INTERVAL", default_value = "1s")]
+    pub min_interval: HumanDuration,
 }
 
 impl CommonArgs {
@@ -80,13 +85,20 @@ impl CommonArgs {
         }
     }
 
-    pub fn scheduler_config(&self) -> ontime_scheduler::SchedulerConfig {
-        ontime_scheduler::SchedulerConfig {
+    /// The operator's limits on timers, checked once at start.
+    pub fn limits(&self) -> anyhow::Result<ontime_core::Limits> {
+        ontime_core::Limits::with_min_interval(self.min_interval.get())
+            .map_err(|e| anyhow::anyhow!("--min-interval: {e}"))
+    }
+
+    pub fn scheduler_config(&self) -> anyhow::Result<ontime_scheduler::SchedulerConfig> {
+        Ok(ontime_scheduler::SchedulerConfig {
             lead: self.lead.get(),
             fire_ahead: self.fire_ahead.get(),
             concurrency: self.scheduler_concurrency,
+            limits: self.limits()?,
             ..Default::default()
-        }
+        })
     }
 
     pub fn worker_config(&self) -> ontime_worker::WorkerConfig {
@@ -113,11 +125,13 @@ pub struct GatewayArgs {
 }
 
 impl GatewayArgs {
-    pub fn config(&self) -> ontime_gateway::GatewayConfig {
-        ontime_gateway::GatewayConfig {
+    /// The gateway's settings; `common` gives the limits it shares with the schedulers.
+    pub fn config(&self, common: &CommonArgs) -> anyhow::Result<ontime_gateway::GatewayConfig> {
+        Ok(ontime_gateway::GatewayConfig {
             reply_timeout: self.reply_timeout.get(),
             max_body_bytes: self.max_body_bytes,
+            limits: common.limits()?,
             ..Default::default()
-        }
+        })
     }
 }

@@ -55,12 +55,12 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     let gateway = tokio::spawn(ontime_gateway::serve(
         listener,
         gateway_topology,
-        args.gateway.config(),
+        args.gateway.config(&args.common)?,
         stop.child_token(),
     ));
     let scheduler = tokio::spawn(ontime_scheduler::run(
         scheduler_topology,
-        args.common.scheduler_config(),
+        args.common.scheduler_config()?,
         stop.child_token(),
     ));
     let worker = tokio::spawn(ontime_worker::run(

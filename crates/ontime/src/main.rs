@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", gateway.http))?;
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-            ontime_gateway::serve(listener, topology, gateway.config(), shutdown)
+            ontime_gateway::serve(listener, topology, gateway.config(&common)?, shutdown)
                 .await
                 .context("gateway")
         }
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
                 .topology(&common.nats_url, "ontime-scheduler")
                 .await?;
             tracing::info!("scheduler running");
-            ontime_scheduler::run(topology, common.scheduler_config(), shutdown)
+            ontime_scheduler::run(topology, common.scheduler_config()?, shutdown)
                 .await
                 .context("scheduler")
         }

@@ -133,6 +133,12 @@ impl IsoRepeat {
         self.count
     }
 
+    /// The period when it has a fixed length (no years or months; a day counts 24 h), the
+    /// length an interval floor is checked against. A period with months is at least 28 days.
+    pub fn fixed_step(&self) -> Option<std::time::Duration> {
+        self.step.fixed_length()
+    }
+
     /// The time zone whose wall clock the calendar units step on.
     pub fn tz(&self) -> Tz {
         self.tz

@@ -109,11 +109,17 @@ pub(super) fn fire_scheduled(
     let mut due = std::collections::VecDeque::from([(0u64, due_at)]);
     let mut missed: u64 = 1;
     let mut following = schedule.next_after(record.anchor, due_at);
-    let misfired = schedule.is_recurring() && now - due_at > MISFIRE_THRESHOLD;
+    // Missed means due more than the threshold before `now`, for each occurrence on its own:
+    // the scan stops at the first one less late, which stays pending and fires as usual.
+    // (Sweeping up everything due by `now` would skip occurrences only a moment late along
+    // with the one that was missed.)
+    let late = |at: &DateTime<Utc>| now - *at > MISFIRE_THRESHOLD;
+    let misfired = schedule.is_recurring() && late(&due_at);
     if misfired {
-        while let Some(at) = following.filter(|at| *at <= now) {
+        while let Some(at) = following.filter(late) {
             if missed as usize >= MAX_MISFIRE_SCAN {
-                following = schedule.next_after(record.anchor, now);
+                let threshold = now.checked_sub_signed(MISFIRE_THRESHOLD).unwrap_or(now);
+                following = schedule.next_after(record.anchor, threshold);
                 break;
             }
             due.push_back((missed, at));
@@ -206,12 +212,42 @@ pub(super) fn fire_scheduled(
     }
 }
 
-/// Whether `attempt` is of a one-time timer's occurrence that fired without its record being
-/// written (see [`Outcome::deferred`]): the record still waits for exactly that occurrence.
+/// Whether `attempt` is of an occurrence that fired without its record being written: the
+/// record still waits for exactly that occurrence. A one-time timer's firing is always
+/// recorded so (see [`Outcome::deferred`]); a recurring timer's when a command, such as a
+/// pause, rewrote the record between the fire's emission and its write (the scheduler then
+/// finds the paused record, fires nothing more, and leaves the firing unrecorded).
 pub(super) fn fired_unrecorded(record: &TimerRecord, attempt: &Attempt) -> bool {
-    !record.spec.schedule.is_recurring()
-        && record.generation == attempt.generation
-        && matches!(record.status, TimerStatus::Scheduled | TimerStatus::Paused)
+    record.generation == attempt.generation
+        && matches!(
+            record.status,
+            TimerStatus::Scheduled | TimerStatus::Running | TimerStatus::Paused
+        )
         && record.occurrence == attempt.occurrence
+        && !record.in_flight.contains(&attempt.occurrence)
         && record.next_fire_at == Some(attempt.occurrence_due_at.unwrap_or(attempt.due_at))
+}
+
+/// The record once the scheduled occurrence due at `due_at` was called: in flight, and the
+/// schedule moved on past it (within `max_runs`). Unlike [`fire_scheduled`] it decides
+/// nothing: the call was made, whatever misfire or overlap would say now.
+pub(super) fn record_called(
+    record: &TimerRecord,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> TimerRecord {
+    let schedule = &record.spec.schedule;
+    let mut next = record.clone();
+    next.updated_at = now;
+    next.occurrence = record.occurrence + 1;
+    next.runs += 1;
+    track(&mut next.in_flight, record.occurrence);
+    let exhausted = schedule
+        .max_runs
+        .is_some_and(|max| next.scheduled_runs() >= max);
+    next.next_fire_at = schedule
+        .next_after(record.anchor, due_at)
+        .filter(|_| !exhausted);
+    next.status = settled(&next);
+    next
 }

@@ -284,4 +284,5 @@ fn a_first_report_records_the_firing_even_after_a_pause() {
     assert!(pending_wake(&done).is_none(), "it must not fire again");
 }
 
+mod bounds;
 mod recurring;

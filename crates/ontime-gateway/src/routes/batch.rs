@@ -6,7 +6,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use ontime_core::command::{Command, CommandBody, NamedOnce};
+use ontime_core::command::{Command, CommandBody, NamedOnce, Reply};
+use ontime_core::idempotency::{Remembered, fingerprint_of, reused};
 use ontime_core::{Namespace, TimerId, TimerKey, ValidationError};
 
 use crate::error::ApiError;
@@ -41,8 +42,10 @@ pub fn router(max_batch_body_bytes: usize) -> Router<AppState> {
     responses(
         (status = 200, description = "One result per item, in order", body = BatchResponse),
         (status = 400, description = "Not JSON", body = ValidationError),
+        (status = 409, description = "The Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
         (status = 413, description = "Body over the batch limit", body = ValidationError),
-        (status = 422, description = "Not a batch, or over 1,000 items", body = ValidationError),
+        (status = 422, description = "Not a batch, or over 1,000 items, or an invalid namespace or header", body = ValidationError),
+        (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
 pub async fn create_batch(
@@ -54,7 +57,10 @@ pub async fn create_batch(
     let body = input::body(body, state.config.max_batch_body_bytes)?;
     let idempotency_key = input::idempotency_key(&headers)?;
     let idempotency = idempotency_key.as_deref();
-    let items = validate::batch(&body, state.config.max_batch_items)?;
+    let items = validate::batch(&body, state.config.max_batch_items, &state.config.limits)?;
+    if let Some(key) = idempotency {
+        claim(&state, &namespace, key, &body).await?;
+    }
 
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(items.len());
     let mut named = NamedOnce::with_capacity(items.len());
@@ -86,6 +92,33 @@ pub async fn create_batch(
     Ok(Json(BatchResponse {
         results: results.into_iter().flatten().collect(),
     }))
+}
+
+/// Claims `key` for this batch request before any of its commands goes out: a key first used
+/// for another request (another batch, or a single request) is refused, so that a retry
+/// under it can only be this request again. The batch's items are answered, on a retry, from
+/// their timers as stored.
+async fn claim(
+    state: &AppState,
+    namespace: &Namespace,
+    key: &str,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let first = Remembered {
+        fingerprint: fingerprint_of(&serde_json::json!({ "batch": request })),
+        seq: 0,
+        reply: Reply::pending(),
+    };
+    match state
+        .topology
+        .idempotency
+        .remember(namespace, key, &first)
+        .await?
+    {
+        Err(earlier) if earlier.fingerprint != first.fingerprint => Err(ApiError(reused(key))),
+        _ => Ok(()),
+    }
 }
 
 /// The timer item `index` is for: its own id, or one chosen for it. Refused when an earlier

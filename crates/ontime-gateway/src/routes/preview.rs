@@ -1,12 +1,12 @@
 //! `GET /v1/schedules:preview`: the next occurrences of a schedule, without creating anything,
 //! so that an expression can be checked before a timer uses it.
 
-use axum::extract::RawQuery;
+use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use ontime_core::ValidationError;
 use ontime_core::schedule::Schedule;
+use ontime_core::{Limits, ValidationError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -63,7 +63,15 @@ pub struct Preview {
         (status = 422, description = "The schedule is invalid", body = ValidationError),
     )
 )]
-pub async fn preview(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
+pub async fn preview(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Preview>, ApiError> {
+    preview_with(&state.config.limits, query)
+}
+
+/// The preview under the operator's `limits`: a schedule refused at creation is refused here.
+fn preview_with(limits: &Limits, query: Option<String>) -> Result<Json<Preview>, ApiError> {
     let allowed: Vec<&str> = SCHEDULE_PARAMS
         .iter()
         .copied()
@@ -73,9 +81,13 @@ pub async fn preview(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiErro
     let count = input::count(&params, "count", DEFAULT_COUNT, MAX_COUNT)?;
     let from = match params.get("from") {
         None => Utc::now(),
-        Some(text) => text
-            .parse::<DateTime<Utc>>()
-            .map_err(|e| ApiError::invalid("from", format!("not an RFC 3339 instant: {e}")))?,
+        Some(text) => {
+            let from = text
+                .parse::<DateTime<Utc>>()
+                .map_err(|e| ApiError::invalid("from", format!("not an RFC 3339 instant: {e}")))?;
+            ontime_core::limits::check_instant("from", from).map_err(ApiError)?;
+            from
+        }
     };
     let mut doc = serde_json::Map::new();
     for name in SCHEDULE_PARAMS {
@@ -92,12 +104,15 @@ pub async fn preview(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiErro
     let schedule: Schedule =
         ontime_core::error::from_json_slice(serde_json::Value::Object(doc).to_string().as_bytes())
             .map_err(ApiError)?;
-    schedule.validate().map_err(ApiError)?;
+    schedule.validate_with(limits).map_err(ApiError)?;
     let max = schedule.max_runs.map_or(count, |m| count.min(m as usize));
-    let occurrences = schedule
-        .first_due(from)
-        .map(|first| schedule.starting_at(from, first, max))
-        .unwrap_or_default();
+    // A delay landing past the latest instant is refused, as creating the timer would be; a
+    // recurring schedule with nothing left previews no occurrence.
+    let occurrences = match schedule.first_due_checked(from) {
+        Ok(first) => schedule.starting_at(from, first, max),
+        Err(e) if e.field.as_deref() == Some("after") => return Err(ApiError(e)),
+        Err(_) => Vec::new(),
+    };
     Ok(Json(Preview {
         schedule,
         from,
@@ -110,10 +125,33 @@ mod tests {
     use super::*;
 
     async fn run(query: &str) -> Result<Preview, ValidationError> {
-        preview(RawQuery(Some(query.to_owned())))
-            .await
+        preview_with(&Limits::default(), Some(query.to_owned()))
             .map(|Json(p)| p)
             .map_err(|ApiError(e)| e)
+    }
+
+    #[tokio::test]
+    async fn huge_delays_and_intervals_are_refused_not_panicked_on() {
+        for (query, field) in [
+            ("after=100000000000h", "after"),
+            ("after=70000000h", "after"),
+            ("every=1000000000h", "every"),
+            ("every=1ns", "every"),
+            ("cron=@daily&from=10000-01-01T00:00:00Z", "from"),
+        ] {
+            let e = run(query).await.unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{query}: {e:?}");
+        }
+        // Occurrences stop at the end of 9999.
+        let p = run("every=1000000h&from=9900-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        assert!(p.occurrences.len() < 10);
+        assert!(
+            p.occurrences
+                .iter()
+                .all(|at| *at <= ontime_core::limits::LATEST)
+        );
     }
 
     #[tokio::test]

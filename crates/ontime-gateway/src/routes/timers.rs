@@ -3,13 +3,13 @@
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use bytes::Bytes;
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::timer::{TimerSpec, TimerStatus, TimerView};
-use ontime_core::{ErrorCode, TimerId, TimerKey, ValidationError};
+use ontime_core::{TimerId, TimerKey, ValidationError};
 
 use crate::error::ApiError;
 use crate::input::{self, NsPath, TimerPath, TimerSegment};
@@ -57,6 +57,7 @@ pub(crate) async fn command(
         Submission {
             command,
             command_id,
+            idempotency_key,
         },
     )
     .await?;
@@ -78,7 +79,7 @@ pub(crate) async fn command(
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 400, description = "Not JSON", body = ValidationError),
         (status = 404, description = "If-Match given and no such timer", body = ValidationError),
-        (status = 409, description = "If-Match names another revision", body = ValidationError),
+        (status = 409, description = "If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
         (status = 413, description = "Body over the limit", body = ValidationError),
         (status = 422, description = "A field is invalid", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
@@ -91,7 +92,7 @@ pub async fn put_timer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
-    let spec = validate::spec(&body)?;
+    let spec = validate::spec(&body, &state.config.limits)?;
     command(
         &state,
         key,
@@ -116,6 +117,7 @@ pub async fn put_timer(
         (status = 200, description = "Already applied under this Idempotency-Key", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 400, description = "Not JSON", body = ValidationError),
+        (status = 409, description = "The Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
         (status = 413, description = "Body over the limit", body = ValidationError),
         (status = 422, description = "A field is invalid", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
@@ -128,7 +130,7 @@ pub async fn create_timer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
-    let (id, spec) = validate::new_timer_body(&body)?;
+    let (id, spec) = validate::new_timer_body(&body, &state.config.limits)?;
     let idempotency_key = input::idempotency_key(&headers)?;
     let command_id = submit::command_id(&namespace, idempotency_key.as_deref());
     let id = match id {
@@ -144,6 +146,7 @@ pub async fn create_timer(
         Submission {
             command,
             command_id,
+            idempotency_key,
         },
     )
     .await?;
@@ -225,13 +228,13 @@ pub async fn list_timers(
         ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once"),
     ),
-    request_body(content = Object, description = "Some of `schedule`, `target`, `retry`"),
+    request_body(content = Object, description = "Some of `schedule` (replaced whole), `target` and `retry` (merged); schema `TimerPatch`"),
     responses(
         (status = 200, description = "Applied", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 400, description = "Not JSON", body = ValidationError),
         (status = 404, description = "No such timer", body = ValidationError),
-        (status = 409, description = "If-Match names another revision", body = ValidationError),
+        (status = 409, description = "If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
         (status = 413, description = "Body over the limit", body = ValidationError),
         (status = 422, description = "A field is invalid", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
@@ -244,7 +247,7 @@ pub async fn patch_timer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
-    let patch = validate::patch(&body)?;
+    let patch = validate::patch(&body, &state.config.limits)?;
     command(
         &state,
         key,
@@ -268,7 +271,7 @@ pub async fn patch_timer(
         (status = 200, description = "Cancelled", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 404, description = "No such timer", body = ValidationError),
-        (status = 409, description = "If-Match names another revision", body = ValidationError),
+        (status = 409, description = "If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
         (status = 422, description = "Invalid namespace, id or header", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
@@ -287,12 +290,14 @@ pub async fn timer_action(
     State(state): State<AppState>,
     TimerSegment { namespace, segment }: TimerSegment,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     let (id, action) = input::split_action(&segment);
     let Some(action) = action else {
-        return Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "POST a timer to …/timers, or PUT it to …/timers/{id}",
+        // A timer's own path: POST is not one of its methods (create with POST …/timers).
+        return Ok(crate::error::method_not_allowed_on(
+            &Method::POST,
+            uri.path(),
         ));
     };
     let key = TimerKey::new(namespace, TimerId::parse(id)?);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use ontime_core::ValidationError;
 use ontime_core::command::{Batch, BatchReply, Command, Reply};
+use ontime_core::idempotency::Remembered;
 use ontime_core::state::{self, Applied};
 use ontime_gateway::{AppState, GatewayConfig};
 use ontime_nats::{Names, Topology, TopologyConfig, headers};
@@ -185,7 +186,23 @@ impl Gateway {
                     }
                     None => {
                         let command = Command::decode(&message.payload).expect("a valid command");
-                        serde_json::to_vec(&apply(&topology, &command, at).await)
+                        let reply = apply(&topology, &command, at).await;
+                        // Remembered under its key, as the scheduler does: a retry that
+                        // JetStream de-duplicates is answered from it.
+                        if let Some(idempotency) = &command.idempotency {
+                            let first = Remembered {
+                                fingerprint: idempotency.fingerprint.clone(),
+                                seq: at.0,
+                                reply: reply.clone(),
+                            };
+                            topology
+                                .idempotency
+                                .remember(&command.namespace, &idempotency.key, &first)
+                                .await
+                                .expect("remembering the key")
+                                .ok();
+                        }
+                        serde_json::to_vec(&reply)
                     }
                 };
                 if let Some(to) = message

@@ -143,8 +143,13 @@ fn misfire_policies() {
     assert_eq!(o.fires.len(), crate::schedule::MAX_CATCH_UP);
     assert_eq!(
         o.fires.last().unwrap().due_at,
-        t("2026-11-24T11:00:00Z"),
-        "the latest are the ones made up for"
+        t("2026-11-24T10:59:54Z"),
+        "the latest missed are the ones made up for"
+    );
+    assert_eq!(
+        o.record.next_fire_at,
+        Some(t("2026-11-24T10:59:55Z")),
+        "the first occurrence not more than 5 s late is not missed: it fires as usual"
     );
 }
 
@@ -227,8 +232,9 @@ fn pause_resume_and_trigger() {
     assert_eq!(wake.occurrence, 2, "occurrence 1 was the triggered run");
     let o = fire(&resumed, &wake, t("2026-11-24T10:01:05Z")).unwrap();
     assert_eq!(o.fires.len(), 1);
-    assert_eq!(o.fires[0].due_at, t("2026-11-24T10:01:00Z"));
-    assert_eq!(o.record.next_fire_at, Some(t("2026-11-24T10:01:10Z")));
+    assert_eq!(o.fires[0].due_at, t("2026-11-24T10:00:50Z"));
+    // 10:01:00 is 5 s late, not more: not missed, it fires next, as scheduled.
+    assert_eq!(o.record.next_fire_at, Some(t("2026-11-24T10:01:00Z")));
 }
 
 #[test]
