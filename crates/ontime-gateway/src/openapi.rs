@@ -1,13 +1,22 @@
-//! The OpenAPI document, generated from the handlers' annotations and the core's schemas.
+//! The OpenAPI document: generated from the handlers' annotations and the core's types, then
+//! refined by hand ([`refine`], [`schemas`]) where a derived schema says less than the server
+//! checks: the pattern of a name, the kinds of a schedule, the grammar of a duration, bounds.
+//! A client (or a fuzzer) that follows the document gets past validation, and every answer
+//! the server gives is one the document describes.
+
+mod schemas;
+
+use std::sync::LazyLock;
 
 use axum::Json;
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 
+use crate::config::GatewayConfig;
 use crate::responses::{Accepted, BatchResponse, BatchResult, ExecutionPage, Health, TimerPage};
 use crate::routes::{batch, control, executions, health, preview, timers};
-use crate::validate::{BatchRequest, NewTimer};
 
-/// ontime's native API.
+/// The generated part of the document; [`document`] is what is served.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ontime", description = "Durable, distributed scheduling of HTTP calls. Errors are always `{\"error\": CODE, \"message\": ..., \"field\": ...}`."),
@@ -29,22 +38,15 @@ use crate::validate::{BatchRequest, NewTimer};
         openapi_json,
     ),
     components(schemas(
-        ontime_core::timer::TimerSpec,
         ontime_core::timer::TimerView,
         ontime_core::timer::TimerStatus,
         ontime_core::timer::Attempt,
         ontime_core::timer::AttemptOutcome,
-        ontime_core::schedule::Schedule,
         ontime_core::schedule::Misfire,
         ontime_core::schedule::Overlap,
         preview::Preview,
-        ontime_core::target::Target,
-        ontime_core::target::HttpTarget,
-        ontime_core::retry::RetryPolicy,
         ontime_core::ValidationError,
         ontime_core::ErrorCode,
-        NewTimer,
-        BatchRequest,
         BatchResponse,
         BatchResult,
         Accepted,
@@ -60,10 +62,107 @@ use crate::validate::{BatchRequest, NewTimer};
 )]
 pub struct ApiDoc;
 
+/// The document as served: [`ApiDoc`], refined. Built once.
+pub fn document() -> Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        refine(&mut doc, &GatewayConfig::default());
+        doc
+    });
+    DOCUMENT.clone()
+}
+
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+pub async fn openapi_json() -> Json<Value> {
+    Json(document())
+}
+
+/// Page sizes and preview counts: 1 to 1,000.
+const MAX_PAGE: u64 = 1000;
+
+/// Replaces the derived schemas by the hand-written ones, and tightens every parameter,
+/// body and answer to what the server accepts and gives.
+fn refine(doc: &mut Value, config: &GatewayConfig) {
+    for (name, schema) in schemas::components(config.max_batch_items) {
+        doc["components"]["schemas"][name] = schema;
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operations in paths.values_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            refine_parameters(operation);
+            refine_answers(operation);
+        }
+    }
+    let patch = &mut doc["paths"]["/v1/namespaces/{ns}/timers/{id}"]["patch"]["requestBody"];
+    patch["content"]["application/json"]["schema"] = schemas::reference("TimerPatch");
+    patch["required"] = json!(true);
+}
+
+/// The schema of each parameter, by its name and place.
+fn refine_parameters(operation: &mut Value) {
+    let executions = operation["operationId"] == "list_executions";
+    // `get_mut`, not indexing: indexing a `Value` mutably inserts `null` where nothing was.
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        let place = parameter["in"].as_str().unwrap_or_default().to_owned();
+        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+        let schema = match (place.as_str(), name.as_str()) {
+            ("path", "ns") => schemas::reference("Namespace"),
+            ("path", "id") => schemas::reference("TimerId"),
+            ("header", "Idempotency-Key") => schemas::idempotency_key(),
+            ("header", "If-Match") => schemas::if_match(),
+            ("query", "limit" | "count") => {
+                json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE })
+            }
+            ("query", "max_runs") => {
+                json!({ "type": "integer", "minimum": 1, "maximum": u64::MAX })
+            }
+            ("query", "cursor") if executions => {
+                json!({ "type": "string", "pattern": "^[0-9]{1,19}$" })
+            }
+            ("query", "cursor") => schemas::reference("TimerId"),
+            ("query", "at" | "start_at" | "end_at" | "from") => {
+                json!({ "type": "string", "format": "date-time" })
+            }
+            ("query", "after" | "every") => schemas::reference("Duration"),
+            ("query", "cron") => schemas::reference("CronExpression"),
+            ("query", "iso") => schemas::reference("IsoRepetition"),
+            ("query", "timezone") => schemas::reference("TimeZone"),
+            _ => continue,
+        };
+        parameter["schema"] = schema;
+    }
+}
+
+/// Answers carrying a timer carry its revision as the `ETag`, quoted.
+fn refine_answers(operation: &mut Value) {
+    let Some(answers) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for answer in answers.values_mut() {
+        let schema = answer.pointer("/content/application~1json/schema/$ref");
+        if schema.and_then(Value::as_str) == Some("#/components/schemas/TimerView") {
+            answer["headers"]["ETag"] = json!({
+                "description": "The timer's revision, quoted: send it back in `If-Match`",
+                "required": true,
+                "schema": { "type": "string", "pattern": "^\"[0-9]+\"$" },
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -91,7 +190,7 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_documented() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = document();
         let paths = doc["paths"].as_object().unwrap();
         for (method, path) in ENDPOINTS {
             assert!(
@@ -109,7 +208,7 @@ mod tests {
 
     #[test]
     fn core_schemas_are_included_and_referenced_ones_resolve() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = document();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "TimerSpec",

@@ -1,11 +1,13 @@
 //! One fire message: check the timer is still what fired, call, report, settle.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, RetryDecision};
+use ontime_core::target::HttpTarget;
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
 use ontime_core::timing;
 
@@ -63,6 +65,22 @@ pub fn decide(
         }
         _ => (AttemptOutcome::Failed, None, false, Settle::Ack),
     }
+}
+
+/// The target as it is called: a POST, PUT or PATCH without a body says `Content-Length: 0`.
+/// Without a length, such a request has a body of unknown length, and front ends (nginx, load
+/// balancers) answer 411 Length Required, which is final: the timer would fail for good.
+pub fn as_called(target: &HttpTarget) -> Cow<'_, HttpTarget> {
+    let takes_a_body = matches!(target.method.as_str(), "POST" | "PUT" | "PATCH");
+    if !takes_a_body || target.body_bytes().is_some() {
+        return Cow::Borrowed(target);
+    }
+    // `content-length` is reserved (a target cannot set it), so this is the only one.
+    let mut target = target.clone();
+    target
+        .headers
+        .insert("content-length".to_owned(), "0".to_owned());
+    Cow::Owned(target)
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
@@ -149,11 +167,11 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "Expired").increment(1);
         return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
     }
-    let target = &record.spec.target.http;
+    let target = as_called(&record.spec.target.http);
     let result = ontime_nats::pull::with_progress(
         &acker,
         ctx.config.progress_interval,
-        call::make(&ctx.http, target, &fire, attempt_no, started_at),
+        call::make(&ctx.http, &target, &fire, attempt_no, started_at),
     )
     .await;
     let now = Utc::now();
@@ -214,6 +232,77 @@ async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves one HTTP request on 127.0.0.1 and answers 204; gives back the request's head.
+    async fn one_request_sink() -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let served = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the connection closed before the end of the head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&head).to_ascii_lowercase()
+        });
+        (url, served)
+    }
+
+    fn fire() -> Fire {
+        Fire {
+            namespace: ontime_core::Namespace::parse("ns").unwrap(),
+            id: ontime_core::TimerId::parse("t").unwrap(),
+            generation: 1,
+            occurrence: 1,
+            attempt: 1,
+            due_at: Utc::now(),
+            occurrence_due_at: Utc::now(),
+        }
+    }
+
+    /// What a call of `target` sends, as the sink reads it.
+    async fn head_of_call(method: &str, body: Option<serde_json::Value>) -> String {
+        let (url, served) = one_request_sink().await;
+        let target: HttpTarget = serde_json::from_value(serde_json::json!({
+            "url": url, "method": method, "body": body,
+        }))
+        .unwrap();
+        let result = call::make(
+            &reqwest::Client::new(),
+            &as_called(&target),
+            &fire(),
+            1,
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(result.status_code, Some(204), "{result:?}");
+        served.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bodyless_post_put_or_patch_says_its_length_is_zero() {
+        for method in ["POST", "PUT", "PATCH"] {
+            let head = head_of_call(method, None).await;
+            assert!(
+                head.contains("\r\ncontent-length: 0\r\n"),
+                "{method}: {head}"
+            );
+            assert!(!head.contains("transfer-encoding"), "{method}: {head}");
+        }
+        let head = head_of_call("POST", Some(serde_json::json!({"a": 1}))).await;
+        assert!(head.contains("\r\ncontent-length: 7\r\n"), "{head}");
+        assert_eq!(head.matches("content-length").count(), 1, "{head}");
+        let head = head_of_call("GET", None).await;
+        assert!(!head.contains("content-length"), "{head}");
+    }
 
     fn result(class: AttemptClass) -> CallResult {
         CallResult {

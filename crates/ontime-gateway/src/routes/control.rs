@@ -40,12 +40,14 @@ pub async fn act(
         ("ns" = String, Path, description = "Namespace"),
         ("id" = String, Path, description = "Timer id"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once and answered the same (24 h); another request under it is a 409"),
     ),
     responses(
         (status = 200, description = "Paused; the timer as it now stands", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 404, description = "No such timer", body = ValidationError),
-        (status = 409, description = "The timer is finished, or If-Match names another revision", body = ValidationError),
+        (status = 409, description = "The timer is finished (`conflict`), If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
+        (status = 422, description = "Invalid namespace, id or header", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
@@ -66,12 +68,14 @@ pub async fn pause_timer(
         ("ns" = String, Path, description = "Namespace"),
         ("id" = String, Path, description = "Timer id"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once and answered the same (24 h); another request under it is a 409"),
     ),
     responses(
         (status = 200, description = "Resumed; the timer as it now stands", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 404, description = "No such timer", body = ValidationError),
-        (status = 409, description = "The timer is finished, or If-Match names another revision", body = ValidationError),
+        (status = 409, description = "The timer is finished (`conflict`), If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
+        (status = 422, description = "Invalid namespace, id or header", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]
@@ -91,13 +95,15 @@ pub async fn resume_timer(
     params(
         ("ns" = String, Path, description = "Namespace"),
         ("id" = String, Path, description = "Timer id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key fires once (10 min)"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key fires once and is answered the same (24 h); another request under it is a 409"),
     ),
     responses(
         (status = 200, description = "Fired; the timer as it now stands", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
         (status = 404, description = "No such timer", body = ValidationError),
-        (status = 409, description = "The timer is finished", body = ValidationError),
+        (status = 409, description = "The timer is finished (`conflict`), If-Match names another revision (`revision_conflict`), or the Idempotency-Key was first used for another request (`idempotency_key_reused`)", body = ValidationError),
+        (status = 422, description = "Invalid namespace, id or header", body = ValidationError),
         (status = 503, description = "NATS is unavailable", body = ValidationError),
     )
 )]

@@ -71,7 +71,7 @@ pub(crate) async fn command(
         ("ns" = String, Path, description = "Namespace: 1-64 of A-Z a-z 0-9 . _ -"),
         ("id" = String, Path, description = "Timer id: 1-255 of A-Z a-z 0-9 . _ - ~ @ + ="),
         ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once (10 min)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once and answered the same (24 h); another request under it is a 409"),
     ),
     request_body = TimerSpec,
     responses(
