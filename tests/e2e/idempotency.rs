@@ -32,6 +32,18 @@ async fn send(
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Sends `method path` with no body under `Idempotency-Key: key`.
+async fn keyed(o: &Ontime, method: Method, path: &str, key: &str) -> (u16, Value) {
+    send(o, method, path, Some(key), None).await
+}
+
+/// Creates timer `id` of namespace `idem`, due in an hour.
+async fn create(o: &Ontime, sink: &Sink, id: &str) {
+    let path = format!("/namespaces/idem/timers/{id}");
+    let (code, body) = send(o, Method::PUT, &path, None, Some(later(sink))).await;
+    assert_eq!(code, 200, "create {id}: {body}");
+}
+
 fn later(sink: &Sink) -> Value {
     json!({"schedule": {"after": "1h"}, "target": {"http": {"url": sink.url("/later")}}})
 }
@@ -42,35 +54,13 @@ async fn a_key_reused_for_another_request_is_refused_and_a_retry_gets_the_first_
     let o = Ontime::start(&nats.url(), 1, 1).await;
     let sink = Sink::start().await;
     for id in ["x", "y", "p", "q"] {
-        let (code, _) = send(
-            &o,
-            Method::PUT,
-            &format!("/namespaces/idem/timers/{id}"),
-            None,
-            Some(later(&sink)),
-        )
-        .await;
-        assert_eq!(code, 200, "create {id}");
+        create(&o, &sink, id).await;
     }
 
     // DELETE x, then DELETE y under the same key: the second is another request.
-    let (code, first) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/x",
-        Some("k-delete"),
-        None,
-    )
-    .await;
+    let (code, first) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/x", "k-delete").await;
     assert_eq!((code, first["status"].as_str()), (200, Some("cancelled")));
-    let (code, refused) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/y",
-        Some("k-delete"),
-        None,
-    )
-    .await;
+    let (code, refused) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/y", "k-delete").await;
     assert_eq!(code, 409, "{refused}");
     assert_eq!(refused["error"], "idempotency_key_reused");
     assert_eq!(refused["field"], "Idempotency-Key");
@@ -80,41 +70,31 @@ async fn a_key_reused_for_another_request_is_refused_and_a_retry_gets_the_first_
         "a refused request changes nothing"
     );
     // The first request again: the first answer.
-    let (code, again) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/x",
-        Some("k-delete"),
-        None,
-    )
-    .await;
+    let (code, again) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/x", "k-delete").await;
     assert_eq!((code, &again), (200, &first));
 
     // The same for an action.
-    let (code, paused) = send(
+    let (code, paused) = keyed(
         &o,
         Method::POST,
         "/namespaces/idem/timers/p:pause",
-        Some("k-pause"),
-        None,
+        "k-pause",
     )
     .await;
     assert_eq!((code, paused["status"].as_str()), (200, Some("paused")));
-    let (code, _) = send(
+    let (code, _) = keyed(
         &o,
         Method::POST,
         "/namespaces/idem/timers/q:pause",
-        Some("k-pause"),
-        None,
+        "k-pause",
     )
     .await;
     assert_eq!(code, 409);
-    let (code, _) = send(
+    let (code, _) = keyed(
         &o,
         Method::POST,
         "/namespaces/idem/timers/p:resume",
-        Some("k-pause"),
-        None,
+        "k-pause",
     )
     .await;
     assert_eq!(code, 409, "another action under the key");
@@ -208,24 +188,16 @@ async fn a_key_reused_for_another_request_is_refused_and_a_retry_gets_the_first_
         (409, Some("idempotency_key_reused")),
         "{refused}"
     );
-    let (code, _) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/q",
-        Some("k-batch"),
-        None,
-    )
-    .await;
+    let (code, _) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/q", "k-batch").await;
     assert_eq!(code, 409, "a single request under a batch's key");
 
     // A refusal is remembered like any answer: a trigger of a missing timer stays a 404.
     for _ in 0..2 {
-        let (code, body) = send(
+        let (code, body) = keyed(
             &o,
             Method::POST,
             "/namespaces/idem/timers/missing:trigger",
-            Some("k-trigger"),
-            None,
+            "k-trigger",
         )
         .await;
         assert_eq!(code, 404, "{body}");
@@ -241,35 +213,13 @@ async fn a_retry_is_not_answered_as_applied_before_its_first_request_is() {
     };
     let mut o = Ontime::start_with(&nats.url(), 1, 1, gateway).await;
     let sink = Sink::start().await;
-    let (code, _) = send(
-        &o,
-        Method::PUT,
-        "/namespaces/idem/timers/d",
-        None,
-        Some(later(&sink)),
-    )
-    .await;
-    assert_eq!(code, 200);
+    create(&o, &sink, "d").await;
 
     // No scheduler: the DELETE is durable but not applied, and so is its retry.
     o.stop(Part::Scheduler).await;
-    let (code, accepted) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/d",
-        Some("k-d"),
-        None,
-    )
-    .await;
+    let (code, accepted) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/d", "k-d").await;
     assert_eq!(code, 202, "{accepted}");
-    let (code, retried) = send(
-        &o,
-        Method::DELETE,
-        "/namespaces/idem/timers/d",
-        Some("k-d"),
-        None,
-    )
-    .await;
+    let (code, retried) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/d", "k-d").await;
     assert_eq!(
         code, 202,
         "a retry must not be answered 200 from the timer as it stands (still active): {retried}"
@@ -278,14 +228,7 @@ async fn a_retry_is_not_answered_as_applied_before_its_first_request_is() {
     // Once applied, the retry is answered with the cancelled timer.
     o.add(Part::Scheduler).await;
     let done = eventually(WAIT, "the retried delete to be answered 200", || async {
-        let (code, body) = send(
-            &o,
-            Method::DELETE,
-            "/namespaces/idem/timers/d",
-            Some("k-d"),
-            None,
-        )
-        .await;
+        let (code, body) = keyed(&o, Method::DELETE, "/namespaces/idem/timers/d", "k-d").await;
         (code == 200).then_some(body)
     })
     .await;
@@ -300,15 +243,7 @@ async fn the_scheduler_answers_a_key_used_again_past_the_deduplication_window() 
     let nats = NatsServer::start().await;
     let o = Ontime::start(&nats.url(), 1, 1).await;
     let sink = Sink::start().await;
-    let (code, _) = send(
-        &o,
-        Method::PUT,
-        "/namespaces/idem/timers/t",
-        None,
-        Some(later(&sink)),
-    )
-    .await;
-    assert_eq!(code, 200);
+    create(&o, &sink, "t").await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let subject = o.names().cmd_subject(&ontime_core::TimerKey::new(
