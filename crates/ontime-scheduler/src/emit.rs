@@ -2,6 +2,8 @@
 //! a crash in between repeats them under the same de-duplication ids rather than losing them)
 //! and the scheduler's own execution-log entries (after).
 
+use std::time::Duration;
+
 use async_nats::jetstream::context::PublishAckFuture;
 use bytes::Bytes;
 use ontime_core::fire::Fire;
@@ -10,35 +12,60 @@ use ontime_nats::{NatsError, headers};
 
 use crate::Ctx;
 
-/// Publishes the fires without waiting for their acks (the firing loop must not wait).
-pub async fn publish_fires(ctx: &Ctx, fires: &[Fire]) -> Result<Vec<PublishAckFuture>, NatsError> {
-    let mut acks = Vec::with_capacity(fires.len());
-    for fire in fires {
-        let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
-        let body =
-            Bytes::from(serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-        metrics::counter!(crate::metrics::FIRES).increment(1);
-        let ack = ctx
-            .topology
-            .js
-            .publish_with_headers(ctx.topology.names().fire_subject(&fire.key()), hdrs, body)
-            .await
-            .map_err(NatsError::nats)?;
-        acks.push(ack);
-    }
-    Ok(acks)
+/// A fire published and not yet confirmed: its ack to come, and the fire, to publish again.
+pub struct Sent {
+    fire: Fire,
+    ack: PublishAckFuture,
 }
 
-/// Waits until JetStream has every fire. A fire another scheduler is storing at this very
-/// moment under the same id (JetStream's 10158, "duplicate message id is in process") counts
-/// as stored: the record's compare-and-set decides which of the two records the firing.
-pub async fn confirmed(acks: Vec<PublishAckFuture>) -> Result<(), NatsError> {
-    for ack in acks {
-        if let Err(e) = ack.await
-            && !is_in_process(&e.to_string())
-        {
-            return Err(NatsError::nats(e));
+/// Publishes the fires without waiting for their acks (the firing loop must not wait).
+pub async fn publish_fires(ctx: &Ctx, fires: &[Fire]) -> Result<Vec<Sent>, NatsError> {
+    let mut sent = Vec::with_capacity(fires.len());
+    for fire in fires {
+        metrics::counter!(crate::metrics::FIRES).increment(1);
+        sent.push(Sent {
+            fire: fire.clone(),
+            ack: publish(ctx, fire).await?,
+        });
+    }
+    Ok(sent)
+}
+
+async fn publish(ctx: &Ctx, fire: &Fire) -> Result<PublishAckFuture, NatsError> {
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
+    let body =
+        Bytes::from(serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+    ctx.topology
+        .js
+        .publish_with_headers(ctx.topology.names().fire_subject(&fire.key()), hdrs, body)
+        .await
+        .map_err(NatsError::nats)
+}
+
+/// How often a fire answered "duplicate message id is in process" is published again.
+const IN_PROCESS_TRIES: u32 = 40;
+const IN_PROCESS_WAIT: Duration = Duration::from_millis(50);
+
+/// Waits until JetStream has stored every fire. A fire that another scheduler is storing at
+/// this very moment under the same id (JetStream's 10158, "duplicate message id is in
+/// process") is not stored yet: that other store may still fail (its stream leader killed
+/// before the quorum took it), and a record written as fired on its word would lose the
+/// occurrence. So it is published again, under the same id, until JetStream says it is
+/// stored (now, or as a duplicate of the other one's).
+pub async fn confirmed(ctx: &Ctx, sent: Vec<Sent>) -> Result<(), NatsError> {
+    for Sent { fire, mut ack } in sent {
+        let mut tries = 0;
+        loop {
+            match ack.await {
+                Ok(_) => break,
+                Err(e) if is_in_process(&e.to_string()) && tries < IN_PROCESS_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(IN_PROCESS_WAIT).await;
+                    ack = publish(ctx, &fire).await?;
+                }
+                Err(e) => return Err(NatsError::nats(e)),
+            }
         }
     }
     Ok(())
@@ -48,9 +75,9 @@ fn is_in_process(error: &str) -> bool {
     error.contains("10158") || error.contains("duplicate message id is in process")
 }
 
-/// Publishes the fires and waits for their acks.
+/// Publishes the fires and waits until they are stored.
 pub async fn fires(ctx: &Ctx, fires: &[Fire]) -> Result<(), NatsError> {
-    confirmed(publish_fires(ctx, fires).await?).await
+    confirmed(ctx, publish_fires(ctx, fires).await?).await
 }
 
 /// Appends the scheduler's own log entries (skipped occurrences). Best effort: the record

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::Acker;
 use chrono::{DateTime, Utc};
 use ontime_core::fire::WakeUp;
@@ -79,10 +78,10 @@ async fn finish(
     ctx: Arc<Ctx>,
     due: Due,
     outcome: Outcome,
-    acks: Vec<PublishAckFuture>,
+    acks: Vec<emit::Sent>,
     fired_at: DateTime<Utc>,
 ) {
-    if let Err(e) = emit::confirmed(acks).await {
+    if let Err(e) = emit::confirmed(&ctx, acks).await {
         tracing::warn!(error = %e, "a fire was not acknowledged; the wake-up will be redelivered");
         return due.release().await;
     }
