@@ -50,6 +50,10 @@ pub struct Fire {
     pub due_at: DateTime<Utc>,
     /// When the occurrence's first attempt was due: `max_duration` counts from here.
     pub occurrence_due_at: DateTime<Utc>,
+    /// An ad hoc run (`:trigger`), outside the schedule: a callback's answer that stops the
+    /// timer or moves its next occurrence voids scheduled occurrences, never this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub triggered: bool,
 }
 
 impl Fire {

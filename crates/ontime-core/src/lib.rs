@@ -9,6 +9,8 @@ pub mod fire;
 pub mod id;
 pub mod idempotency;
 pub mod limits;
+pub mod mark;
+pub mod metadata;
 pub mod recurrence;
 pub mod retry;
 pub mod schedule;

@@ -20,6 +20,7 @@ use crate::command::{Command, CommandBody, merge_patch};
 use crate::error::{ErrorCode, ValidationError};
 use crate::fire::Fire;
 use crate::limits::{self, Limits};
+use crate::mark::Mark;
 use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus};
 
 /// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
@@ -207,7 +208,8 @@ fn define(
     })
 }
 
-/// Applies a PATCH: `schedule` is replaced whole when given, `target` and `retry` are merged.
+/// Applies a PATCH: `schedule` is replaced whole when given, `target`, `retry` and `metadata`
+/// are merged (a metadata key set to `null` is removed).
 fn patched(
     record: &TimerRecord,
     patch: &serde_json::Value,
@@ -228,12 +230,20 @@ fn patched(
     for (name, value) in fields {
         match name.as_str() {
             "schedule" => doc["schedule"] = value.clone(),
-            "target" | "retry" => merge_patch(&mut doc[name.as_str()], value),
+            // `"metadata": null` removes every key (RFC 7396: null removes the member); the
+            // spec then decodes with none, as a record written without metadata does.
+            "metadata" if value.is_null() => {
+                if let Some(spec) = doc.as_object_mut() {
+                    spec.remove("metadata");
+                }
+            }
+            "target" | "retry" | "metadata" => merge_patch(&mut doc[name.as_str()], value),
             other => {
                 return Err(ValidationError::invalid(
                     other,
                     format!(
-                        "unknown field `{other}`; a patch may change schedule, target and retry"
+                        "unknown field `{other}`; a patch may change schedule, target, retry \
+                         and metadata"
                     ),
                 ));
             }
@@ -269,9 +279,9 @@ fn patched(
         }
         return Ok(Outcome::of(next));
     }
-    // Same schedule, new target or retry policy: the schedule keeps its place. Occurrences in
-    // flight are fired again at once under the new generation, since workers drop the
-    // attempts of the old one (keeping them would lose those occurrences).
+    // Same schedule, new target, retry policy or metadata: the schedule keeps its place.
+    // Occurrences in flight are fired again at once under the new generation, since workers
+    // drop the attempts of the old one (keeping them would lose those occurrences).
     let mut next = record.clone();
     next.spec = spec;
     next.generation = seq;
@@ -289,6 +299,7 @@ fn patched(
             attempt: 1,
             due_at: accepted_at,
             occurrence_due_at: accepted_at,
+            triggered: false,
         })
         .collect();
     Ok(Outcome {
@@ -349,6 +360,7 @@ fn control(
                 attempt: 1,
                 due_at: accepted_at,
                 occurrence_due_at: accepted_at,
+                triggered: true,
             });
         }
     }
@@ -417,6 +429,42 @@ pub fn rescheduled_at(
     limits::bounded(asked.max(floor))
 }
 
+/// The mark that a callback's answer in `attempt` raises, if it stopped the timer or moved
+/// its next occurrence: the scheduled occurrences after it that were already under way (a
+/// fire emitted, a wake-up held) are void from the answer on. The worker that got the answer
+/// raises it before reporting, and the scheduler that applies the report raises it again.
+pub fn answer_mark(attempt: &Attempt, limits: &Limits) -> Option<Mark> {
+    let moved_to = match attempt.outcome {
+        AttemptOutcome::Stopped => None,
+        AttemptOutcome::Rescheduled => attempt
+            .next_at
+            .and_then(|at| rescheduled_at(at, attempt, limits)),
+        _ => return None,
+    };
+    Some(Mark::answered(
+        attempt.generation,
+        attempt.occurrence,
+        attempt.started_at,
+        moved_to,
+    ))
+}
+
+/// A report that an occurrence of this definition was not called: a callback's answer to an
+/// earlier one voided it (see [`answer_mark`]). The occurrence is over, uncounted, and the
+/// last result stays the answer that voided it. Occurrences of other generations are not the
+/// record's any more: nothing to do.
+fn voided(record: &TimerRecord, attempt: &Attempt, now: DateTime<Utc>) -> Applied {
+    if record.generation != attempt.generation || !record.in_flight.contains(&attempt.occurrence) {
+        return Applied::Unchanged;
+    }
+    let mut next = record.clone();
+    next.in_flight.retain(|&o| o != attempt.occurrence);
+    next.retries.retain(|r| r.occurrence != attempt.occurrence);
+    next.updated_at = now;
+    next.status = settled(&next);
+    Applied::Changed(Box::new(Outcome::of(next)))
+}
+
 /// Applies a worker's report of one attempt. Idempotent: a redelivered report changes nothing.
 fn report(
     record: Option<&TimerRecord>,
@@ -432,6 +480,9 @@ fn report(
     // report: a one-time timer's firing always (see `Outcome::deferred`), any timer's when a
     // command (a pause) rewrote the record between the fire and its write. The call was made,
     // so it is recorded as made: neither misfire nor overlap applies to it any more.
+    if attempt.outcome == AttemptOutcome::Superseded {
+        return voided(record, attempt, now);
+    }
     let fired;
     let record = if fired_unrecorded(record, attempt) {
         let due_at = attempt.occurrence_due_at.unwrap_or(attempt.due_at);

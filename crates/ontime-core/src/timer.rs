@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::error::ValidationError;
 use crate::id::{Namespace, TimerId, TimerKey};
 use crate::limits::Limits;
+use crate::metadata::{self, Metadata};
 use crate::retry::RetryPolicy;
 use crate::schedule::Schedule;
 use crate::target::Target;
@@ -20,6 +21,10 @@ pub struct TimerSpec {
     pub target: Target,
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// The client's labels (see [`crate::metadata`] for the bounds). Absent when empty, so
+    /// records and commands written without it read the same.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 impl TimerSpec {
@@ -36,6 +41,7 @@ impl TimerSpec {
             .map_err(|e| e.within("schedule"))?;
         self.target.validate().map_err(|e| e.within("target"))?;
         self.retry.validate().map_err(|e| e.within("retry"))?;
+        metadata::validate(&self.metadata).map_err(|e| e.within("metadata"))?;
         Ok(())
     }
 }
@@ -187,28 +193,7 @@ pub struct TimerRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A timer's newest definition (its generation) and whether it was cancelled: what a worker
-/// checks at the due instant, besides the record it read when the fire arrived. The scheduler
-/// raises a timer's mark for every delete and every new definition of an existing timer before
-/// it answers the command, so a change applied between that read and the instant is seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mark {
-    pub generation: u64,
-    pub cancelled: bool,
-}
-
-impl Mark {
-    /// Whether a fire of `generation` must not be called: a newer definition exists, or this
-    /// one was cancelled.
-    pub fn supersedes(&self, generation: u64) -> bool {
-        self.generation > generation || (self.generation == generation && self.cancelled)
-    }
-
-    /// Marks only rise: a newer generation, or the same one cancelled.
-    pub fn is_above(&self, other: &Mark) -> bool {
-        (self.generation, self.cancelled) > (other.generation, other.cancelled)
-    }
-}
+pub use crate::mark::{Mark, Void};
 
 impl TimerRecord {
     pub fn key(&self) -> TimerKey {
@@ -217,10 +202,7 @@ impl TimerRecord {
 
     /// The mark of the record as it stands.
     pub fn mark(&self) -> Mark {
-        Mark {
-            generation: self.generation,
-            cancelled: self.status == TimerStatus::Cancelled,
-        }
+        Mark::of(self.generation, self.status == TimerStatus::Cancelled)
     }
 
     /// The delivery id of an occurrence: stable across its retries and redeliveries.
@@ -258,6 +240,7 @@ impl TimerRecord {
             // Credentials in the URL are the client's secret: never shown back.
             target: self.spec.target.redacted(),
             retry: self.spec.retry,
+            metadata: self.spec.metadata.clone(),
             status: self.status,
             next_fire_at: match self.status {
                 TimerStatus::Paused => None,
@@ -299,6 +282,9 @@ pub struct TimerView {
     pub schedule: Schedule,
     pub target: Target,
     pub retry: RetryPolicy,
+    /// The client's labels; `{}` when it set none.
+    #[serde(default)]
+    pub metadata: Metadata,
     pub status: TimerStatus,
     /// When the next scheduled occurrence is due (none while paused or once finished).
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -329,36 +315,4 @@ pub struct TimerView {
     pub updated_at: DateTime<Utc>,
     /// The KV revision of this state; send it back in `If-Match` for a conditional change.
     pub revision: u64,
-}
-
-#[cfg(test)]
-mod mark_tests {
-    use super::Mark;
-
-    #[test]
-    fn a_mark_supersedes_older_generations_and_its_own_once_cancelled() {
-        let live = Mark {
-            generation: 7,
-            cancelled: false,
-        };
-        let cancelled = Mark {
-            generation: 7,
-            cancelled: true,
-        };
-        assert!(live.supersedes(6));
-        assert!(!live.supersedes(7));
-        assert!(
-            !live.supersedes(8),
-            "a newer fire than the mark is not stale"
-        );
-        assert!(cancelled.supersedes(7));
-        assert!(cancelled.is_above(&live));
-        assert!(!live.is_above(&cancelled));
-        let recreated = Mark {
-            generation: 9,
-            cancelled: false,
-        };
-        assert!(recreated.is_above(&cancelled));
-        assert!(!live.is_above(&live));
-    }
 }

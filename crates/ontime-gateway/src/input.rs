@@ -165,11 +165,18 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 }
 
 /// The query string's parameters. Unknown or repeated parameters are refused, so a typo
-/// (`?stauts=failed`) is an error rather than a silently unfiltered answer.
+/// (`?stauts=failed`) is an error rather than a silently unfiltered answer. An allowed name
+/// ending in `.*` (`metadata.*`) allows every name with that prefix and something after it.
 pub fn query(raw: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let is_allowed = |name: &str| {
+        allowed.iter().any(|a| match a.strip_suffix('*') {
+            Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
+            None => *a == name,
+        })
+    };
     let mut out = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        if !allowed.contains(&name.as_ref()) {
+        if !is_allowed(&name) {
             return Err(ApiError::invalid(
                 name.as_ref(),
                 format!(
@@ -323,6 +330,12 @@ mod tests {
                 Some("limit"),
                 "{bad}"
             );
+        }
+        let q = query(Some("metadata.app=crony&metadata.a%20b=x"), &["metadata.*"]).unwrap();
+        assert_eq!(q["metadata.app"], "crony");
+        assert_eq!(q["metadata.a b"], "x");
+        for bad in ["metadata.=x", "metadata=x", "metadatax=1"] {
+            assert!(query(Some(bad), &["metadata.*"]).is_err(), "{bad}");
         }
         let q = query(Some("status=sleeping"), &["status"]).unwrap();
         let err = enum_param::<ontime_core::timer::TimerStatus>(&q, "status").unwrap_err();

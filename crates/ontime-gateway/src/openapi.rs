@@ -99,6 +99,9 @@ fn refine(doc: &mut Value, config: &GatewayConfig) {
             refine_answers(operation);
         }
     }
+    // The derived view says "a map of strings"; the bounds are the definition's.
+    doc["components"]["schemas"]["TimerView"]["properties"]["metadata"] =
+        schemas::reference("Metadata");
     let patch = &mut doc["paths"]["/v1/namespaces/{ns}/timers/{id}"]["patch"]["requestBody"];
     patch["content"]["application/json"]["schema"] = schemas::reference("TimerPatch");
     patch["required"] = json!(true);
@@ -139,6 +142,7 @@ fn refine_parameters(operation: &mut Value) {
             ("query", "cron") => schemas::reference("CronExpression"),
             ("query", "iso") => schemas::reference("IsoRepetition"),
             ("query", "timezone") => schemas::reference("TimeZone"),
+            ("query", "metadata") => schemas::metadata_filter(),
             _ => continue,
         };
         parameter["schema"] = schema;
@@ -203,6 +207,37 @@ mod tests {
             documented,
             ENDPOINTS.len(),
             "the document lists an endpoint the router does not serve"
+        );
+    }
+
+    #[test]
+    fn metadata_is_bounded_everywhere_and_filterable_in_listings() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Metadata"]["maxProperties"], 32);
+        for name in ["TimerSpec", "NewTimer", "TimerView"] {
+            assert_eq!(
+                schemas[name]["properties"]["metadata"]["$ref"], "#/components/schemas/Metadata",
+                "{name}"
+            );
+        }
+        assert_eq!(
+            schemas["TimerPatch"]["properties"]["metadata"]["$ref"],
+            "#/components/schemas/MetadataPatch"
+        );
+        let list = &doc["paths"]["/v1/namespaces/{ns}/timers"]["get"]["parameters"];
+        let filter = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "metadata")
+            .expect("the metadata filter is documented");
+        assert_eq!(filter["in"], "query");
+        assert_eq!(filter["style"], "form");
+        assert_eq!(filter["explode"], true);
+        assert_eq!(
+            filter["schema"]["propertyNames"]["pattern"],
+            "^metadata\\.[A-Za-z0-9._-]{1,64}$"
         );
     }
 

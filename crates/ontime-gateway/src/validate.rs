@@ -2,6 +2,7 @@
 //! refused is refused here, before anything is published.
 
 use ontime_core::error::from_json_slice;
+use ontime_core::metadata;
 use ontime_core::schedule::Schedule;
 use ontime_core::timer::TimerSpec;
 use ontime_core::{ErrorCode, Limits, TimerId, ValidationError};
@@ -100,8 +101,8 @@ pub fn batch(
         .collect())
 }
 
-/// A `PATCH` body: a JSON object changing some of `schedule` (replaced whole), `target` and
-/// `retry` (merged, RFC 7396). What can be checked without the current state is checked
+/// A `PATCH` body: a JSON object changing some of `schedule` (replaced whole), `target`,
+/// `retry` and `metadata` (merged, RFC 7396). What can be checked without the current state is checked
 /// here; the scheduler validates the merged result.
 /// Under the operator's `limits`.
 pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
@@ -109,7 +110,7 @@ pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
     if fields.is_empty() {
         return Err(ValidationError::new(
             ErrorCode::InvalidField,
-            "a patch changes at least one of schedule, target, retry",
+            "a patch changes at least one of schedule, target, retry, metadata",
         ));
     }
     for (name, value) in &fields {
@@ -141,6 +142,7 @@ pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
                     ));
                 }
             }
+            "metadata" => check_metadata_patch(value)?,
             "retry" => {
                 if !(value.is_object() || value.is_null()) {
                     return Err(ValidationError::invalid(
@@ -153,13 +155,43 @@ pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
                 return Err(ValidationError::invalid(
                     other,
                     format!(
-                        "unknown field `{other}`; a patch may change schedule, target and retry"
+                        "unknown field `{other}`; a patch may change schedule, target, retry \
+                         and metadata"
                     ),
                 ));
             }
         }
     }
     Ok(Value::Object(fields))
+}
+
+/// `metadata` in a patch: an object whose entries are strings (set) or `null` (removed), or
+/// `null` (remove them all). Each entry set is checked here; the count only once merged, by
+/// the scheduler.
+fn check_metadata_patch(value: &Value) -> Result<(), ValidationError> {
+    let entries = match value {
+        Value::Null => return Ok(()),
+        Value::Object(entries) => entries,
+        _ => {
+            return Err(ValidationError::invalid(
+                "metadata",
+                "metadata must be an object (it is merged into the current one), or null",
+            ));
+        }
+    };
+    for (key, value) in entries {
+        let checked = match value {
+            // Removing a key: only the key is checked (the empty value always passes).
+            Value::Null => metadata::check_entry(key, ""),
+            Value::String(text) => metadata::check_entry(key, text),
+            _ => Err(ValidationError::invalid(
+                key.as_str(),
+                "a metadata value is a string, or null to remove the key",
+            )),
+        };
+        checked.map_err(|e| e.within("metadata"))?;
+    }
+    Ok(())
 }
 
 /// Decodes a JSON value into `T`, with the path of the field at fault.
@@ -218,6 +250,22 @@ mod tests {
                 .field
                 .as_deref(),
             Some("target.http.url")
+        );
+        let mut labelled = ok();
+        labelled["metadata"] = json!({"app": "crony"});
+        assert_eq!(
+            spec(&bytes(&labelled), &Limits::default())
+                .unwrap()
+                .metadata["app"],
+            "crony"
+        );
+        labelled["metadata"] = json!({"app": "crony", "bad key": "x"});
+        assert_eq!(
+            spec(&bytes(&labelled), &Limits::default())
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("metadata.bad key")
         );
         let mut bad = ok();
         bad["id"] = json!("x");
@@ -351,6 +399,30 @@ mod tests {
             Some("target.http")
         );
         assert_eq!(field(json!({"retry": 3})).as_deref(), Some("retry"));
+        assert!(
+            patch(
+                &bytes(&json!({"metadata": {"a": "1", "b": null}})),
+                &Limits::default()
+            )
+            .is_ok()
+        );
+        assert!(patch(&bytes(&json!({"metadata": null})), &Limits::default()).is_ok());
+        assert_eq!(
+            field(json!({"metadata": ["a"]})).as_deref(),
+            Some("metadata")
+        );
+        assert_eq!(
+            field(json!({"metadata": {"a": 1}})).as_deref(),
+            Some("metadata.a")
+        );
+        assert_eq!(
+            field(json!({"metadata": {"a&b": null}})).as_deref(),
+            Some("metadata.a&b")
+        );
+        assert_eq!(
+            field(json!({"metadata": {"a": "x".repeat(513)}})).as_deref(),
+            Some("metadata.a")
+        );
         assert_eq!(
             field(json!({"status": "paused"})).as_deref(),
             Some("status")

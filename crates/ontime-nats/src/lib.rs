@@ -1,8 +1,10 @@
 //! The NATS side of ontime: every stream, bucket, consumer and subject name is defined in
 //! [`names`], the topology is created idempotently by [`topology::ensure`], and the typed
-//! access that the gateway, scheduler and worker share lives in [`store`], [`marks`] and [`log`].
+//! access that the gateway, scheduler and worker share lives in [`store`], [`marks`] and [`log`];
+//! [`counters`] hands out integer ids.
 
 pub mod connect;
+pub mod counters;
 pub mod dead;
 pub mod headers;
 pub mod idempotency;
@@ -14,6 +16,7 @@ pub mod store;
 pub mod topology;
 
 pub use connect::connect;
+pub use counters::Counters;
 pub use dead::DeadLetters;
 pub use idempotency::IdempotencyStore;
 pub use marks::MarkStore;

@@ -73,6 +73,11 @@ impl Names {
         format!("{}_MARKS", self.upper())
     }
 
+    /// Durable counters (see [`crate::counters`]), one key per counter.
+    pub fn counters_bucket(&self) -> String {
+        format!("{}_COUNTERS", self.upper())
+    }
+
     /// Messages no handler could settle (see [`crate::dead`]), kept `dead_retention`.
     pub fn dead_stream(&self) -> String {
         format!("{}_DEAD", self.upper())
@@ -199,6 +204,7 @@ mod tests {
         assert_eq!(subject, "t-1.fire.ns.a=2Eb");
         assert_eq!(names.key_of_subject(&subject), Some(key.clone()));
         assert_eq!(names.cmd_stream(), "T_1_CMD");
+        assert_eq!(names.counters_bucket(), "T_1_COUNTERS");
         assert!(Names::new("Bad.Prefix").is_err());
 
         let batch = names.cmd_batch_subject(&key.namespace);

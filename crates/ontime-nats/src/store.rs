@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 use bytes::Bytes;
 use futures::StreamExt;
+use ontime_core::metadata::{Metadata, TimerFilter};
 use ontime_core::timer::{TimerRecord, TimerStatus};
 use ontime_core::{Namespace, TimerId, TimerKey};
 use serde::de::DeserializeOwned;
@@ -104,11 +105,7 @@ impl TimerStore {
 
     /// Lists the timers of a namespace in a stable order (by id), optionally only those with
     /// `status` (cancelled timers only when asked for), starting after `cursor` (the id that
-    /// ended the previous page).
-    ///
-    /// Memory follows the page, not the namespace: whatever is read on the way is kept only
-    /// while it is among the first `limit + 1` (the server's index of keys also arrives in
-    /// pages, of at most 100,000 keys).
+    /// ended the previous page). [`Self::list_matching`] with a status alone.
     pub async fn list(
         &self,
         ns: &Namespace,
@@ -116,10 +113,28 @@ impl TimerStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page, NatsError> {
+        self.list_matching(ns, &TimerFilter::status(status), limit, cursor)
+            .await
+    }
+
+    /// Lists the timers of a namespace that `filter` keeps, in a stable order (by id),
+    /// starting after `cursor` (the id that ended the previous page).
+    ///
+    /// Memory follows the page, not the namespace: whatever is read on the way is kept only
+    /// while it is among the first `limit + 1` (the server's index of keys also arrives in
+    /// pages, of at most 100,000 keys).
+    pub async fn list_matching(
+        &self,
+        ns: &Namespace,
+        filter: &TimerFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, NatsError> {
         let wanted = limit + 1;
-        let mut items = match status {
-            None => self.first_live(ns, cursor, wanted).await?,
-            Some(status) => self.first_with_status(ns, status, cursor, wanted).await?,
+        let mut items = if filter.is_everything() {
+            self.first_live(ns, cursor, wanted).await?
+        } else {
+            self.first_matching(ns, filter, cursor, wanted).await?
         };
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
@@ -208,32 +223,38 @@ impl TimerStore {
         Ok(first.into_sorted())
     }
 
-    /// The first `wanted` timers with `status` after `cursor`: every record of the namespace
-    /// is read (a status is in the record only), and the first ones kept.
-    async fn first_with_status(
+    /// The first `wanted` timers that `filter` keeps after `cursor`: every record of the
+    /// namespace is read (a status and metadata are in the record only), and the first ones
+    /// kept.
+    async fn first_matching(
         &self,
         ns: &Namespace,
-        status: TimerStatus,
+        filter: &TimerFilter,
         cursor: Option<&str>,
         wanted: usize,
     ) -> Result<Vec<(TimerRecord, u64)>, NatsError> {
-        let filter = format!("$KV.{}.{}.>", self.names.timers_bucket(), ns.token());
+        let subjects = format!("$KV.{}.{}.>", self.names.timers_bucket(), ns.token());
         let mut first = Smallest::new(wanted);
         for_each_pending(
             &self.kv.stream,
-            filter,
+            subjects,
             consumer::DeliverPolicy::LastPerSubject,
             |payload, seq, is_put| {
                 if !is_put {
                     return;
                 }
-                // Most records are passed over: read their id and status alone first.
+                // Most records are passed over: read their id and status alone first, and
+                // their metadata only when the filter asks about it.
                 let Ok(head) = serde_json::from_slice::<RecordHead>(&payload) else {
                     return;
                 };
-                let kept = head.status == status
+                let kept = filter.admits_status(head.status)
                     && cursor.is_none_or(|c| head.id.as_str() > c)
-                    && first.admits(|largest: &ById| head.id < largest.0.id);
+                    && first.admits(|largest: &ById| head.id < largest.0.id)
+                    && (!filter.reads_metadata()
+                        || serde_json::from_slice::<RecordLabels>(&payload).is_ok_and(|labels| {
+                            filter.matches(head.status, &labels.spec.metadata)
+                        }));
                 if !kept {
                     return;
                 }
@@ -296,6 +317,18 @@ impl<T: Ord> Smallest<T> {
 struct RecordHead {
     id: TimerId,
     status: TimerStatus,
+}
+
+/// What a listing filtered by metadata reads of a record that has the status asked for.
+#[derive(serde::Deserialize)]
+struct RecordLabels {
+    spec: SpecLabels,
+}
+
+#[derive(serde::Deserialize)]
+struct SpecLabels {
+    #[serde(default)]
+    metadata: Metadata,
 }
 
 /// A record at its revision, ordered by its id (ids are unique within a namespace).

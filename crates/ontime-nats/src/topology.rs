@@ -1,4 +1,4 @@
-//! Creates (or brings up to date) every stream, the bucket and the consumers, idempotently,
+//! Creates (or brings up to date) every stream, the buckets and the consumers, idempotently,
 //! at start-up of every process. Running it from several processes at once is safe.
 
 use std::time::Duration;
@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::NatsError;
+use crate::counters::Counters;
 use crate::dead::DeadLetters;
 use crate::idempotency::IdempotencyStore;
 use crate::marks::MarkStore;
@@ -76,6 +77,7 @@ pub struct Topology {
     pub marks: MarkStore,
     pub idempotency: IdempotencyStore,
     pub dead: DeadLetters,
+    pub counters: Counters,
 }
 
 impl Topology {
@@ -176,6 +178,12 @@ impl Topology {
             .await
             .map_err(NatsError::nats)?;
 
+        // Counters keep their last value only, for ever: an id once given is never given again.
+        let counters = js
+            .create_or_update_key_value(bucket(n.counters_bucket()))
+            .await
+            .map_err(NatsError::nats)?;
+
         let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| {
             consumer::pull::Config {
                 durable_name: Some(durable.to_owned()),
@@ -248,6 +256,7 @@ impl Topology {
         let marks = MarkStore::new(js.clone(), marks, n.clone(), config.replicas);
         let idempotency = IdempotencyStore::new(idempotency);
         let dead = DeadLetters::new(js.clone(), n.clone());
+        let counters = Counters::new(js.clone(), counters, n.clone(), config.replicas);
         Ok(Self {
             config,
             client,
@@ -256,6 +265,7 @@ impl Topology {
             marks,
             idempotency,
             dead,
+            counters,
         })
     }
 

@@ -193,10 +193,7 @@ async fn marks_only_rise_under_concurrent_raises() {
     let key = TimerKey::from_subject_suffix("ns.a=2Eb").unwrap();
     assert_eq!(marks.get(&key).await.unwrap(), None, "no mark yet");
 
-    let mark = |generation, cancelled| Mark {
-        generation,
-        cancelled,
-    };
+    let mark = Mark::of;
     marks.raise(&key, mark(5, false)).await.unwrap();
     marks.raise(&key, mark(7, false)).await.unwrap();
     marks.raise(&key, mark(6, true)).await.unwrap();
@@ -228,5 +225,103 @@ async fn marks_only_rise_under_concurrent_raises() {
         topology.marks.get(&key).await.unwrap(),
         Some(mark(7, true)),
         "marks of different timers are apart"
+    );
+}
+
+/// Every page of a listing by `filter`, following the cursors: the ids of each page.
+async fn filtered_pages(
+    store: &ontime_nats::TimerStore,
+    filter: &ontime_core::metadata::TimerFilter,
+    limit: usize,
+) -> Vec<Vec<String>> {
+    let ns = ontime_core::Namespace::parse("md").unwrap();
+    let mut cursor: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let page = store
+            .list_matching(&ns, filter, limit, cursor.as_deref())
+            .await
+            .unwrap();
+        out.push(page.items.iter().map(|(r, _)| r.id.to_string()).collect());
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn listing_by_metadata_pages_through_the_matching_timers_alone() {
+    use ontime_core::metadata::TimerFilter;
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "lm").await;
+    let store = &topology.timers;
+    // 60 timers: `app` is crony for every other one, `team` a/b/c by thirds; every fifth is
+    // cancelled; written in an order that is not the ids'.
+    let mut expected_crony = Vec::new();
+    let mut expected_crony_a = Vec::new();
+    let mut expected_cancelled_crony = Vec::new();
+    for j in 0..60 {
+        let i = (j * 7) % 60;
+        let id = format!("m{i:02}");
+        let key = TimerKey::from_subject_suffix(&format!("md.{id}")).unwrap();
+        let mut record = created(&key);
+        let app = if i % 2 == 0 { "crony" } else { "other" };
+        let team = ["a", "b", "c"][i % 3];
+        record.spec.metadata = [("app", app), ("team", team)]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let revision = store.write(&record, 0).await.unwrap();
+        let cancel = i % 5 == 0;
+        if cancel {
+            store
+                .write(&deleted(&record, revision), revision)
+                .await
+                .unwrap();
+        }
+        match (app, team, cancel) {
+            ("crony", _, true) => expected_cancelled_crony.push(id),
+            ("crony", "a", false) => {
+                expected_crony_a.push(id.clone());
+                expected_crony.push(id);
+            }
+            ("crony", _, false) => expected_crony.push(id),
+            _ => {}
+        }
+    }
+    expected_crony.sort();
+    expected_crony_a.sort();
+    expected_cancelled_crony.sort();
+
+    let mut crony = TimerFilter::status(None);
+    crony.require("app", "crony").unwrap();
+    let got = filtered_pages(store, &crony, 4).await;
+    assert!(got[..got.len() - 1].iter().all(|p| p.len() == 4), "{got:?}");
+    assert_eq!(got.concat(), expected_crony, "live timers with app=crony");
+
+    let mut crony_a = crony.clone();
+    crony_a.require("team", "a").unwrap();
+    assert_eq!(
+        filtered_pages(store, &crony_a, 3).await.concat(),
+        expected_crony_a
+    );
+
+    let mut cancelled = crony.clone();
+    cancelled.status = Some(TimerStatus::Cancelled);
+    assert_eq!(
+        filtered_pages(store, &cancelled, 2).await.concat(),
+        expected_cancelled_crony
+    );
+    cancelled.status = Some(TimerStatus::Scheduled);
+    assert_eq!(
+        filtered_pages(store, &cancelled, 100).await.concat(),
+        expected_crony
+    );
+
+    let mut none = TimerFilter::status(None);
+    none.require("app", "nobody").unwrap();
+    assert_eq!(
+        filtered_pages(store, &none, 10).await,
+        vec![Vec::<String>::new()]
     );
 }

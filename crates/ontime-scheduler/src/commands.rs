@@ -248,15 +248,22 @@ pub async fn apply(
 /// After a delete or a new definition of an existing timer, raises its mark before the
 /// command is answered or acknowledged: a worker that read the record when the fire arrived
 /// checks the mark at the due instant, so it does not call with a definition that a command
-/// acknowledged in between replaced or cancelled. A new timer has no fire to supersede.
+/// acknowledged in between replaced or cancelled. A new timer has no fire to supersede. A
+/// report of an answer that stopped the timer or moved its next occurrence raises the mark
+/// that voids the occurrences it replaced (its worker raised it already; this covers a
+/// worker that could not).
 async fn raise_mark(ctx: &Ctx, cmd: &Command, record: &TimerRecord) -> Result<(), Failure> {
-    if matches!(
-        cmd.body,
-        CommandBody::Upsert { .. } | CommandBody::Patch { .. } | CommandBody::Delete
-    ) {
+    let mark = match &cmd.body {
+        CommandBody::Upsert { .. } | CommandBody::Patch { .. } | CommandBody::Delete => {
+            Some(record.mark())
+        }
+        CommandBody::Report { attempt, .. } => state::answer_mark(attempt, &ctx.config.limits),
+        _ => None,
+    };
+    if let Some(mark) = mark {
         ctx.topology
             .marks
-            .raise(&record.key(), record.mark())
+            .raise(&record.key(), mark)
             .await
             .map_err(Failure::Nats)?;
     }
@@ -292,6 +299,7 @@ async fn report_on_recent(
     match ctx.topology.timers.write(&outcome.record, revision).await {
         Ok(revision) => {
             ctx.recent.put(outcome.record.clone(), revision);
+            raise_mark(ctx, cmd, &outcome.record).await?;
             Ok(Some((outcome.record, revision)))
         }
         Err(NatsError::Conflict) => Ok(None),

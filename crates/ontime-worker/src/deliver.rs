@@ -7,6 +7,7 @@ use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, RetryDecision};
+use ontime_core::state;
 use ontime_core::target::HttpTarget;
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
 use ontime_core::timing;
@@ -143,12 +144,13 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     };
     // The record and the mark are the truth: a timer changed or deleted after this fire was
     // emitted is not called with its old definition.
-    let superseded = mark.is_some_and(|mark| mark.supersedes(fire.generation));
+    let superseded = mark.is_some_and(|mark| mark.supersedes(&fire));
     let live = record.filter(|(r, _)| {
         r.generation == fire.generation && r.status != TimerStatus::Cancelled && !superseded
     });
     let Some((record, _)) = live else {
-        attempt.error = Some("the timer was changed or deleted before the call".into());
+        attempt.error =
+            Some("the timer was changed, deleted, stopped or moved before the call".into());
         report(ctx, &key, attempt, false).await;
         let _ = acker.ack().await;
         return;
@@ -189,6 +191,13 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     attempt.error = result.error.clone().or(result.stop.clone());
     attempt.outcome = outcome;
     attempt.next_at = next_at;
+    // An answer that stops the timer or moves its next occurrence holds from now on: the
+    // later occurrences already under way are voided before anyone hears of the answer.
+    if let Some(mark) = state::answer_mark(&attempt, &ctx.config.limits)
+        && let Err(e) = ctx.topology.marks.raise(&key, mark).await
+    {
+        tracing::warn!(error = %e, "raising the mark of a stopping answer failed; the scheduler raises it with the report");
+    }
     metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
     report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
@@ -265,6 +274,7 @@ mod tests {
             attempt: 1,
             due_at: Utc::now(),
             occurrence_due_at: Utc::now(),
+            triggered: false,
         }
     }
 

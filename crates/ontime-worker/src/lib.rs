@@ -30,6 +30,9 @@ pub struct WorkerConfig {
     pub progress_interval: Duration,
     /// How long shutdown waits for calls in flight.
     pub drain_timeout: Duration,
+    /// The operator's limits, as the schedulers have them: a callback's answer that moves the
+    /// next occurrence is held to the same floor when the worker voids what it replaced.
+    pub limits: ontime_core::Limits,
 }
 
 impl Default for WorkerConfig {
@@ -39,6 +42,7 @@ impl Default for WorkerConfig {
             nak_max_delay: Duration::from_secs(5),
             progress_interval: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
+            limits: ontime_core::Limits::default(),
         }
     }
 }

@@ -101,12 +101,13 @@ impl CommonArgs {
         })
     }
 
-    pub fn worker_config(&self) -> ontime_worker::WorkerConfig {
-        ontime_worker::WorkerConfig {
+    pub fn worker_config(&self) -> anyhow::Result<ontime_worker::WorkerConfig> {
+        Ok(ontime_worker::WorkerConfig {
             concurrency: self.worker_concurrency,
             nak_max_delay: self.nak_max_delay.get(),
+            limits: self.limits()?,
             ..Default::default()
-        }
+        })
     }
 }
 

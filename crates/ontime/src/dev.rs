@@ -65,7 +65,7 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     ));
     let worker = tokio::spawn(ontime_worker::run(
         worker_topology,
-        args.common.worker_config(),
+        args.common.worker_config()?,
         stop.child_token(),
     ));
     let (g, s, w) = tokio::join!(

@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Worker { common } => {
             let topology = common.topology(&common.nats_url, "ontime-worker").await?;
             tracing::info!("worker running");
-            ontime_worker::run(topology, common.worker_config(), shutdown)
+            ontime_worker::run(topology, common.worker_config()?, shutdown)
                 .await
                 .context("worker")
         }

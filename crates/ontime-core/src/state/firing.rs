@@ -82,6 +82,9 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         attempt: held.attempt,
         due_at: held.at,
         occurrence_due_at: held.occurrence_due_at,
+        // A held retry does not say whether its occurrence was an ad hoc run: an answer that
+        // voids scheduled occurrences voids its later retries too.
+        triggered: false,
     };
     Some(Outcome {
         fires: vec![fire],
@@ -196,6 +199,7 @@ pub(super) fn fire_scheduled(
                 attempt: 1,
                 due_at: at,
                 occurrence_due_at: at,
+                triggered: false,
             }
         })
         .collect();

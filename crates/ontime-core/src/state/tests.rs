@@ -181,6 +181,109 @@ fn patch_moves_the_due_time_and_merges_the_target() {
     );
 }
 
+/// A patch of metadata alone: `patch` applied to `r` at sequence `seq`.
+fn patch_metadata(
+    r: &TimerRecord,
+    patch: serde_json::Value,
+    seq: u64,
+) -> Result<Applied, ValidationError> {
+    let cmd = Command::new(key(), CommandBody::Patch { patch });
+    apply(Some((r, seq - 1)), &cmd, seq, t(NOW), t(NOW))
+}
+
+#[test]
+fn metadata_is_kept_shown_and_merged_by_patches() {
+    let mut create = upsert("90s");
+    if let CommandBody::Upsert { spec } = &mut create.body {
+        spec.metadata = [("app", "crony"), ("team", "a")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+    }
+    let r = changed(apply(None, &create, 7, t(NOW), t(NOW)));
+    assert_eq!(r.view(1).metadata, r.spec.metadata);
+    assert_eq!(r.spec.metadata["app"], "crony");
+
+    // Add a key, change one, remove one; the schedule keeps its place.
+    let p = changed(patch_metadata(
+        &r,
+        json!({"metadata": {"owner": "ops", "app": "cron2", "team": null}}),
+        8,
+    ));
+    let keys: Vec<(&str, &str)> = p
+        .spec
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(keys, [("app", "cron2"), ("owner", "ops")]);
+    assert_eq!(p.next_fire_at, r.next_fire_at);
+    assert_eq!(p.spec.schedule, r.spec.schedule);
+    assert_eq!(p.spec.target, r.spec.target);
+
+    // `"metadata": null` removes every key; removing an absent key changes nothing else.
+    let q = changed(patch_metadata(&p, json!({"metadata": null}), 9));
+    assert!(q.spec.metadata.is_empty());
+    let q = changed(patch_metadata(&q, json!({"metadata": {"gone": null}}), 10));
+    assert!(q.spec.metadata.is_empty());
+    let v = serde_json::to_value(&q.spec).unwrap();
+    assert!(
+        v.get("metadata").is_none(),
+        "empty metadata is not written: {v}"
+    );
+
+    // The merged map is validated: a bad key, value or count is refused with its field.
+    let field = |patch| patch_metadata(&p, patch, 11).unwrap_err().field;
+    assert_eq!(
+        field(json!({"metadata": {"a b": "x"}})).as_deref(),
+        Some("metadata.a b")
+    );
+    assert_eq!(
+        field(json!({"metadata": {"app": "x".repeat(513)}})).as_deref(),
+        Some("metadata.app")
+    );
+    assert_eq!(
+        field(json!({"metadata": {"app": 7}})).as_deref(),
+        Some("metadata.app")
+    );
+    assert_eq!(field(json!({"metadata": "x"})).as_deref(), Some("metadata"));
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..31).map(|i| (format!("k{i}"), json!("v"))).collect();
+    assert_eq!(
+        field(json!({ "metadata": many })).as_deref(),
+        Some("metadata")
+    );
+}
+
+#[test]
+fn specs_without_metadata_and_records_written_before_it_still_decode() {
+    // A record as a build without metadata wrote it: no `metadata` anywhere.
+    let old = json!({
+        "namespace": "ns", "id": "t1",
+        "spec": {"schedule": {"after": "90s"}, "target": {"http": {"url": "http://x.test/"}}},
+        "status": "scheduled", "generation": 7, "occurrence": 1,
+        "anchor": NOW, "next_fire_at": "2026-11-24T10:01:30Z",
+        "attempts": 0, "last_result": null, "runs": 0, "successes": 0, "failures": 0,
+        "created_at": NOW, "updated_at": NOW
+    });
+    let r: TimerRecord = serde_json::from_value(old).unwrap();
+    assert!(r.spec.metadata.is_empty());
+    assert_eq!(
+        serde_json::to_value(r.view(3)).unwrap()["metadata"],
+        json!({})
+    );
+    // And a spec with metadata is refused on its bad entries, as any command is.
+    let bad = json!({"v": 1, "kind": "upsert", "namespace": "ns", "id": "t1",
+        "spec": {"schedule": {"after": "5s"}, "target": {"http": {"url": "http://x.test/"}},
+                 "metadata": {"ok": "1", "no way": "2"}}});
+    assert_eq!(
+        Command::decode(bad.to_string().as_bytes())
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("spec.metadata.no way")
+    );
+}
+
 #[test]
 fn fire_runs_once_and_stale_wakeups_are_ignored() {
     let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));

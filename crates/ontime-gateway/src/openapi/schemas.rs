@@ -1,11 +1,12 @@
 //! The schemas written by hand: what the derived ones cannot say (a schedule is one of five
 //! kinds, a name is a pattern, a duration a grammar) or say too loosely (no bounds, unknown
 //! fields allowed). Each follows the validation in `ontime-core` (`id.rs`, `schedule.rs`,
-//! `target.rs`, `retry.rs`, `recurrence/`): a value these schemas allow may still be refused
+//! `target.rs`, `retry.rs`, `metadata.rs`, `recurrence/`): a value these schemas allow may still be refused
 //! where a rule is not a pattern (a cron day that never comes, an interval under the server's
 //! floor, a start after the end), and that refusal is the documented 422.
 
 use ontime_core::id::{MAX_NAMESPACE_LEN, MAX_TIMER_ID_LEN};
+use ontime_core::metadata::{MAX_KEY_LEN, MAX_KEYS, MAX_VALUE_CHARS};
 use ontime_core::target::{MAX_BODY_BYTES, MAX_HEADERS, MAX_URL_LEN, RESERVED_HEADERS};
 use serde_json::{Value, json};
 
@@ -31,6 +32,8 @@ pub fn components(max_batch_items: usize) -> Vec<(&'static str, Value)> {
         ("HttpTargetPatch", http_target(true)),
         ("RetryPolicy", retry(false)),
         ("RetryPolicyPatch", retry(true)),
+        ("Metadata", metadata()),
+        ("MetadataPatch", metadata_patch()),
         ("TimerSpec", timer_spec(false)),
         ("NewTimer", timer_spec(true)),
         ("TimerPatch", timer_patch()),
@@ -325,6 +328,52 @@ fn retry(partial: bool) -> Value {
     schema
 }
 
+/// A metadata key: plain enough to follow `metadata.` in a query string unescaped.
+fn metadata_key() -> String {
+    format!("[A-Za-z0-9._-]{{1,{MAX_KEY_LEN}}}")
+}
+
+fn metadata_value() -> Value {
+    json!({ "type": "string", "maxLength": MAX_VALUE_CHARS })
+}
+
+fn metadata() -> Value {
+    json!({
+        "type": "object",
+        "description": format!("The client's labels: at most {MAX_KEYS} keys of 1-{MAX_KEY_LEN} characters of A-Z a-z 0-9 . _ -, each value a string of at most {MAX_VALUE_CHARS} characters. Listings filter on them (`metadata.<key>=<value>`)."),
+        "maxProperties": MAX_KEYS,
+        "propertyNames": { "pattern": format!("^{}$", metadata_key()) },
+        "additionalProperties": metadata_value(),
+        "example": { "app": "crony", "owner": "team-a" },
+    })
+}
+
+/// Metadata in a patch: entries set or, `null`, removed; `null` for the whole removes all.
+/// The merged map must hold at most [`MAX_KEYS`] keys.
+fn metadata_patch() -> Value {
+    json!({
+        "anyOf": [
+            {
+                "type": "object",
+                "description": format!("Keys to set, or to remove with `null`; the merged metadata holds at most {MAX_KEYS} keys."),
+                "propertyNames": { "pattern": format!("^{}$", metadata_key()) },
+                "additionalProperties": { "anyOf": [metadata_value(), { "type": "null" }] },
+            },
+            { "type": "null" },
+        ],
+    })
+}
+
+/// The query parameters `metadata.<key>=<value>` of a listing, as one exploded object.
+pub fn metadata_filter() -> Value {
+    json!({
+        "type": "object",
+        "maxProperties": MAX_KEYS,
+        "propertyNames": { "pattern": format!("^metadata\\.{}$", metadata_key()) },
+        "additionalProperties": metadata_value(),
+    })
+}
+
 /// A timer's definition; with `id`, as `POST …/timers` and batch items take it.
 fn timer_spec(with_id: bool) -> Value {
     let mut schema = json!({
@@ -335,6 +384,7 @@ fn timer_spec(with_id: bool) -> Value {
             "schedule": reference("Schedule"),
             "target": reference("Target"),
             "retry": reference("RetryPolicy"),
+            "metadata": reference("Metadata"),
         },
         "additionalProperties": false,
     });
@@ -350,7 +400,7 @@ fn timer_spec(with_id: bool) -> Value {
 fn timer_patch() -> Value {
     json!({
         "type": "object",
-        "description": "Some of `schedule` (replaced whole), `target` and `retry` (merged, RFC 7396).",
+        "description": "Some of `schedule` (replaced whole), `target`, `retry` and `metadata` (merged, RFC 7396: `null` removes).",
         "minProperties": 1,
         "properties": {
             "schedule": reference("Schedule"),
@@ -360,6 +410,7 @@ fn timer_patch() -> Value {
                 "additionalProperties": false,
             },
             "retry": { "anyOf": [reference("RetryPolicyPatch"), { "type": "null" }] },
+            "metadata": reference("MetadataPatch"),
         },
         "additionalProperties": false,
     })

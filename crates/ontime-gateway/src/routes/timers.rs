@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use bytes::Bytes;
 use ontime_core::command::{Command, CommandBody};
+use ontime_core::metadata::TimerFilter;
 use ontime_core::timer::{TimerSpec, TimerStatus, TimerView};
 use ontime_core::{TimerId, TimerKey, ValidationError};
 
@@ -175,15 +176,21 @@ pub async fn get_timer(
     }
 }
 
+/// The query parameters of a listing's metadata filter: `metadata.<key>=<value>`.
+pub const METADATA_PARAMS: &str = "metadata.*";
+
 /// List a namespace's timers, ordered by id. Cancelled timers are listed only when asked
-/// for with `status=cancelled`. Without `status`, a page reads only its own timers (their
-/// ids come from the stream's index of keys); with `status`, every timer of the namespace is
-/// read to find the page's. Either way, memory follows the page, not the namespace.
+/// for with `status=cancelled`. `metadata.<key>=<value>` keeps the timers whose metadata
+/// holds that entry (several: all of them). Without a filter, a page reads only its own
+/// timers (their ids come from the stream's index of keys); with `status` or metadata, every
+/// timer of the namespace is read to find the page's. Either way, memory follows the page,
+/// not the namespace.
 #[utoipa::path(
     get, path = "/v1/namespaces/{ns}/timers", tag = "timers",
     params(
         ("ns" = String, Path, description = "Namespace"),
         ("status" = Option<TimerStatus>, Query, description = "Only timers in this status"),
+        ("metadata" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`metadata.<key>=<value>`: only timers whose metadata holds this entry; several are all required"),
         ("limit" = Option<usize>, Query, description = "Page size, 1-1000 (default 100)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
@@ -198,14 +205,22 @@ pub async fn list_timers(
     NsPath(namespace): NsPath,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = input::query(query.as_deref(), &["status", "limit", "cursor"])?;
-    let status = input::enum_param::<TimerStatus>(&params, "status")?;
+    let params = input::query(
+        query.as_deref(),
+        &["status", "limit", "cursor", METADATA_PARAMS],
+    )?;
+    let mut filter = TimerFilter::status(input::enum_param::<TimerStatus>(&params, "status")?);
+    for (name, value) in &params {
+        if let Some(key) = name.strip_prefix("metadata.") {
+            filter.require(key, value)?;
+        }
+    }
     let limit = input::limit(&params, DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = params.get("cursor").map(String::as_str);
     let page = state
         .topology
         .timers
-        .list(&namespace, status, limit, cursor)
+        .list_matching(&namespace, &filter, limit, cursor)
         .await?;
     let items = page
         .items
@@ -219,7 +234,8 @@ pub async fn list_timers(
     .into_response())
 }
 
-/// Change some fields: `schedule` is replaced whole, `target` and `retry` are merged (RFC 7396).
+/// Change some fields: `schedule` is replaced whole, `target`, `retry` and `metadata` are
+/// merged (RFC 7396: a metadata key set to `null` is removed).
 #[utoipa::path(
     patch, path = "/v1/namespaces/{ns}/timers/{id}", tag = "timers",
     params(
@@ -228,7 +244,7 @@ pub async fn list_timers(
         ("If-Match" = Option<String>, Header, description = "Apply only if the timer is at this revision"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key is applied once"),
     ),
-    request_body(content = Object, description = "Some of `schedule` (replaced whole), `target` and `retry` (merged); schema `TimerPatch`"),
+    request_body(content = Object, description = "Some of `schedule` (replaced whole), `target`, `retry` and `metadata` (merged); schema `TimerPatch`"),
     responses(
         (status = 200, description = "Applied", body = TimerView),
         (status = 202, description = "Durable, not yet applied", body = Accepted),
