@@ -27,8 +27,11 @@ pub use error::{ApiError, GatewayError};
 pub use openapi::ApiDoc;
 pub use replies::ReplyRouter;
 pub use responses::{Accepted, BatchResponse, BatchResult, ExecutionPage, Health, TimerPage};
-pub use routes::router;
+pub use routes::{router, router_with};
 pub use state::AppState;
+/// The one path every change takes, for the facades that translate their APIs into native
+/// commands: build a [`Submission`], [`submit`] it, and answer from its [`Outcome`].
+pub use submit::{Outcome, Submission, Submitted, command_id, submit};
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting
 /// connections and lets the requests in flight finish (each is bounded by the configured
@@ -39,11 +42,23 @@ pub async fn serve(
     config: GatewayConfig,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
+    serve_with(listener, topology, config, axum::Router::new(), shutdown).await
+}
+
+/// [`serve`], with `extra` routes (the seeds' facades, `ontime_facades::router()`) on the
+/// same listener.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    topology: ontime_nats::Topology,
+    config: GatewayConfig,
+    extra: axum::Router<AppState>,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
     let state = AppState::new(topology, config).await?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
-    axum::serve(listener, router(state))
+    axum::serve(listener, router_with(state, extra))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(GatewayError::Io)

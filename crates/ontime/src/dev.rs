@@ -52,10 +52,11 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     // Any part that stops (or fails) stops the others: a half-running dev server is worse
     // than none.
     let stop = shutdown.child_token();
-    let gateway = tokio::spawn(ontime_gateway::serve(
+    let gateway = tokio::spawn(ontime_gateway::serve_with(
         listener,
         gateway_topology,
         args.gateway.config(&args.common)?,
+        ontime_facades::router(),
         stop.child_token(),
     ));
     let scheduler = tokio::spawn(ontime_scheduler::run(

@@ -70,9 +70,15 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", gateway.http))?;
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-            ontime_gateway::serve(listener, topology, gateway.config(&common)?, shutdown)
-                .await
-                .context("gateway")
+            ontime_gateway::serve_with(
+                listener,
+                topology,
+                gateway.config(&common)?,
+                ontime_facades::router(),
+                shutdown,
+            )
+            .await
+            .context("gateway")
         }
         Cmd::Scheduler { common } => {
             let topology = common

@@ -29,7 +29,7 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-/// A gateway plus any number of schedulers and workers.
+/// A gateway (serving the seeds' facades too) plus any number of schedulers and workers.
 pub struct Ontime {
     pub url: String,
     pub http: reqwest::Client,
@@ -72,10 +72,11 @@ impl Ontime {
         let gateway = tokio::spawn({
             let topology = topology.clone();
             async move {
-                let _ = ontime_gateway::serve(
+                let _ = ontime_gateway::serve_with(
                     listener,
                     topology,
                     gateway_config,
+                    ontime_facades::router(),
                     CancellationToken::new(),
                 )
                 .await;

@@ -23,8 +23,16 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API over `state`.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The whole API over `state`, with `extra` routes (the seeds' facades) served beside the
+/// native ones, under the same request ids, tracing and fallbacks. A route of `extra` that
+/// sets its own method fallback keeps it.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let config = state.config.clone();
     Router::new()
+        .merge(extra)
         .merge(timers::router(config.max_body_bytes))
         .merge(batch::router(config.max_batch_body_bytes))
         .merge(executions::router())
