@@ -5,14 +5,25 @@
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use ontime_testkit::{NatsServer, Ontime, Sink, eventually};
+use ontime_testkit::{NatsServer, Ontime, Part, Sink, eventually};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// How long the answering call takes: the next occurrence, a second later, has had its fire
-/// emitted and its record read by the time the answer arrives, so only the mark can hold it.
-const SLOW: Duration = Duration::from_millis(900);
+/// How long the answering call takes, and how early the schedulers emit a fire: the next
+/// occurrence, a second later, has had its fire emitted and its record read by the time the
+/// answer arrives (at 650 ms, after the emission at 500 ms), so only the mark can hold it,
+/// and the worker has 350 ms to raise the mark before that occurrence's instant.
+const SLOW: Duration = Duration::from_millis(650);
+const FIRE_AHEAD: Duration = Duration::from_millis(500);
+
+/// A gateway, a worker, and a scheduler that emits fires [`FIRE_AHEAD`] of their instant.
+async fn start(nats: &NatsServer) -> Ontime {
+    let mut o = Ontime::start(&nats.url(), 0, 1).await;
+    o.scheduler_config.fire_ahead = FIRE_AHEAD;
+    o.add(Part::Scheduler).await;
+    o
+}
 
 async fn put(o: &Ontime, id: &str, body: Value) {
     let r = o
@@ -44,7 +55,7 @@ fn every_second(sink: &Sink, path: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_answer_stops_the_next_call_already_under_way() {
     let nats = NatsServer::start().await;
-    let o = Ontime::start(&nats.url(), 1, 1).await;
+    let o = start(&nats).await;
     let sink = Sink::start().await;
     for round in 0..3 {
         let ids: Vec<String> = (0..4).map(|i| format!("stop-{round}-{i}")).collect();
@@ -79,7 +90,7 @@ async fn a_stopping_answer_stops_the_next_call_already_under_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moving_answer_holds_back_the_next_call_already_under_way() {
     let nats = NatsServer::start().await;
-    let o = Ontime::start(&nats.url(), 1, 1).await;
+    let o = start(&nats).await;
     let sink = Sink::start().await;
     let ids: Vec<String> = (0..4).map(|i| format!("move-{i}")).collect();
     let moved_to = Utc::now() + chrono::TimeDelta::seconds(6);

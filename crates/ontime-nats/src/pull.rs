@@ -3,9 +3,13 @@
 //! slow message never holds up the others and a busy process pulls nothing it cannot start.
 //!
 //! The loop also contains what a handler cannot: a panic is caught and counted, and a
-//! message that panics on [`PANICS_TO_BURY`] deliveries, or is still failing after its
-//! consumer's most deliveries, goes to the dead letters ([`crate::dead`]) instead of being
-//! redelivered for ever, where it would hold one of the consumer's pending slots each time.
+//! message that panics on [`PANICS_TO_BURY`] deliveries, or is still not settled after its
+//! consumer's most deliveries and [`Containment::max_age`] after it was stored, goes to the
+//! dead letters ([`crate::dead`]) instead of being redelivered for ever, where it would hold
+//! one of the consumer's pending slots each time. Both bounds, because a count alone buries
+//! a message that an outage hands back many times a second (a command or report backing a
+//! wake-up held in memory is given back each time its firing fails), and such a message is
+//! a timer that must not be lost.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -42,8 +46,25 @@ pub const PANICS: &str = "ontime_handler_panics_total";
 #[derive(Clone)]
 pub struct Containment {
     pub dead: DeadLetters,
-    /// Deliveries after which a message that still fails is buried.
+    /// Deliveries after which a message that still fails is buried, once it is also older
+    /// than `max_age`.
     pub max_deliveries: i64,
+    /// How long after it was stored a failing message is still tried again, whatever its
+    /// deliveries: a failure that lasts less is an outage, not a poison message.
+    pub max_age: Duration,
+}
+
+impl Containment {
+    /// Whether a message delivered `delivered` times and stored at `published` has had its
+    /// chances.
+    fn exhausted(&self, delivered: i64, message: &Message) -> bool {
+        let age = message
+            .info()
+            .ok()
+            .and_then(|info| (chrono::Utc::now() - info.published).to_std().ok())
+            .unwrap_or_default();
+        delivered >= self.max_deliveries && age >= self.max_age
+    }
 }
 
 /// The wait before a failed message is delivered again: 100 ms, doubling with each
@@ -90,7 +111,9 @@ where
             Some(Ok(message)) => {
                 let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
                 let containment = containment.clone();
-                if delivered > containment.max_deliveries {
+                if delivered > containment.max_deliveries
+                    && containment.exhausted(delivered, &message)
+                {
                     // Handed back after its last allowed delivery (by a process that died,
                     // or one whose wait for it ran out): no further try.
                     tokio::spawn(async move {
@@ -132,7 +155,7 @@ async fn contain(
     let (reason, bury) = match handled {
         Ok(Handled::Done) => return,
         Ok(Handled::Failed(reason)) => {
-            let last = delivered >= containment.max_deliveries;
+            let last = containment.exhausted(delivered, &message);
             (reason, last)
         }
         Err(panic) => {

@@ -44,9 +44,11 @@ fn run(
             async move {
                 let payload = String::from_utf8_lossy(&message.payload).to_string();
                 *seen.lock().unwrap().entry(payload.clone()).or_default() += 1;
+                let seen_now = seen.lock().unwrap()[&payload];
                 match payload.as_str() {
                     "panic" => panic!("a bug in handling this message"),
                     "fail" => Handled::Failed("it fails every time".into()),
+                    "flaky" if seen_now <= 4 => Handled::Failed("an outage".into()),
                     _ => {
                         message.ack().await.unwrap();
                         Handled::Done
@@ -94,6 +96,7 @@ async fn poison_messages_are_buried_and_the_others_handled() {
             Some((to, Bytes::from(format!("buried: {reason}"))))
         })),
         max_deliveries: 3,
+        max_age: Duration::ZERO,
     };
     let seen = Arc::new(Mutex::new(HashMap::new()));
     let shutdown = CancellationToken::new();
@@ -159,5 +162,65 @@ async fn poison_messages_are_buried_and_the_others_handled() {
         0,
         "every message was settled"
     );
+    shutdown.cancel();
+}
+
+/// A message that fails through an outage, however often it is handed back meanwhile, is not
+/// buried while it is younger than the consumer's `max_age`: it is a timer, not a poison.
+#[tokio::test]
+async fn a_young_message_failing_through_an_outage_is_not_buried() {
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "young").await;
+    let names = topology.names().clone();
+    let key = ontime_core::TimerKey::new(
+        ontime_core::Namespace::parse("ns").unwrap(),
+        ontime_core::TimerId::parse("t").unwrap(),
+    );
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(headers::MSG_ID, "flaky");
+    topology
+        .js
+        .publish_with_headers(names.fire_subject(&key), hdrs, Bytes::from("flaky"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let consumer = topology
+        .consumer(&names.fire_stream(), names.fire_consumer())
+        .await
+        .unwrap();
+    let containment = Containment {
+        dead: topology.dead.clone(),
+        max_deliveries: 2,
+        max_age: Duration::from_secs(3600),
+    };
+    let seen = Arc::new(Mutex::new(HashMap::new()));
+    let shutdown = CancellationToken::new();
+    run(consumer, containment, seen.clone(), shutdown.clone());
+    eventually(
+        Duration::from_secs(30),
+        "the flaky message to be handled",
+        || {
+            let seen = seen.clone();
+            async move { (seen.lock().unwrap().get("flaky").copied() == Some(5)).then_some(()) }
+        },
+    )
+    .await;
+    let mut dead = topology.js.get_stream(names.dead_stream()).await.unwrap();
+    assert_eq!(
+        dead.info().await.unwrap().state.messages,
+        0,
+        "nothing buried"
+    );
+    let fire = topology.js.get_stream(names.fire_stream()).await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the flaky message to be settled",
+        || {
+            let mut fire = fire.clone();
+            async move { (fire.info().await.ok()?.state.messages == 0).then_some(()) }
+        },
+    )
+    .await;
     shutdown.cancel();
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::{Message, consumer::PullConsumer};
 use bytes::Bytes;
@@ -16,12 +17,14 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::reply_subject;
 use crate::{Ctx, SchedulerError};
 
-/// Deliveries after which a command, batch or report that still fails is buried: with the
-/// pull loop's backoff (at most 10 s between tries), a quarter of an hour of failures.
+/// Deliveries after which a command, batch or report that still fails is buried, once it is
+/// also [`MAX_AGE`] old.
 pub const COMMAND_DELIVERIES: i64 = 100;
-/// The same for wake-ups, which a failed firing hands back at once: enough for minutes of a
-/// NATS outage before a wake-up that cannot fire is given up.
+/// The same for wake-ups, which a failed firing hands back at once.
 pub const WAKE_DELIVERIES: i64 = 1000;
+/// How long a failing message of the scheduler's is tried again before it may be buried: an
+/// outage of NATS shorter than this never costs a timer.
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// Pulls from `consumer`, each message handled while it holds one of `permits`; those that
 /// fail past `max_deliveries`, or panic, are buried and their publishers told.
@@ -47,6 +50,7 @@ where
                 last_words(&names, message, reason)
             })),
         max_deliveries,
+        max_age: MAX_AGE,
     };
     ontime_nats::pull::consume(consumer, permits, shutdown, containment, |message| {
         handle(ctx.clone(), message)

@@ -66,6 +66,9 @@ pub(crate) struct Ctx {
 /// allows (each retry the worker holds is a delivery), so only a fire that fails for another
 /// reason, for long, gets there.
 const FIRE_DELIVERIES: i64 = 1000;
+/// How long a fire that is still not settled is tried again before it may be buried; retry
+/// policies end sooner (`max_duration`), so only a fire that cannot be handled gets there.
+const FIRE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs one worker until `shutdown` is cancelled, then waits for the calls in flight.
 pub async fn run(
@@ -95,6 +98,7 @@ pub async fn run(
     let containment = Containment {
         dead: ctx.topology.dead.clone(),
         max_deliveries: FIRE_DELIVERIES,
+        max_age: FIRE_MAX_AGE,
     };
     let result = ontime_nats::pull::consume(
         consumer,
