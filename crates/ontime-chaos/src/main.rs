@@ -73,7 +73,7 @@ struct Args {
     fault_max: Duration,
     /// nats-server node kills in every round of faults (one of each other kind): more of
     /// them hunt the windows where a command is answered on a client's retry.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     nats_kills_per_round: usize,
     /// Fewest nats-server node kills a run with faults must have made to pass (a run that
     /// made fewer proved too little).
