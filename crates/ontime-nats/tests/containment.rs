@@ -9,22 +9,11 @@ use std::time::Duration;
 use async_nats::jetstream::{Message, consumer::PullConsumer};
 use bytes::Bytes;
 use futures::StreamExt;
+use ontime_nats::headers;
 use ontime_nats::pull::{Containment, Handled};
-use ontime_nats::{Names, Topology, TopologyConfig, headers};
-use ontime_testkit::{NatsServer, eventually};
+use ontime_testkit::{NatsServer, eventually, topology};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-
-async fn topology(server: &NatsServer, prefix: &str) -> Topology {
-    let client = ontime_nats::connect(&server.url(), "containment-test")
-        .await
-        .unwrap();
-    let config = TopologyConfig {
-        names: Names::new(prefix).unwrap(),
-        ..TopologyConfig::default()
-    };
-    Topology::ensure(client, config).await.unwrap()
-}
 
 /// Runs the pull loop on `consumer`: a payload `panic` panics, `fail` fails, anything else
 /// is acknowledged; every handling is counted by payload.

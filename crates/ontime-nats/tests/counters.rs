@@ -3,23 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ontime_nats::{Names, Topology, TopologyConfig};
-use ontime_testkit::NatsServer;
-
-async fn topology(server: &NatsServer, prefix: &str) -> Topology {
-    let client = ontime_nats::connect(&server.url(), "counters-test")
-        .await
-        .unwrap();
-    Topology::ensure(
-        client,
-        TopologyConfig {
-            names: Names::new(prefix).unwrap(),
-            ..TopologyConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
+use ontime_testkit::{NatsServer, topology};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_get_every_value_once_and_a_restart_keeps_the_count() {

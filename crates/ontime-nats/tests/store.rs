@@ -5,24 +5,7 @@ use ontime_core::TimerKey;
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::state::{self, Applied};
 use ontime_core::timer::{TimerRecord, TimerStatus};
-use ontime_nats::{Names, Topology, TopologyConfig};
-use ontime_testkit::NatsServer;
-
-/// A topology with names under `prefix` on `server`.
-async fn topology(server: &NatsServer, prefix: &str) -> Topology {
-    let client = ontime_nats::connect(&server.url(), "store-test")
-        .await
-        .unwrap();
-    Topology::ensure(
-        client,
-        TopologyConfig {
-            names: Names::new(prefix).unwrap(),
-            ..TopologyConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
+use ontime_testkit::{NatsServer, topology};
 
 /// A new timer `key`, due in an hour, as the scheduler would first write it.
 fn created(key: &TimerKey) -> TimerRecord {
@@ -97,26 +80,14 @@ async fn put(store: &ontime_nats::TimerStore, suffix: &str, cancel: bool) {
     }
 }
 
-/// Every page of a listing, following the cursors: the ids of each page.
+/// Every page of a listing by status, following the cursors: the ids of each page.
 async fn pages(
     store: &ontime_nats::TimerStore,
     status: Option<TimerStatus>,
     limit: usize,
 ) -> Vec<Vec<String>> {
-    let ns = ontime_core::Namespace::parse("ns").unwrap();
-    let mut cursor: Option<String> = None;
-    let mut out = Vec::new();
-    loop {
-        let page = store
-            .list(&ns, status, limit, cursor.as_deref())
-            .await
-            .unwrap();
-        out.push(page.items.iter().map(|(r, _)| r.id.to_string()).collect());
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return out,
-        }
-    }
+    let filter = ontime_core::metadata::TimerFilter::status(status);
+    filtered_pages(store, "ns", &filter, limit).await
 }
 
 #[tokio::test]
@@ -208,7 +179,7 @@ async fn marks_only_rise_under_concurrent_raises() {
     generations.sort_by_key(|g| (g * 7919) % 41);
     let mut raises = Vec::new();
     for generation in generations {
-        let topology = self::topology(&server, "mk").await;
+        let topology = ontime_testkit::topology(&server, "mk").await;
         let other = other.clone();
         raises.push(tokio::spawn(async move {
             topology
@@ -228,13 +199,15 @@ async fn marks_only_rise_under_concurrent_raises() {
     );
 }
 
-/// Every page of a listing by `filter`, following the cursors: the ids of each page.
+/// Every page of a listing of namespace `ns` by `filter`, following the cursors: the ids of
+/// each page.
 async fn filtered_pages(
     store: &ontime_nats::TimerStore,
+    ns: &str,
     filter: &ontime_core::metadata::TimerFilter,
     limit: usize,
 ) -> Vec<Vec<String>> {
-    let ns = ontime_core::Namespace::parse("md").unwrap();
+    let ns = ontime_core::Namespace::parse(ns).unwrap();
     let mut cursor: Option<String> = None;
     let mut out = Vec::new();
     loop {
@@ -295,33 +268,33 @@ async fn listing_by_metadata_pages_through_the_matching_timers_alone() {
 
     let mut crony = TimerFilter::status(None);
     crony.require("app", "crony").unwrap();
-    let got = filtered_pages(store, &crony, 4).await;
+    let got = filtered_pages(store, "md", &crony, 4).await;
     assert!(got[..got.len() - 1].iter().all(|p| p.len() == 4), "{got:?}");
     assert_eq!(got.concat(), expected_crony, "live timers with app=crony");
 
     let mut crony_a = crony.clone();
     crony_a.require("team", "a").unwrap();
     assert_eq!(
-        filtered_pages(store, &crony_a, 3).await.concat(),
+        filtered_pages(store, "md", &crony_a, 3).await.concat(),
         expected_crony_a
     );
 
     let mut cancelled = crony.clone();
     cancelled.status = Some(TimerStatus::Cancelled);
     assert_eq!(
-        filtered_pages(store, &cancelled, 2).await.concat(),
+        filtered_pages(store, "md", &cancelled, 2).await.concat(),
         expected_cancelled_crony
     );
     cancelled.status = Some(TimerStatus::Scheduled);
     assert_eq!(
-        filtered_pages(store, &cancelled, 100).await.concat(),
+        filtered_pages(store, "md", &cancelled, 100).await.concat(),
         expected_crony
     );
 
     let mut none = TimerFilter::status(None);
     none.require("app", "nobody").unwrap();
     assert_eq!(
-        filtered_pages(store, &none, 10).await,
+        filtered_pages(store, "md", &none, 10).await,
         vec![Vec::<String>::new()]
     );
 }

@@ -7,7 +7,7 @@ mod ontime;
 mod sink;
 
 pub use nats::{NatsServer, nats_server_bin};
-pub use ontime::{Ontime, Part, unique_prefix};
+pub use ontime::{Ontime, Part, topology, unique_prefix};
 pub use sink::{Call, Sink};
 
 use std::time::Duration;

@@ -177,6 +177,16 @@ async fn run_logged<E: std::fmt::Display>(f: impl std::future::Future<Output = R
     }
 }
 
+/// The topology under `prefix` on `server`, with the default settings, on a connection of
+/// its own: for the tests of the NATS adapter itself.
+pub async fn topology(server: &crate::NatsServer, prefix: &str) -> Topology {
+    let config = TopologyConfig {
+        names: Names::new(prefix).expect("a valid prefix"),
+        ..TopologyConfig::default()
+    };
+    connect(&server.url(), &config, "test-topology").await
+}
+
 async fn connect(url: &str, config: &TopologyConfig, name: &str) -> Topology {
     let client = ontime_nats::connect(url, name)
         .await

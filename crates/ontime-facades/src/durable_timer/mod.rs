@@ -85,17 +85,7 @@ async fn create(
     )
     .await?;
     answer(&key, outcome, || {
-        translate::timer(Snapshot {
-            namespace: key.namespace.as_str(),
-            id: key.id.as_str(),
-            schedule: &spec.schedule,
-            target: &spec.target,
-            retry: &spec.retry,
-            next_fire_at: spec.schedule.at,
-            last_result: None,
-            created_at: now,
-            updated_at: now,
-        })
+        translate::timer(Snapshot::defined(&key, &spec, now, now))
     })
 }
 
@@ -132,17 +122,7 @@ async fn update(
             Outcome::Refused(e) if e.code == ErrorCode::RevisionConflict => continue,
             outcome => {
                 return answer(&key, outcome, || {
-                    translate::timer(Snapshot {
-                        namespace: key.namespace.as_str(),
-                        id: key.id.as_str(),
-                        schedule: &spec.schedule,
-                        target: &spec.target,
-                        retry: &spec.retry,
-                        next_fire_at: spec.schedule.at,
-                        last_result: None,
-                        created_at: record.created_at,
-                        updated_at: now,
-                    })
+                    translate::timer(Snapshot::defined(&key, &spec, record.created_at, now))
                 });
             }
         }

@@ -311,6 +311,29 @@ pub struct Snapshot<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
+impl<'a> Snapshot<'a> {
+    /// A timer as `spec` defines it, before the scheduler applied it: due at its `at`, no
+    /// call made yet.
+    pub fn defined(
+        key: &'a TimerKey,
+        spec: &'a TimerSpec,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            namespace: key.namespace.as_str(),
+            id: key.id.as_str(),
+            schedule: &spec.schedule,
+            target: &spec.target,
+            retry: &spec.retry,
+            next_fire_at: spec.schedule.at,
+            last_result: None,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 impl<'a> From<&'a TimerView> for Snapshot<'a> {
     fn from(view: &'a TimerView) -> Self {
         Self {

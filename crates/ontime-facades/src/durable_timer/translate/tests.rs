@@ -114,17 +114,7 @@ fn the_view_shows_the_native_timer_in_the_documents_terms() {
         &Limits::default(),
     )
     .unwrap();
-    let shown = timer(Snapshot {
-        namespace: key.namespace.as_str(),
-        id: key.id.as_str(),
-        schedule: &spec.schedule,
-        target: &spec.target,
-        retry: &spec.retry,
-        next_fire_at: spec.schedule.at,
-        last_result: None,
-        created_at: now(),
-        updated_at: now(),
-    });
+    let shown = timer(Snapshot::defined(&key, &spec, now(), now()));
     assert_eq!(
         serde_json::to_value(shown).unwrap(),
         json!({
