@@ -173,7 +173,7 @@ proptest! {
             "schedule": s, "target": {"http": {"url": "http://x.test/"}}
         })).unwrap();
         let key = TimerKey::from_subject_suffix("ns.p").unwrap();
-        let cmd = Command::new(key, CommandBody::Upsert { spec });
+        let cmd = Command::new(key, CommandBody::upsert(spec));
         let Ok(Applied::Changed(o)) = apply(None, &cmd, 1, anchor, anchor) else {
             prop_assert!(false, "a valid schedule with a first occurrence is defined");
             return Ok(());

@@ -40,8 +40,13 @@ pub struct Command {
 // upsert variant costs nothing worth an extra allocation per command.
 #[allow(clippy::large_enum_variant)]
 pub enum CommandBody {
-    /// Create or replace the timer.
-    Upsert { spec: TimerSpec },
+    /// Create or replace the timer; with `paused`, it is created (or replaced) paused, so
+    /// that not one occurrence fires before it is resumed.
+    Upsert {
+        spec: TimerSpec,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        paused: bool,
+    },
     /// Change some fields: `schedule` is replaced whole, other fields are merged (RFC 7396).
     Patch { patch: serde_json::Value },
     /// Cancel the timer.
@@ -61,6 +66,16 @@ pub enum CommandBody {
     Resume,
     /// Fire one occurrence now, outside the schedule, which does not change.
     Trigger,
+}
+
+impl CommandBody {
+    /// Create or replace the timer, scheduled.
+    pub fn upsert(spec: TimerSpec) -> Self {
+        Self::Upsert {
+            spec,
+            paused: false,
+        }
+    }
 }
 
 impl Command {
@@ -94,7 +109,7 @@ impl Command {
         if cmd.v != WIRE_VERSION {
             return Err(unsupported_version(cmd.v));
         }
-        if let CommandBody::Upsert { spec } = &mut cmd.body {
+        if let CommandBody::Upsert { spec, .. } = &mut cmd.body {
             spec.validate_with(limits).map_err(|e| e.within("spec"))?;
         }
         Ok(cmd)
@@ -135,6 +150,8 @@ impl Command {
             attempt: Option<&'a RawValue>,
             #[serde(default)]
             rearm: bool,
+            #[serde(default)]
+            paused: bool,
         }
         fn field<T: serde::de::DeserializeOwned>(raw: Option<&RawValue>) -> Option<T> {
             serde_json::from_str(raw?.get()).ok()
@@ -143,6 +160,7 @@ impl Command {
         let body = match flat.kind {
             Kind::Upsert => CommandBody::Upsert {
                 spec: field(flat.spec)?,
+                paused: flat.paused,
             },
             Kind::Patch => CommandBody::Patch {
                 patch: field(flat.patch)?,
@@ -414,8 +432,16 @@ mod tests {
             "spec": {"schedule": {"after": "5s"}, "target": {"http": {"url": "http://x.test/"}}}
         });
         let cmd = Command::decode(json.to_string().as_bytes()).unwrap();
-        assert!(matches!(cmd.body, CommandBody::Upsert { .. }));
-        assert_eq!(serde_json::to_value(&cmd).unwrap()["kind"], "upsert");
+        assert!(matches!(
+            cmd.body,
+            CommandBody::Upsert { paused: false, .. }
+        ));
+        let wire = serde_json::to_value(&cmd).unwrap();
+        assert_eq!(wire["kind"], "upsert");
+        assert!(
+            wire.get("paused").is_none(),
+            "written only when set: {wire}"
+        );
 
         let bad = json!({"v": 2, "kind": "delete", "namespace": "ns", "id": "t1"});
         assert_eq!(
@@ -537,6 +563,7 @@ mod tests {
             json!({"v": 1, "kind": "upsert", "namespace": "ns", "id": "a", "spec": spec, "expected_revision": 3}),
             json!({"v": 1, "kind": "patch", "namespace": "ns", "id": "a", "patch": {"retry": null}}),
             json!({"v": 1, "kind": "patch", "namespace": "ns", "id": "a", "patch": null}),
+            json!({"v": 1, "kind": "upsert", "namespace": "ns", "id": "a", "spec": spec, "paused": true}),
             json!({"v": 1, "kind": "delete", "namespace": "ns", "id": "a", "spec": spec}),
             json!({"v": 1, "kind": "report", "namespace": "ns", "id": "a", "attempt": attempt, "rearm": true}),
             json!({"v": 1, "kind": "report", "namespace": "ns", "id": "a", "attempt": attempt}),

@@ -108,19 +108,16 @@ pub fn apply_with(
     let stale = current.is_some_and(|(r, _)| seq <= r.generation);
     let changed = |outcome: Outcome| Ok(Applied::Changed(Box::new(outcome)));
     match &cmd.body {
-        CommandBody::Upsert { spec } => {
+        CommandBody::Upsert { spec, paused } => {
             if stale {
                 return Ok(Applied::Unchanged);
             }
             let created_at = live.map_or(now, |(r, _)| r.created_at);
-            changed(Outcome::of(define(
-                cmd,
-                spec.clone(),
-                seq,
-                accepted_at,
-                created_at,
-                now,
-            )?))
+            let mut record = define(cmd, spec.clone(), seq, accepted_at, created_at, now)?;
+            if *paused {
+                record.status = TimerStatus::Paused;
+            }
+            changed(Outcome::of(record))
         }
         CommandBody::Patch { patch } => {
             let Some((record, _)) = live else {

@@ -64,6 +64,28 @@ pub struct HttpTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "10s")]
     pub timeout: Option<HumanDuration>,
+    /// What a 2xx answer means (default `steer`).
+    #[serde(default, skip_serializing_if = "AnswerUse::is_default")]
+    pub answer: AnswerUse,
+}
+
+/// How much of a successful (2xx) answer the timer listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerUse {
+    /// The body may steer the timer: `{"code": 400, "message": …}` stops it, `{"ok": false,
+    /// "nextExecuteAt": "<RFC 3339>"}` moves its next occurrence, `{"ok": false}` alone is a
+    /// failure. Any other body is a success.
+    #[default]
+    Steer,
+    /// Only the status counts: any 2xx is a success, whatever its body says.
+    Status,
+}
+
+impl AnswerUse {
+    fn is_default(&self) -> bool {
+        *self == Self::Steer
+    }
 }
 
 fn default_method() -> String {

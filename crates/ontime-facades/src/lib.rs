@@ -10,13 +10,62 @@
 //! The gateway mounts [`router`] on its own listener (`ontime_gateway::serve_with`).
 //!
 //! - [`durable_timer`]: the Durable Timer API (`POST /api/v1/timers/{create,get,update,delete}`).
+//! - [`crony`]: Crony's `/events`.
+//! - [`cronhubot`]: CronHubot's `/cronjobs`.
 
+pub mod cronhubot;
+pub mod crony;
 pub mod durable_timer;
 
+mod cron_service;
+mod native;
+
 use axum::Router;
+use chrono_tz::Tz;
+use ontime_core::id::Namespace;
 use ontime_gateway::AppState;
 
+pub use cron_service::Service;
+
+/// Where the facades keep their timers, and the wall clock they read times on.
+#[derive(Debug, Clone)]
+pub struct FacadeConfig {
+    /// The namespace of Crony's events (default `crony`).
+    pub crony_namespace: Namespace,
+    /// The namespace of CronHubot's cron jobs (default `cronhubot`).
+    pub cronhubot_namespace: Namespace,
+    /// The time zone of Crony's and CronHubot's cron expressions and of the times they show
+    /// and take (default UTC); the originals used their server's local time.
+    pub timezone: Tz,
+}
+
+impl Default for FacadeConfig {
+    fn default() -> Self {
+        Self {
+            crony_namespace: Namespace::parse("crony").unwrap_or_else(|_| unreachable!()),
+            cronhubot_namespace: Namespace::parse("cronhubot").unwrap_or_else(|_| unreachable!()),
+            timezone: Tz::UTC,
+        }
+    }
+}
+
 /// Every facade's routes, to merge into the gateway's router.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(durable_timer::router())
+pub fn router(config: FacadeConfig) -> Router<AppState> {
+    let crony = Service {
+        name: "crony",
+        namespace: config.crony_namespace,
+        timezone: config.timezone,
+        first_id: 1,
+    };
+    let cronhubot = Service {
+        name: "cronhubot",
+        namespace: config.cronhubot_namespace,
+        timezone: config.timezone,
+        // The original's table starts its ids at 1000.
+        first_id: 1000,
+    };
+    Router::new()
+        .merge(durable_timer::router())
+        .merge(crony::router(crony))
+        .merge(cronhubot::router(cronhubot))
 }

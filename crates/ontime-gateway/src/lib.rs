@@ -45,7 +45,7 @@ pub async fn serve(
     serve_with(listener, topology, config, axum::Router::new(), shutdown).await
 }
 
-/// [`serve`], with `extra` routes (the seeds' facades, `ontime_facades::router()`) on the
+/// [`serve`], with `extra` routes (the seeds' facades, `ontime_facades::router(config)`) on the
 /// same listener.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,

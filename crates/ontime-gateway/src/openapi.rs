@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::config::GatewayConfig;
-use crate::responses::{Accepted, BatchResponse, BatchResult, ExecutionPage, Health, TimerPage};
+use crate::responses::{
+    Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
+};
 use crate::routes::{batch, control, executions, health, preview, timers};
 
 /// The generated part of the document; [`document`] is what is served.
@@ -53,6 +55,7 @@ use crate::routes::{batch, control, executions, health, preview, timers};
         TimerPage,
         ExecutionPage,
         Health,
+        Liveness,
     )),
     tags(
         (name = "timers", description = "Create, read, change, pause, trigger and cancel timers"),

@@ -80,6 +80,23 @@ pub struct Health {
     pub status: String,
 }
 
+/// What `/health` answers: the process is up, and whether its NATS connection is. The seeds'
+/// clients read the same document: Crony's (`api`, `postgres`) and CronHubot's (`api`,
+/// `mysql`), whose datastore is NATS here.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Liveness {
+    #[schema(example = "ok")]
+    pub status: String,
+    /// Always true: the API serves.
+    pub api: bool,
+    /// The NATS connection is up.
+    pub nats: bool,
+    /// Same as `nats`, for Crony's clients.
+    pub postgres: bool,
+    /// Same as `nats`, for CronHubot's clients.
+    pub mysql: bool,
+}
+
 /// A timer with its revision as the `ETag`, for a later `If-Match`.
 pub fn timer(status: StatusCode, view: TimerView) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{}\"", view.revision)).ok();

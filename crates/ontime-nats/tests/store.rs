@@ -13,7 +13,7 @@ fn created(key: &TimerKey) -> TimerRecord {
         "schedule": {"after": "1h"}, "target": {"http": {"url": "http://x.test/"}}
     }))
     .unwrap();
-    let cmd = Command::new(key.clone(), CommandBody::Upsert { spec });
+    let cmd = Command::new(key.clone(), CommandBody::upsert(spec));
     match state::apply(None, &cmd, 5, Utc::now(), Utc::now()).unwrap() {
         Applied::Changed(outcome) => outcome.record,
         Applied::Unchanged => panic!("an upsert creates a timer"),

@@ -51,7 +51,7 @@ mod tests {
         }))
         .unwrap();
         let key = TimerKey::from_subject_suffix(&format!("ns.{id}")).unwrap();
-        let cmd = Command::new(key, CommandBody::Upsert { spec });
+        let cmd = Command::new(key, CommandBody::upsert(spec));
         match apply(None, &cmd, 1, Utc::now(), Utc::now()) {
             Ok(Applied::Changed(outcome)) => outcome.record,
             _ => panic!("an upsert creates a record"),

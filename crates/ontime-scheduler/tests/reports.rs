@@ -44,7 +44,7 @@ async fn upsert_due_now(t: &Topology, id: &str) {
         "target": {"http": {"url": "http://127.0.0.1:9/"}}
     }))
     .unwrap();
-    command(t, &Command::new(key(id), CommandBody::Upsert { spec })).await;
+    command(t, &Command::new(key(id), CommandBody::upsert(spec))).await;
 }
 
 /// Takes the next fire message, as a worker would.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, parse_retry_after};
-use ontime_core::target::HttpTarget;
+use ontime_core::target::{AnswerUse, HttpTarget};
 
 /// How much of an answer's body is read for the callback contract.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -77,7 +77,9 @@ pub async fn make(
                     _ => break,
                 }
             }
-            if result.class == AttemptClass::Success {
+            if result.class != AttemptClass::Success {
+                result.error = Some(format!("HTTP {status}"));
+            } else if target.answer == AnswerUse::Steer {
                 match callback_verdict(&body) {
                     Verdict::Done => {}
                     Verdict::Reschedule(at) => result.reschedule_at = Some(at),
@@ -87,8 +89,6 @@ pub async fn make(
                         result.error = Some("the callback answered ok: false".into());
                     }
                 }
-            } else {
-                result.error = Some(format!("HTTP {status}"));
             }
         }
     }

@@ -123,6 +123,16 @@ pub struct GatewayArgs {
     /// Largest request body, in bytes (the batch endpoint allows more; see the README).
     #[arg(long, env = "ONTIME_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Namespace of the events served by the Crony API (`/events`).
+    #[arg(long, env = "ONTIME_CRONY_NAMESPACE", default_value = "crony")]
+    pub crony_namespace: String,
+    /// Namespace of the cron jobs served by the CronHubot API (`/cronjobs`).
+    #[arg(long, env = "ONTIME_CRONHUBOT_NAMESPACE", default_value = "cronhubot")]
+    pub cronhubot_namespace: String,
+    /// IANA time zone on which the Crony and CronHubot APIs read their cron expressions and
+    /// write and read their times (the originals used their server's local time).
+    #[arg(long, env = "ONTIME_FACADES_TIMEZONE", default_value = "UTC")]
+    pub facades_timezone: String,
 }
 
 impl GatewayArgs {
@@ -133,6 +143,24 @@ impl GatewayArgs {
             max_body_bytes: self.max_body_bytes,
             limits: common.limits()?,
             ..Default::default()
+        })
+    }
+
+    /// Where the seeds' APIs keep their timers.
+    pub fn facades(&self) -> anyhow::Result<ontime_facades::FacadeConfig> {
+        let namespace = |flag: &str, value: &str| {
+            ontime_core::id::Namespace::parse(value)
+                .map_err(|e| anyhow::anyhow!("--{flag} {value:?}: {}", e.message))
+        };
+        Ok(ontime_facades::FacadeConfig {
+            crony_namespace: namespace("crony-namespace", &self.crony_namespace)?,
+            cronhubot_namespace: namespace("cronhubot-namespace", &self.cronhubot_namespace)?,
+            timezone: self.facades_timezone.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--facades-timezone {:?} is not an IANA time zone",
+                    self.facades_timezone
+                )
+            })?,
         })
     }
 }

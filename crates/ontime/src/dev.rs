@@ -56,7 +56,7 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
         listener,
         gateway_topology,
         args.gateway.config(&args.common)?,
-        ontime_facades::router(),
+        ontime_facades::router(args.gateway.facades()?),
         stop.child_token(),
     ));
     let scheduler = tokio::spawn(ontime_scheduler::run(

@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
                 listener,
                 topology,
                 gateway.config(&common)?,
-                ontime_facades::router(),
+                ontime_facades::router(gateway.facades()?),
                 shutdown,
             )
             .await

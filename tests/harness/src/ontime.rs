@@ -76,7 +76,7 @@ impl Ontime {
                     listener,
                     topology,
                     gateway_config,
-                    ontime_facades::router(),
+                    ontime_facades::router(ontime_facades::FacadeConfig::default()),
                     CancellationToken::new(),
                 )
                 .await;

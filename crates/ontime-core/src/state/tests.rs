@@ -17,7 +17,7 @@ fn upsert(after: &str) -> Command {
         "schedule": {"after": after}, "target": {"http": {"url": "http://x.test/"}}
     }))
     .unwrap();
-    Command::new(key(), CommandBody::Upsert { spec })
+    Command::new(key(), CommandBody::upsert(spec))
 }
 
 fn changed(a: Result<Applied, ValidationError>) -> TimerRecord {
@@ -194,7 +194,7 @@ fn patch_metadata(
 #[test]
 fn metadata_is_kept_shown_and_merged_by_patches() {
     let mut create = upsert("90s");
-    if let CommandBody::Upsert { spec } = &mut create.body {
+    if let CommandBody::Upsert { spec, .. } = &mut create.body {
         spec.metadata = [("app", "crony"), ("team", "a")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .into();
@@ -385,6 +385,26 @@ fn a_first_report_records_the_firing_even_after_a_pause() {
         (TimerStatus::Succeeded, 1, 1, 8)
     );
     assert!(pending_wake(&done).is_none(), "it must not fire again");
+}
+
+#[test]
+fn an_upsert_may_create_the_timer_paused_and_a_resume_arms_it() {
+    let mut cmd = upsert("1s");
+    if let CommandBody::Upsert { paused, .. } = &mut cmd.body {
+        *paused = true;
+    }
+    let r = changed(apply(None, &cmd, 7, t(NOW), t(NOW)));
+    assert_eq!(r.status, TimerStatus::Paused);
+    // Paused from the start: nothing is armed, so nothing can fire.
+    assert!(pending_wake(&r).is_none());
+    let later = t(NOW) + Duration::seconds(2);
+    let resume = Command::new(key(), CommandBody::Resume);
+    let resumed = changed(apply(Some((&r, 1)), &resume, 8, later, later));
+    assert_ne!(resumed.status, TimerStatus::Paused);
+    assert!(pending_wake(&resumed).is_some());
+    // A plain upsert of the paused timer replaces it whole, paused state included.
+    let replaced = changed(apply(Some((&r, 1)), &upsert("1s"), 9, later, later));
+    assert_eq!(replaced.status, TimerStatus::Scheduled);
 }
 
 mod bounds;

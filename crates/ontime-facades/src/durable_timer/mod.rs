@@ -21,10 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use chrono::Utc;
-use ontime_core::command::{Command, CommandBody};
+use ontime_core::command::CommandBody;
 use ontime_core::timer::{TimerRecord, TimerStatus};
 use ontime_core::{ErrorCode, TimerKey};
-use ontime_gateway::{ApiError, AppState, Outcome, Submission};
+use ontime_gateway::{AppState, Outcome};
 use serde::de::DeserializeOwned;
 
 use error::FacadeError;
@@ -77,13 +77,7 @@ async fn create(
     let request: CreateTimerRequest = body_of(&state, body)?;
     let now = Utc::now();
     let (key, spec) = translate::create(&request, now, &state.config.limits)?;
-    let outcome = submit(
-        &state,
-        &key,
-        CommandBody::Upsert { spec: spec.clone() },
-        None,
-    )
-    .await?;
+    let outcome = submit(&state, &key, CommandBody::upsert(spec.clone()), None).await?;
     answer(&key, outcome, || {
         translate::timer(Snapshot::defined(&key, &spec, now, now))
     })
@@ -117,7 +111,7 @@ async fn update(
         pending(&key, &record, "updated")?;
         let now = Utc::now();
         let spec = translate::update(&key, &record, &request, now, &state.config.limits)?;
-        let body = CommandBody::Upsert { spec: spec.clone() };
+        let body = CommandBody::upsert(spec.clone());
         match submit(&state, &key, body, Some(revision)).await? {
             Outcome::Refused(e) if e.code == ErrorCode::RevisionConflict => continue,
             outcome => {
@@ -174,14 +168,10 @@ fn body_of<T: DeserializeOwned>(
 
 /// The timer as stored, unless it does not exist or was deleted (404).
 async fn existing(state: &AppState, key: &TimerKey) -> Result<(TimerRecord, u64), FacadeError> {
-    let slot = state
-        .topology
-        .timers
-        .get(key)
-        .await
-        .map_err(|e| FacadeError::from(ApiError::from(e)))?;
-    match slot.record {
-        Some(record) if record.status != TimerStatus::Cancelled => Ok((record, slot.revision)),
+    match crate::native::read(state, key).await? {
+        Some((record, revision)) if record.status != TimerStatus::Cancelled => {
+            Ok((record, revision))
+        }
         _ => Err(FacadeError::timer_not_found(key.id.as_str())),
     }
 }
@@ -205,28 +195,16 @@ fn pending(key: &TimerKey, record: &TimerRecord, what: &str) -> Result<(), Facad
     ))
 }
 
-/// Submits one command through the gateway's path, as a native request would be.
+/// Submits one command through the gateway's path, as a native request would be. No
+/// Idempotency-Key: a create is an upsert under the client's own id, so a retry names the
+/// same timer anyway.
 async fn submit(
     state: &AppState,
     key: &TimerKey,
     body: CommandBody,
     expected_revision: Option<u64>,
 ) -> Result<Outcome, FacadeError> {
-    let mut command = Command::new(key.clone(), body);
-    command.expected_revision = expected_revision;
-    // No Idempotency-Key: a create is an upsert under the client's own id, so a retry names
-    // the same timer anyway.
-    let command_id = ontime_gateway::command_id(&key.namespace, None);
-    let submitted = ontime_gateway::submit(
-        state,
-        Submission {
-            command,
-            command_id,
-            idempotency_key: None,
-        },
-    )
-    .await?;
-    Ok(submitted.outcome)
+    Ok(crate::native::submit(state, key, body, expected_revision).await?)
 }
 
 /// The 200 answer to a create or an update: the timer as applied, or, when the scheduler's

@@ -287,6 +287,11 @@ fn http_target(partial: bool) -> Value {
                 "allOf": [reference("Duration")],
                 "description": "Per attempt, more than 0 and at most 15m (default 10s)",
             })),
+            "answer": nullable(json!({
+                "type": "string",
+                "enum": ["steer", "status"],
+                "description": "What a 2xx answer means: `steer` (default) lets its body stop or move the timer ({\"code\": 400}, {\"ok\": false, \"nextExecuteAt\": …}); `status` counts any 2xx as a success",
+            })),
         },
         "additionalProperties": false,
     });

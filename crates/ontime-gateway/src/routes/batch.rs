@@ -76,7 +76,7 @@ pub async fn create_batch(
             Ok((id, spec)) => {
                 results.push(None);
                 let key = TimerKey::new(namespace.clone(), id);
-                commands.push((index, Command::new(key, CommandBody::Upsert { spec })));
+                commands.push((index, Command::new(key, CommandBody::upsert(spec))));
             }
             Err(error) => results.push(Some(responses::batch_refusal(index, error))),
         }

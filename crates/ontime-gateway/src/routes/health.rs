@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use ontime_core::ValidationError;
 
 use crate::error::ApiError;
-use crate::responses::Health;
+use crate::responses::{Health, Liveness};
 use crate::state::AppState;
 
 /// How long `/ready` waits for NATS before saying no.
@@ -20,11 +20,16 @@ pub fn router() -> Router<AppState> {
         .route("/ready", get(ready))
 }
 
-/// Liveness: always 200 while the process serves HTTP.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Up", body = Health)))]
-pub async fn health() -> Json<Health> {
-    Json(Health {
+/// Liveness: always 200 while the process serves HTTP, saying whether NATS is connected.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Up", body = Liveness)))]
+pub async fn health(State(state): State<AppState>) -> Json<Liveness> {
+    let nats = state.topology.client.connection_state() == async_nats::connection::State::Connected;
+    Json(Liveness {
         status: "ok".into(),
+        api: true,
+        nats,
+        postgres: nats,
+        mysql: nats,
     })
 }
 

@@ -97,7 +97,7 @@ pub async fn put_timer(
     command(
         &state,
         key,
-        CommandBody::Upsert { spec },
+        CommandBody::upsert(spec),
         &headers,
         StatusCode::OK,
     )
@@ -141,7 +141,7 @@ pub async fn create_timer(
             idempotency_key.is_some(),
         ))?,
     };
-    let command = Command::new(TimerKey::new(namespace, id), CommandBody::Upsert { spec });
+    let command = Command::new(TimerKey::new(namespace, id), CommandBody::upsert(spec));
     let submitted = submit::submit(
         &state,
         Submission {

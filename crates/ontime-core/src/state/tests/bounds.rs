@@ -8,7 +8,7 @@ fn define(schedule: serde_json::Value, seq: u64) -> TimerRecord {
         "schedule": schedule, "target": {"http": {"url": "http://x.test/"}}
     }))
     .unwrap();
-    let cmd = Command::new(key(), CommandBody::Upsert { spec });
+    let cmd = Command::new(key(), CommandBody::upsert(spec));
     changed(apply(None, &cmd, seq, t(NOW), t(NOW)))
 }
 

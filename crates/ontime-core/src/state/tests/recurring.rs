@@ -7,7 +7,7 @@ fn define(schedule: serde_json::Value, seq: u64, now: &str) -> TimerRecord {
         "schedule": schedule, "target": {"http": {"url": "http://x.test/"}}
     }))
     .unwrap();
-    let cmd = Command::new(key(), CommandBody::Upsert { spec });
+    let cmd = Command::new(key(), CommandBody::upsert(spec));
     changed(apply(None, &cmd, seq, t(now), t(now)))
 }
 
@@ -99,7 +99,7 @@ fn a_schedule_with_no_future_occurrence_is_refused() {
         "target": {"http": {"url": "http://x.test/"}}
     }))
     .unwrap();
-    let cmd = Command::new(key(), CommandBody::Upsert { spec });
+    let cmd = Command::new(key(), CommandBody::upsert(spec));
     let e = apply(None, &cmd, 1, t(NOW), t(NOW)).unwrap_err();
     assert_eq!(e.field.as_deref(), Some("schedule"));
 }
