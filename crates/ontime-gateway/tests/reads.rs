@@ -37,7 +37,10 @@ async fn reads_health_readiness_and_the_document() {
     );
     assert_eq!(
         send(&gw, "GET", "/health", &[], "").await,
-        (200, json!({"status": "ok"}))
+        (
+            200,
+            json!({"status": "ok", "api": true, "nats": true, "postgres": true, "mysql": true})
+        )
     );
     assert_eq!(
         send(&gw, "GET", "/ready", &[], "").await,

@@ -237,26 +237,32 @@ async fn change<J: Jobs>(
     if patch.is_some() && !jobs.same_job(&job, &current) {
         refuse_duplicate(&state, &*jobs, &job, Some(id)).await?;
     }
-    // A patch keeps the job's counters and its paused state. Pausing comes before the new
-    // definition and resuming after it, so that the job never fires in a state the client
-    // did not ask for.
-    let mut steps: Vec<CommandBody> = patch
-        .into_iter()
-        .map(|patch| CommandBody::Patch { patch })
-        .collect();
-    match control {
-        Some(pause @ CommandBody::Pause) => steps.insert(0, pause),
-        Some(resume) => steps.push(resume),
-        None => {}
-    }
-    if record.status.is_final() && !steps.is_empty() {
-        // A finished job (stopped by its answer, or past its end) cannot be resumed: a change
-        // defines it afresh.
-        steps = vec![CommandBody::Upsert {
-            spec: spec.clone(),
-            paused,
-        }];
-    }
+    let steps = if record.status.is_final() {
+        // A finished job (stopped by its answer, or past its end) cannot be resumed or
+        // patched back to life: made active, or changed, it is defined afresh.
+        if patch.is_none() && paused {
+            Vec::new()
+        } else {
+            vec![CommandBody::Upsert {
+                spec: spec.clone(),
+                paused,
+            }]
+        }
+    } else {
+        // A patch keeps the job's counters and its paused state. Pausing comes before the
+        // new definition and resuming after it, so that the job never fires in a state the
+        // client did not ask for.
+        let mut steps: Vec<CommandBody> = patch
+            .into_iter()
+            .map(|patch| CommandBody::Patch { patch })
+            .collect();
+        match control {
+            Some(pause @ CommandBody::Pause) => steps.insert(0, pause),
+            Some(resume) => steps.push(resume),
+            None => {}
+        }
+        steps
+    };
     if steps.is_empty() {
         return Ok(go_json(StatusCode::OK, &jobs.show(id, &job, &timer)));
     }
