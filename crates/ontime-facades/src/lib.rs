@@ -19,6 +19,8 @@ pub mod durable_timer;
 
 mod cron_service;
 mod native;
+#[cfg(test)]
+mod proptests;
 
 use axum::Router;
 use chrono_tz::Tz;

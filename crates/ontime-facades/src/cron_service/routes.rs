@@ -13,7 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -113,6 +113,9 @@ pub fn routes<J: Jobs>(collection: &str, jobs: Arc<J>) -> Router<AppState> {
                 .delete(delete::<J>)
                 .fallback(|| async { not_allowed("GET, PUT, PATCH, DELETE") }),
         )
+        // Any other path under the collection is an unknown job, in the service's words.
+        .route(&format!("{collection}/"), any(stray::<J>))
+        .route(&format!("{collection}/{{id}}/{{*rest}}"), any(stray::<J>))
         .layer(Extension(jobs))
 }
 
@@ -126,6 +129,10 @@ fn not_allowed(allow: &'static str) -> Response {
 }
 
 type Answer = Result<Response, Problem>;
+
+async fn stray<J: Jobs>(Extension(jobs): Extension<Arc<J>>) -> Problem {
+    not_found(&*jobs)
+}
 
 async fn list<J: Jobs>(
     State(state): State<AppState>,

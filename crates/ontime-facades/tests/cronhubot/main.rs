@@ -191,7 +191,12 @@ async fn cron_jobs_are_created_read_changed_and_deleted_as_documented() {
     assert_eq!(code, 404, "a deleted job is not changed");
 
     let missing = json!({"status": "cronjob_not_found", "message": "The cronjob was not found"});
-    for path in ["/cronjobs/999999", "/cronjobs/abc"] {
+    for path in [
+        "/cronjobs/999999",
+        "/cronjobs/abc",
+        "/cronjobs/",
+        "/cronjobs/1000/x",
+    ] {
         let (code, answer) = w.get(path).await;
         assert_eq!((code, &answer), (404, &missing), "{path}");
     }

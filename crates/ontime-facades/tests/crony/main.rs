@@ -157,6 +157,8 @@ async fn events_are_created_read_changed_and_deleted_as_documented() {
         ("DELETE", format!("/events/{id}")),
         ("PATCH", format!("/events/{id}")),
         ("GET", "/events/abc".to_owned()),
+        ("GET", "/events/".to_owned()),
+        ("DELETE", format!("/events/{id}/more")),
         ("GET", "/events/999999".to_owned()),
     ] {
         let (code, body) = w.send(method, &path, Some("{}")).await;
