@@ -129,6 +129,22 @@ impl World {
     }
 }
 
+/// The integer `id` of an event or a cron job.
+pub fn id_of(job: &Value) -> u64 {
+    job["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no integer id: {job}"))
+}
+
+/// The ids of a listing, in its order.
+pub fn ids(list: &Value) -> Vec<u64> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
 /// A cron expression (seconds first) for the next whole second at least `ahead` from now
 /// that is on a second of its own, in UTC.
 pub fn once_in(ahead: Duration) -> (String, chrono::DateTime<chrono::Utc>) {

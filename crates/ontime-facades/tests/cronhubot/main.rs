@@ -7,15 +7,9 @@ mod common;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use common::{WAIT, World, once_in};
-
-fn id_of(job: &Value) -> u64 {
-    job["id"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no integer id: {job}"))
-}
+use common::{WAIT, World, id_of, ids, once_in};
 
 /// A time as the service writes it, `secs` from now (the facade's clock is UTC).
 fn in_secs(secs: i64) -> String {
@@ -95,25 +89,9 @@ async fn cron_jobs_are_created_read_changed_and_deleted_as_documented() {
 
     // The list holds the active jobs only; the filters select others.
     let (_, listed) = w.get("/cronjobs").await;
-    assert_eq!(
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        vec![id]
-    );
+    assert_eq!(ids(&listed), vec![id]);
     let (_, inactive) = w.get("/cronjobs?status=9").await;
-    assert_eq!(
-        inactive
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        vec![id + 1]
-    );
+    assert_eq!(ids(&inactive), vec![id + 1]);
     let (_, grouped) = w.get("/cronjobs?status=99&group_id=7&name=j2").await;
     assert_eq!(grouped.as_array().unwrap().len(), 1);
     let (_, by_expression) = w.get("/cronjobs?expression=0%205%20*%20*%20*%20*").await;
@@ -166,25 +144,9 @@ async fn cron_jobs_are_created_read_changed_and_deleted_as_documented() {
     let (code, answer) = w.send("DELETE", &format!("/cronjobs/{id}"), None).await;
     assert_eq!((code, answer), (200, deleted));
     let (_, listed) = w.get("/cronjobs").await;
-    assert_eq!(
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        vec![id + 1]
-    );
+    assert_eq!(ids(&listed), vec![id + 1]);
     let (_, stopped) = w.get("/cronjobs?status=99").await;
-    assert_eq!(
-        stopped
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        vec![id]
-    );
+    assert_eq!(ids(&stopped), vec![id]);
     let (code, _) = w
         .json("PATCH", &format!("/cronjobs/{id}"), json!({"status": 1}))
         .await;

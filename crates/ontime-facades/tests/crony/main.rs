@@ -9,13 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Timelike, Utc};
 use serde_json::{Value, json};
 
-use common::{WAIT, World, once_in};
-
-fn id_of(event: &Value) -> u64 {
-    event["id"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no integer id: {event}"))
-}
+use common::{WAIT, World, id_of, ids, once_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_created_read_changed_and_deleted_as_documented() {
@@ -84,8 +78,7 @@ async fn events_are_created_read_changed_and_deleted_as_documented() {
 
     let (code, listed) = w.get("/events").await;
     assert_eq!(code, 200);
-    let ids: Vec<u64> = listed.as_array().unwrap().iter().map(id_of).collect();
-    assert_eq!(ids, vec![id, id + 1, id + 2]);
+    assert_eq!(ids(&listed), vec![id, id + 1, id + 2]);
     let (code, one) = w.get(&format!("/events/{id}")).await;
     assert_eq!((code, &one), (200, &created));
     let (_, filtered) = w.get("/events?expression=@hourly").await;
