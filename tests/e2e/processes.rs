@@ -276,3 +276,62 @@ async fn a_scheduler_killed_in_the_middle_of_a_batch_loses_none_of_it() {
     each_called_once(sink, "/b", n as usize).await;
     replacement.kill().await.unwrap();
 }
+
+/// A worker killed while it fans a topic's occurrence out, and while the deliveries are
+/// being made, loses no subscriber's call: what it held is delivered again (by the other
+/// worker, once its messages' acknowledgement time runs out), under the same webhook-id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_fan_out_loses_no_subscribers_call() {
+    let d = Deployment::start().await;
+    let (sink, http, base) = (&d.sink, &d.http, &d.base);
+    let _gateway = d.gateway();
+    let _scheduler = d.spawn("scheduler");
+    let mut workers = vec![d.spawn("worker"), d.spawn("worker")];
+    ready(http, base).await;
+    let put = |path: String, body: Value| async move {
+        let r = http
+            .put(format!("{base}/v1{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    };
+    put("/namespaces/p/topics/t".into(), json!({})).await;
+    let n = 24;
+    for i in 0..n {
+        // Slow answers: deliveries are under way on both workers when one dies.
+        sink.script_answer(&format!("/f/{i}"), 200, "", Duration::from_millis(400));
+        put(
+            format!("/namespaces/p/topics/t/subscribers/s{i}"),
+            json!({"target": {"http": {"url": sink.url(&format!("/f/{i}"))}}}),
+        )
+        .await;
+    }
+    let at = Utc::now() + chrono::Duration::milliseconds(1_500);
+    put(
+        "/namespaces/p/timers/fan".into(),
+        json!({"schedule": {"at": at}, "target": {"topic": {"name": "t", "body": {"x": 1}}}}),
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the first deliveries", || async {
+        (!sink.all_calls().is_empty()).then_some(())
+    })
+    .await;
+    workers[0].kill().await.unwrap();
+    each_called_once(sink, "/f", n).await;
+    let done = eventually(Duration::from_secs(90), "the occurrence to end", || async {
+        let r: Value = http
+            .get(format!("{base}/v1/namespaces/p/timers/fan"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (r["status"] == "succeeded").then_some(r)
+    })
+    .await;
+    assert_eq!(done["deliveries"], n as u64, "{done}");
+    drop(workers);
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::id::{Namespace, TimerId, TimerKey};
+use crate::id::{Namespace, SubscriberId, TimerId, TimerKey};
 use crate::timer::delivery_id;
 
 /// One pending wake-up: an occurrence (or a retry of it) due at `due_at`. A scheduler acts on
@@ -54,6 +54,17 @@ pub struct Fire {
     /// timer or moves its next occurrence voids scheduled occurrences, never this one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub triggered: bool,
+    /// For a topic timer, the subscriber this fire delivers to; `None` for the occurrence
+    /// itself (which a worker fans out into one fire per subscriber).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<SubscriberId>,
+    /// With `subscriber`: how many subscribers the occurrence was fanned out to.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fan_out: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Fire {
@@ -61,9 +72,26 @@ impl Fire {
         TimerKey::new(self.namespace.clone(), self.id.clone())
     }
 
-    /// The `webhook-id` header: stable across the retries and redeliveries of one occurrence.
+    /// The `webhook-id` header: stable across the retries and redeliveries of one occurrence
+    /// (of one subscriber's delivery of it, for a topic: `<ns>/<id>/<gen>/<occ>/<subscriber>`).
     pub fn delivery_id(&self) -> String {
-        delivery_id(&self.key(), self.generation, self.occurrence)
+        let occurrence = delivery_id(&self.key(), self.generation, self.occurrence);
+        match &self.subscriber {
+            Some(subscriber) => format!("{occurrence}/{subscriber}"),
+            None => occurrence,
+        }
+    }
+
+    /// The fire that delivers this occurrence to `subscriber`, one of `fan_out`, first
+    /// attempt.
+    pub fn for_subscriber(&self, subscriber: SubscriberId, fan_out: u32) -> Fire {
+        Fire {
+            attempt: 1,
+            due_at: self.occurrence_due_at,
+            subscriber: Some(subscriber),
+            fan_out,
+            ..self.clone()
+        }
     }
 
     /// The fire stream's de-duplication id: `<delivery id>/a<attempt>`, equal for every

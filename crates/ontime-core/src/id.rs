@@ -34,6 +34,16 @@ pub struct Namespace(String);
 #[serde(try_from = "String", into = "String")]
 pub struct TimerId(String);
 
+/// A topic's name, unique within its namespace; the same characters as a timer id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TopicName(String);
+
+/// A subscriber's id, unique within its topic; the same characters as a timer id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SubscriberId(String);
+
 fn is_namespace_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
@@ -127,6 +137,36 @@ impl TimerId {
     }
 }
 
+macro_rules! id_like {
+    ($t:ty, $field:literal) => {
+        impl $t {
+            /// Validates the name as the API accepts it (the characters of a timer id).
+            pub fn parse(value: &str) -> Result<Self, ValidationError> {
+                check(
+                    value,
+                    $field,
+                    MAX_TIMER_ID_LEN,
+                    is_timer_id_char,
+                    "A-Z a-z 0-9 . _ - ~ @ + =",
+                )?;
+                Ok(Self(value.to_owned()))
+            }
+
+            /// The name as given.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The name encoded as one NATS subject token / KV key segment.
+            pub fn token(&self) -> String {
+                encode_token(&self.0)
+            }
+        }
+    };
+}
+id_like!(TopicName, "topic");
+id_like!(SubscriberId, "subscriber");
+
 macro_rules! string_newtype_impls {
     ($t:ty) => {
         impl TryFrom<String> for $t {
@@ -149,6 +189,8 @@ macro_rules! string_newtype_impls {
 }
 string_newtype_impls!(Namespace);
 string_newtype_impls!(TimerId);
+string_newtype_impls!(TopicName);
+string_newtype_impls!(SubscriberId);
 
 /// A timer's full identity: namespace and id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

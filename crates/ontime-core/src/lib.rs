@@ -18,10 +18,11 @@ pub mod state;
 pub mod target;
 pub mod timer;
 pub mod timing;
+pub mod topic;
 
 pub use duration::HumanDuration;
 pub use error::{ErrorCode, ValidationError};
-pub use id::{Namespace, TimerId, TimerKey};
+pub use id::{Namespace, SubscriberId, TimerId, TimerKey, TopicName};
 pub use limits::Limits;
 
 #[cfg(test)]

@@ -112,6 +112,8 @@ mod tests {
             due_at: t(due),
             occurrence_due_at: t(due),
             triggered,
+            subscriber: None,
+            fan_out: 0,
         }
     }
 

@@ -19,9 +19,12 @@ use chrono::{DateTime, Utc};
 use crate::command::{Command, CommandBody, merge_patch};
 use crate::error::{ErrorCode, ValidationError};
 use crate::fire::Fire;
+use crate::id::SubscriberId;
 use crate::limits::{self, Limits};
 use crate::mark::Mark;
-use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus};
+use crate::timer::{
+    Attempt, AttemptOutcome, FanOut, HeldRetry, TimerRecord, TimerSpec, TimerStatus,
+};
 
 /// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
 /// (their reports are then ignored). Only a target that never answers and a schedule much
@@ -147,6 +150,7 @@ pub fn apply_with(
             next.next_fire_at = None;
             next.retries.clear();
             next.in_flight.clear();
+            next.fan_outs.clear();
             next.updated_at = now;
             changed(Outcome::of(next))
         }
@@ -200,6 +204,9 @@ fn define(
         triggered: 0,
         skipped: 0,
         expired: 0,
+        fan_outs: Vec::new(),
+        deliveries: 0,
+        delivery_failures: 0,
         created_at,
         updated_at: now,
     })
@@ -285,6 +292,8 @@ fn patched(
     next.last_command = seq;
     next.updated_at = now;
     next.retries.clear();
+    // A topic occurrence fired again is fanned out again, to the subscribers of the moment.
+    next.fan_outs.clear();
     let fires = next
         .in_flight
         .iter()
@@ -297,6 +306,8 @@ fn patched(
             due_at: accepted_at,
             occurrence_due_at: accepted_at,
             triggered: false,
+            subscriber: None,
+            fan_out: 0,
         })
         .collect();
     Ok(Outcome {
@@ -345,7 +356,7 @@ fn control(
             next.occurrence += 1;
             next.runs += 1;
             next.triggered += 1;
-            track(&mut next.in_flight, occurrence);
+            track(&mut next, occurrence);
             if next.status != TimerStatus::Paused {
                 next.status = TimerStatus::Running;
             }
@@ -358,6 +369,8 @@ fn control(
                 due_at: accepted_at,
                 occurrence_due_at: accepted_at,
                 triggered: true,
+                subscriber: None,
+                fan_out: 0,
             });
         }
     }
@@ -375,11 +388,20 @@ fn wire_name<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn track(in_flight: &mut Vec<u64>, occurrence: u64) {
-    in_flight.push(occurrence);
-    if in_flight.len() > MAX_IN_FLIGHT {
-        in_flight.remove(0);
+/// Adds `occurrence` to those in flight; past [`MAX_IN_FLIGHT`], the oldest is forgotten.
+fn track(record: &mut TimerRecord, occurrence: u64) {
+    record.in_flight.push(occurrence);
+    if record.in_flight.len() > MAX_IN_FLIGHT {
+        let oldest = record.in_flight.remove(0);
+        record.fan_outs.retain(|f| f.occurrence != oldest);
     }
+}
+
+/// Forgets `occurrence`: no longer in flight, no retry of it held, no fan-out of it pending.
+fn end_occurrence(record: &mut TimerRecord, occurrence: u64) {
+    record.in_flight.retain(|&o| o != occurrence);
+    record.retries.retain(|r| r.occurrence != occurrence);
+    record.fan_outs.retain(|f| f.occurrence != occurrence);
 }
 
 /// The status a live timer has given what it waits for: paused stays paused while anything
@@ -455,8 +477,7 @@ fn voided(record: &TimerRecord, attempt: &Attempt, now: DateTime<Utc>) -> Applie
         return Applied::Unchanged;
     }
     let mut next = record.clone();
-    next.in_flight.retain(|&o| o != attempt.occurrence);
-    next.retries.retain(|r| r.occurrence != attempt.occurrence);
+    end_occurrence(&mut next, attempt.occurrence);
     next.updated_at = now;
     next.status = settled(&next);
     Applied::Changed(Box::new(Outcome::of(next)))
@@ -488,11 +509,17 @@ fn report(
     } else {
         record
     };
-    if record.generation != attempt.generation
-        || !record.in_flight.contains(&attempt.occurrence)
-        || !attempt.outcome.is_final() && attempt.outcome != AttemptOutcome::Retrying
-    {
+    if record.generation != attempt.generation || !record.in_flight.contains(&attempt.occurrence) {
         return Applied::Unchanged;
+    }
+    if attempt.outcome == AttemptOutcome::FannedOut {
+        return fanned_out(record, attempt, now);
+    }
+    if !attempt.outcome.is_final() && attempt.outcome != AttemptOutcome::Retrying {
+        return Applied::Unchanged;
+    }
+    if let Some(subscriber) = &attempt.subscriber {
+        return delivered(record, attempt, subscriber, rearm, now);
     }
     if let Some(last) = &record.last_result
         && last.occurrence == attempt.occurrence
@@ -515,13 +542,13 @@ fn report(
                     attempt: attempt.attempt + 1,
                     at,
                     occurrence_due_at: attempt.occurrence_due_at.unwrap_or(attempt.due_at),
+                    subscriber: None,
                 });
                 next.retries.sort_by_key(|r| r.at);
             }
         }
         outcome => {
-            next.in_flight.retain(|&o| o != occurrence);
-            next.retries.retain(|r| r.occurrence != occurrence);
+            end_occurrence(&mut next, occurrence);
             match outcome {
                 AttemptOutcome::Succeeded => next.successes += 1,
                 AttemptOutcome::Failed => next.failures += 1,
@@ -539,6 +566,115 @@ fn report(
                     next.next_fire_at = None;
                 }
                 _ => {}
+            }
+        }
+    }
+    next.status = settled(&next);
+    Applied::Changed(Box::new(Outcome::of(next)))
+}
+
+/// Applies the report that a topic occurrence was fanned out to the subscribers it names
+/// (none: it is done, and succeeded).
+fn fanned_out(record: &TimerRecord, attempt: &Attempt, now: DateTime<Utc>) -> Applied {
+    let occurrence = attempt.occurrence;
+    if record.fan_outs.iter().any(|f| f.occurrence == occurrence) {
+        return Applied::Unchanged;
+    }
+    let mut next = record.clone();
+    next.attempts = attempt.attempt;
+    next.last_result = Some(attempt.clone());
+    next.updated_at = now;
+    let size = u32::try_from(attempt.subscribers.len()).unwrap_or(u32::MAX);
+    if size == 0 {
+        end_occurrence(&mut next, occurrence);
+        next.successes += 1;
+    } else {
+        next.fan_outs.push(FanOut {
+            occurrence,
+            subscribers: size,
+            done: Vec::new(),
+            failed: Vec::new(),
+        });
+    }
+    next.status = settled(&next);
+    Applied::Changed(Box::new(Outcome::of(next)))
+}
+
+/// Applies the report of one subscriber's delivery of a topic occurrence (it may come before
+/// the fan-out's own report). The occurrence ends when every subscriber's delivery has: it
+/// succeeded if none failed.
+fn delivered(
+    record: &TimerRecord,
+    attempt: &Attempt,
+    subscriber: &SubscriberId,
+    rearm: bool,
+    now: DateTime<Utc>,
+) -> Applied {
+    let occurrence = attempt.occurrence;
+    let mut next = record.clone();
+    let i = match next
+        .fan_outs
+        .iter()
+        .position(|f| f.occurrence == occurrence)
+    {
+        Some(i) => i,
+        None if attempt.fan_out > 0 => {
+            next.fan_outs.push(FanOut {
+                occurrence,
+                subscribers: attempt.fan_out,
+                done: Vec::new(),
+                failed: Vec::new(),
+            });
+            next.fan_outs.len() - 1
+        }
+        None => return Applied::Unchanged,
+    };
+    if next.fan_outs[i].done.contains(subscriber) {
+        return Applied::Unchanged;
+    }
+    next.attempts = attempt.attempt;
+    next.last_result = Some(attempt.clone());
+    next.updated_at = now;
+    if attempt.outcome == AttemptOutcome::Retrying {
+        if rearm && let Some(at) = attempt.next_at.and_then(limits::bounded) {
+            let retry = HeldRetry {
+                occurrence,
+                attempt: attempt.attempt + 1,
+                at,
+                occurrence_due_at: attempt.occurrence_due_at.unwrap_or(attempt.due_at),
+                subscriber: Some(subscriber.clone()),
+            };
+            if next.retries.contains(&retry) {
+                return Applied::Unchanged;
+            }
+            next.retries.push(retry);
+            next.retries.sort_by_key(|r| r.at);
+        }
+    } else {
+        next.retries
+            .retain(|r| r.occurrence != occurrence || r.subscriber.as_ref() != Some(subscriber));
+        let fan_out = &mut next.fan_outs[i];
+        fan_out.done.push(subscriber.clone());
+        // A subscriber removed before its delivery ends is skipped: neither success nor
+        // failure.
+        if attempt.outcome != AttemptOutcome::Skipped {
+            next.deliveries += 1;
+        }
+        if matches!(
+            attempt.outcome,
+            AttemptOutcome::Failed | AttemptOutcome::Expired
+        ) {
+            fan_out.failed.push(subscriber.clone());
+            next.delivery_failures += 1;
+        }
+        let fan_out = &next.fan_outs[i];
+        if fan_out.done.len() >= fan_out.subscribers as usize {
+            let failed = !fan_out.failed.is_empty();
+            end_occurrence(&mut next, occurrence);
+            if failed {
+                next.failures += 1;
+            } else {
+                next.successes += 1;
             }
         }
     }

@@ -32,11 +32,17 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "connection",
 ];
 
-/// Where a timer's call goes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// Where a timer's call goes: exactly one of an HTTP request, a NATS message, or every
+/// subscriber of a topic.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    pub http: HttpTarget,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<NatsTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<TopicTarget>,
 }
 
 /// An HTTP request made at every attempt.
@@ -69,6 +75,90 @@ pub struct HttpTarget {
     pub answer: AnswerUse,
 }
 
+/// A message published on a NATS subject at every attempt. On a subject a JetStream stream
+/// captures, it is published with the delivery id as `Nats-Msg-Id` (the stream stores a
+/// retried delivery once) and the stream's acknowledgement is the success; on any other
+/// subject it is published plainly, and the success is the server having taken it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatsTarget {
+    /// A subject without wildcards (`orders.reminders`); not one of the system's (`$…`).
+    #[schema(example = "billing.invoices.due")]
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body, sent with `Content-Type: application/json` unless `content_type` says
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// A raw body, base64-encoded (standard alphabet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// Every subscriber of a topic of the timer's namespace, each getting a delivery of its own:
+/// the body, content type and headers given here, to its own URL or subject. `"topic":
+/// "<name>"` is short for `{"name": "<name>"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TopicTarget {
+    #[schema(example = "orders")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for TopicTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            name: String,
+            #[serde(default)]
+            headers: BTreeMap<String, String>,
+            #[serde(default)]
+            body: Option<serde_json::Value>,
+            #[serde(default)]
+            body_base64: Option<String>,
+            #[serde(default)]
+            content_type: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Name(String),
+            Full(Full),
+        }
+        let full = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(name) => Given::Name(name),
+            other => Given::Full(Full::deserialize(other).map_err(serde::de::Error::custom)?),
+        };
+        Ok(match full {
+            Given::Name(name) => TopicTarget {
+                name,
+                headers: BTreeMap::new(),
+                body: None,
+                body_base64: None,
+                content_type: None,
+            },
+            Given::Full(f) => TopicTarget {
+                name: f.name,
+                headers: f.headers,
+                body: f.body,
+                body_base64: f.body_base64,
+                content_type: f.content_type,
+            },
+        })
+    }
+}
+
 /// How much of a successful (2xx) answer the timer listens to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +185,103 @@ fn default_method() -> String {
 /// Methods a target may use.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+/// Longest NATS subject a target may name.
+pub const MAX_SUBJECT_LEN: usize = 256;
+
+/// The bytes and content type of a body given as JSON or as base64, if one is.
+fn body_bytes(
+    json: Option<&serde_json::Value>,
+    base64: Option<&str>,
+    content_type: Option<&str>,
+) -> Option<(Vec<u8>, String)> {
+    if let Some(json) = json {
+        let ct = content_type.unwrap_or("application/json").to_owned();
+        return Some((serde_json::to_vec(json).unwrap_or_default(), ct));
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(base64?)
+        .ok()?;
+    let ct = content_type
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    Some((raw, ct))
+}
+
+/// Checks a body given as JSON or base64 and its content type.
+fn check_body(
+    json: Option<&serde_json::Value>,
+    base64: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<(), ValidationError> {
+    if let Some(ct) = content_type
+        && http::HeaderValue::from_str(ct).is_err()
+    {
+        return Err(ValidationError::invalid(
+            "content_type",
+            "not a valid content type",
+        ));
+    }
+    match (json, base64) {
+        (Some(_), Some(_)) => Err(ValidationError::invalid(
+            "body_base64",
+            "give either body or body_base64, not both",
+        )),
+        (Some(json), None) => {
+            let size = serde_json::to_vec(json)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_BODY_BYTES {
+                return Err(ValidationError::invalid(
+                    "body",
+                    format!("body is {size} bytes; the limit is {MAX_BODY_BYTES}"),
+                ));
+            }
+            Ok(())
+        }
+        (None, Some(b64)) => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| {
+                    ValidationError::invalid("body_base64", format!("not valid base64: {e}"))
+                })?;
+            if raw.len() > MAX_BODY_BYTES {
+                return Err(ValidationError::invalid(
+                    "body_base64",
+                    format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", raw.len()),
+                ));
+            }
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// Checks headers to send (HTTP headers, or a NATS message's, which follow the same rules).
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), ValidationError> {
+    if headers.len() > MAX_HEADERS {
+        return Err(ValidationError::invalid(
+            "headers",
+            format!("at most {MAX_HEADERS} headers"),
+        ));
+    }
+    for (name, value) in headers {
+        let field = format!("headers.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ValidationError::invalid(field, "not a valid header name"));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(ValidationError::invalid(
+                field,
+                "this header is set by ontime and cannot be overridden",
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(ValidationError::invalid(field, "not a valid header value"));
+        }
+    }
+    Ok(())
+}
+
 impl HttpTarget {
     /// The per-attempt timeout in force.
     pub fn timeout(&self) -> Duration {
@@ -105,21 +292,16 @@ impl HttpTarget {
 
     /// The body bytes and content type to send, if any.
     pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
-        if let Some(json) = &self.body {
-            let ct = self
-                .content_type
-                .clone()
-                .unwrap_or_else(|| "application/json".into());
-            return Some((serde_json::to_vec(json).unwrap_or_default(), ct));
-        }
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(self.body_base64.as_deref()?)
-            .ok()?;
-        let ct = self
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "application/octet-stream".into());
-        Some((raw, ct))
+        body_bytes(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )
+    }
+
+    /// Whether a body (or its content type) is given.
+    fn has_body(&self) -> bool {
+        self.body.is_some() || self.body_base64.is_some() || self.content_type.is_some()
     }
 
     /// Checks every field; the error names the field relative to this target (`url`, `headers.X`…).
@@ -146,68 +328,12 @@ impl HttpTarget {
                 format!("method must be one of {}", METHODS.join(", ")),
             ));
         }
-        if self.headers.len() > MAX_HEADERS {
-            return Err(ValidationError::invalid(
-                "headers",
-                format!("at most {MAX_HEADERS} headers"),
-            ));
-        }
-        for (name, value) in &self.headers {
-            let field = format!("headers.{name}");
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ValidationError::invalid(field, "not a valid header name"));
-            }
-            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(ValidationError::invalid(
-                    field,
-                    "this header is set by ontime and cannot be overridden",
-                ));
-            }
-            if http::HeaderValue::from_str(value).is_err() {
-                return Err(ValidationError::invalid(field, "not a valid header value"));
-            }
-        }
-        if let Some(ct) = &self.content_type
-            && http::HeaderValue::from_str(ct).is_err()
-        {
-            return Err(ValidationError::invalid(
-                "content_type",
-                "not a valid content type",
-            ));
-        }
-        match (&self.body, &self.body_base64) {
-            (Some(_), Some(_)) => {
-                return Err(ValidationError::invalid(
-                    "body_base64",
-                    "give either body or body_base64, not both",
-                ));
-            }
-            (Some(json), None) => {
-                let size = serde_json::to_vec(json)
-                    .map(|v| v.len())
-                    .unwrap_or(usize::MAX);
-                if size > MAX_BODY_BYTES {
-                    return Err(ValidationError::invalid(
-                        "body",
-                        format!("body is {size} bytes; the limit is {MAX_BODY_BYTES}"),
-                    ));
-                }
-            }
-            (None, Some(b64)) => {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| {
-                        ValidationError::invalid("body_base64", format!("not valid base64: {e}"))
-                    })?;
-                if raw.len() > MAX_BODY_BYTES {
-                    return Err(ValidationError::invalid(
-                        "body_base64",
-                        format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", raw.len()),
-                    ));
-                }
-            }
-            (None, None) => {}
-        }
+        check_headers(&self.headers)?;
+        check_body(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )?;
         if let Some(t) = self.timeout
             && (t.get().is_zero() || t.get() > MAX_TIMEOUT)
         {
@@ -220,16 +346,193 @@ impl HttpTarget {
     }
 }
 
+impl NatsTarget {
+    /// The body bytes and content type to send, if any.
+    pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
+        body_bytes(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )
+    }
+
+    fn has_body(&self) -> bool {
+        self.body.is_some() || self.body_base64.is_some() || self.content_type.is_some()
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        check_subject(&self.subject)?;
+        check_headers(&self.headers)?;
+        check_body(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )
+    }
+}
+
+/// A subject a message may be published on: tokens of printable characters without
+/// wildcards, not a system subject (`$JS…`, `$KV…`, `$SYS…`).
+fn check_subject(subject: &str) -> Result<(), ValidationError> {
+    let bad = |why: &str| Err(ValidationError::invalid("subject", why.to_owned()));
+    if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
+        return bad(&format!("subject is 1 to {MAX_SUBJECT_LEN} bytes"));
+    }
+    if subject.starts_with('$') {
+        return bad("subject must not be a system subject ($…)");
+    }
+    for token in subject.split('.') {
+        if token.is_empty() {
+            return bad("subject has an empty token (a leading, trailing or double dot)");
+        }
+        if token == "*" || token == ">" {
+            return bad("subject must not contain wildcards (* or >)");
+        }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("subject must not contain whitespace or control characters");
+        }
+    }
+    Ok(())
+}
+
+impl TopicTarget {
+    /// The body bytes and content type every subscriber gets, if any.
+    pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
+        body_bytes(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        crate::id::TopicName::parse(&self.name)
+            .map_err(|e| ValidationError::invalid("name", e.message))?;
+        check_headers(&self.headers)?;
+        check_body(
+            self.body.as_ref(),
+            self.body_base64.as_deref(),
+            self.content_type.as_deref(),
+        )
+    }
+}
+
 impl Target {
+    /// An HTTP target.
+    pub fn http(http: HttpTarget) -> Self {
+        Self {
+            http: Some(http),
+            ..Self::default()
+        }
+    }
+
+    /// Checks that exactly one kind is given, and that kind.
     pub fn validate(&mut self) -> Result<(), ValidationError> {
-        self.http.validate().map_err(|e| e.within("http"))
+        let kinds = usize::from(self.http.is_some())
+            + usize::from(self.nats.is_some())
+            + usize::from(self.topic.is_some());
+        if kinds != 1 {
+            return Err(ValidationError::invalid(
+                "",
+                "give exactly one target: http, nats or topic",
+            ));
+        }
+        if let Some(http) = &mut self.http {
+            http.validate().map_err(|e| e.within("http"))?;
+        }
+        if let Some(nats) = &self.nats {
+            nats.validate().map_err(|e| e.within("nats"))?;
+        }
+        if let Some(topic) = &self.topic {
+            topic.validate().map_err(|e| e.within("topic"))?;
+        }
+        Ok(())
     }
 
     /// The target as the API shows it: credentials in the URL redacted (see [`redact_url`]).
     /// The stored target, which the worker calls, keeps them.
     pub fn redacted(&self) -> Target {
         let mut shown = self.clone();
-        shown.http.url = redact_url(&self.http.url);
+        if let Some(http) = &mut shown.http {
+            http.url = redact_url(&http.url);
+        }
+        shown
+    }
+}
+
+/// Where a subscriber's deliveries go: exactly one of an HTTP request or a NATS message,
+/// without a body (every subscriber gets the body of the timer that fires the topic).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<NatsTarget>,
+}
+
+impl SubscriberTarget {
+    pub fn validate(&mut self) -> Result<(), ValidationError> {
+        if usize::from(self.http.is_some()) + usize::from(self.nats.is_some()) != 1 {
+            return Err(ValidationError::invalid(
+                "",
+                "give exactly one target: http or nats",
+            ));
+        }
+        if let Some(http) = &mut self.http {
+            if http.has_body() {
+                return Err(ValidationError::invalid(
+                    "http.body",
+                    "a subscriber has no body of its own: it gets the body of the timer that fires its topic",
+                ));
+            }
+            http.validate().map_err(|e| e.within("http"))?;
+        }
+        if let Some(nats) = &self.nats {
+            if nats.has_body() {
+                return Err(ValidationError::invalid(
+                    "nats.body",
+                    "a subscriber has no body of its own: it gets the body of the timer that fires its topic",
+                ));
+            }
+            nats.validate().map_err(|e| e.within("nats"))?;
+        }
+        Ok(())
+    }
+
+    /// The target one delivery of `topic` calls: this subscriber's, with the topic
+    /// target's body, content type and headers (the subscriber's own headers win).
+    pub fn delivering(&self, topic: &TopicTarget) -> Target {
+        let mut headers = topic.headers.clone();
+        let mut target = Target::default();
+        if let Some(http) = &self.http {
+            headers.extend(http.headers.clone());
+            target.http = Some(HttpTarget {
+                headers,
+                body: topic.body.clone(),
+                body_base64: topic.body_base64.clone(),
+                content_type: topic.content_type.clone(),
+                ..http.clone()
+            });
+        } else if let Some(nats) = &self.nats {
+            headers.extend(nats.headers.clone());
+            target.nats = Some(NatsTarget {
+                headers,
+                body: topic.body.clone(),
+                body_base64: topic.body_base64.clone(),
+                content_type: topic.content_type.clone(),
+                ..nats.clone()
+            });
+        }
+        target
+    }
+
+    /// The target as the API shows it, credentials redacted.
+    pub fn redacted(&self) -> SubscriberTarget {
+        let mut shown = self.clone();
+        if let Some(http) = &mut shown.http {
+            http.url = redact_url(&http.url);
+        }
         shown
     }
 }
@@ -277,9 +580,10 @@ mod tests {
         assert_eq!(redact_url("https://x.test/a"), "https://x.test/a");
         assert_eq!(redact_url("not a url"), "not a url");
         let t = target(serde_json::json!({"http": {"url": "https://u:p@x.test/h"}})).unwrap();
-        assert_eq!(t.redacted().http.url, "https://u:***@x.test/h");
+        assert_eq!(t.redacted().http.unwrap().url, "https://u:***@x.test/h");
         assert_eq!(
-            t.http.url, "https://u:p@x.test/h",
+            t.http.as_ref().unwrap().url,
+            "https://u:p@x.test/h",
             "the stored target keeps them"
         );
     }
@@ -288,11 +592,11 @@ mod tests {
     fn defaults_and_normalisation() {
         let t = target(serde_json::json!({"http": {"url": "http://x.test/a", "method": "put"}}))
             .unwrap();
-        assert_eq!(t.http.method, "PUT");
-        assert_eq!(t.http.timeout(), DEFAULT_TIMEOUT);
+        assert_eq!(t.http.as_ref().unwrap().method, "PUT");
+        assert_eq!(t.http.as_ref().unwrap().timeout(), DEFAULT_TIMEOUT);
         let t = target(serde_json::json!({"http": {"url": "https://x.test"}})).unwrap();
-        assert_eq!(t.http.method, "POST");
-        assert!(t.http.body_bytes().is_none());
+        assert_eq!(t.http.as_ref().unwrap().method, "POST");
+        assert!(t.http.as_ref().unwrap().body_bytes().is_none());
     }
 
     #[test]
@@ -300,12 +604,12 @@ mod tests {
         let t = target(serde_json::json!({"http": {"url": "http://x.test", "body": {"a": 1}}}))
             .unwrap();
         assert_eq!(
-            t.http.body_bytes().unwrap(),
+            t.http.as_ref().unwrap().body_bytes().unwrap(),
             (br#"{"a":1}"#.to_vec(), "application/json".to_owned())
         );
         let t = target(serde_json::json!({"http": {"url": "http://x.test", "body_base64": "aGk=", "content_type": "text/plain"}})).unwrap();
         assert_eq!(
-            t.http.body_bytes().unwrap(),
+            t.http.as_ref().unwrap().body_bytes().unwrap(),
             (b"hi".to_vec(), "text/plain".to_owned())
         );
     }

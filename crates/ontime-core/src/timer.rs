@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ValidationError;
-use crate::id::{Namespace, TimerId, TimerKey};
+use crate::id::{Namespace, SubscriberId, TimerId, TimerKey};
 use crate::limits::Limits;
 use crate::metadata::{self, Metadata};
 use crate::retry::RetryPolicy;
@@ -98,12 +98,15 @@ pub enum AttemptOutcome {
     Expired,
     /// The callback answered `{"code": 400}`: the timer stops (CronHubot's contract).
     Stopped,
+    /// A topic's occurrence was handed to its subscribers (`subscribers`), each delivered on
+    /// its own; the occurrence ends when every delivery has.
+    FannedOut,
 }
 
 impl AttemptOutcome {
-    /// Whether this outcome ends its occurrence.
+    /// Whether this outcome ends its occurrence (or, with a subscriber, that delivery).
     pub fn is_final(self) -> bool {
-        !matches!(self, Self::Retrying | Self::Superseded)
+        !matches!(self, Self::Retrying | Self::Superseded | Self::FannedOut)
     }
 }
 
@@ -134,6 +137,21 @@ pub struct Attempt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_at: Option<DateTime<Utc>>,
+    /// The subscriber this attempt delivered to (a topic timer's delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub subscriber: Option<SubscriberId>,
+    /// The subscribers the occurrence was fanned out to (outcome `fanned_out`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub subscribers: Vec<SubscriberId>,
+    /// How many subscribers the occurrence was fanned out to (a delivery's report).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fan_out: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A retry the scheduler holds for a worker (a backoff too long to keep the message).
@@ -144,6 +162,24 @@ pub struct HeldRetry {
     pub at: DateTime<Utc>,
     /// `max_duration` counts from here.
     pub occurrence_due_at: DateTime<Utc>,
+    /// The subscriber whose delivery is retried (topic timers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<SubscriberId>,
+}
+
+/// A topic occurrence in flight: how many subscribers it was fanned out to, those whose
+/// delivery ended, and of those the ones that failed. Reports are applied in any order, so
+/// whichever comes first (the fan-out's or a delivery's) opens it; each carries the size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FanOut {
+    pub occurrence: u64,
+    pub subscribers: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub done: Vec<SubscriberId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub failed: Vec<SubscriberId>,
 }
 
 /// The stored state of a timer: the value of its KV entry. The scheduler is its only writer.
@@ -175,6 +211,9 @@ pub struct TimerRecord {
     /// Occurrences fired and not finished yet (being called or retried), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_flight: Vec<u64>,
+    /// Of those, the topic occurrences that were fanned out to their subscribers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fan_outs: Vec<FanOut>,
     /// Attempts made in the occurrence last reported.
     pub attempts: u32,
     pub last_result: Option<Attempt>,
@@ -189,6 +228,11 @@ pub struct TimerRecord {
     pub skipped: u64,
     #[serde(default)]
     pub expired: u64,
+    /// Subscriber deliveries ended, and of those the failed ones (topic timers).
+    #[serde(default)]
+    pub deliveries: u64,
+    #[serde(default)]
+    pub delivery_failures: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -259,6 +303,9 @@ impl TimerRecord {
             triggered: self.triggered,
             skipped: self.skipped,
             expired: self.expired,
+            fan_outs: self.fan_outs.clone(),
+            deliveries: self.deliveries,
+            delivery_failures: self.delivery_failures,
             created_at: self.created_at,
             updated_at: self.updated_at,
             revision,
@@ -309,6 +356,15 @@ pub struct TimerView {
     pub skipped: u64,
     /// Occurrences not called because they would have been later than `max_lateness`.
     pub expired: u64,
+    /// A topic timer's occurrences in flight: the subscribers each still waits for, and
+    /// those whose delivery failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fan_outs: Vec<FanOut>,
+    /// Subscriber deliveries ended (a topic timer's), and of those the failed ones.
+    #[serde(default)]
+    pub deliveries: u64,
+    #[serde(default)]
+    pub delivery_failures: u64,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     #[schema(value_type = String, format = DateTime)]

@@ -110,6 +110,8 @@ pub fn allowed_methods(path: &str) -> &'static str {
         ["v1", "namespaces", _, "timers"] => "GET, HEAD, POST",
         ["v1", "namespaces", _, "timers", id] if id.contains(':') => "POST",
         ["v1", "namespaces", _, "timers", _] => "GET, HEAD, PUT, PATCH, DELETE",
+        ["v1", "namespaces", _, "topics", _] => "GET, HEAD, PUT, DELETE",
+        ["v1", "namespaces", _, "topics", _, "subscribers", _] => "GET, HEAD, PUT, DELETE",
         _ => READ,
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use bytes::Bytes;
-use ontime_core::{ErrorCode, Namespace, TimerId, TimerKey};
+use ontime_core::{ErrorCode, Namespace, SubscriberId, TimerId, TimerKey, TopicName};
 
 use crate::error::ApiError;
 
@@ -20,6 +20,12 @@ pub struct NsPath(pub Namespace);
 
 /// The `{ns}` and `{id}` of the path, validated.
 pub struct TimerPath(pub TimerKey);
+
+/// The `{ns}` and `{topic}` of the path, validated.
+pub struct TopicPath(pub Namespace, pub TopicName);
+
+/// The `{ns}`, `{topic}` and `{sub}` of the path, validated.
+pub struct SubscriberPath(pub Namespace, pub TopicName, pub SubscriberId);
 
 /// The `{ns}` of the path, validated, and the `{id}` segment as sent: it may carry an
 /// action (`{id}:pause`), so it is split before the id is validated.
@@ -80,6 +86,31 @@ impl<S: Send + Sync> FromRequestParts<S> for TimerPath {
         let namespace = Namespace::parse(param(&params, "ns")?)?;
         let id = TimerId::parse(param(&params, "id")?)?;
         Ok(Self(TimerKey::new(namespace, id)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TopicPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = params(parts, state).await?;
+        Ok(Self(
+            Namespace::parse(param(&params, "ns")?)?,
+            TopicName::parse(param(&params, "topic")?)?,
+        ))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SubscriberPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = params(parts, state).await?;
+        Ok(Self(
+            Namespace::parse(param(&params, "ns")?)?,
+            TopicName::parse(param(&params, "topic")?)?,
+            SubscriberId::parse(param(&params, "sub")?)?,
+        ))
     }
 }
 

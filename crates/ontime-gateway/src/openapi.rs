@@ -16,7 +16,7 @@ use crate::config::GatewayConfig;
 use crate::responses::{
     Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
 };
-use crate::routes::{batch, control, executions, health, preview, timers};
+use crate::routes::{batch, control, executions, health, preview, timers, topics};
 
 /// The generated part of the document; [`document`] is what is served.
 #[derive(OpenApi)]
@@ -35,6 +35,14 @@ use crate::routes::{batch, control, executions, health, preview, timers};
         batch::create_batch,
         preview::preview,
         executions::list_executions,
+        topics::put_topic,
+        topics::get_topic,
+        topics::delete_topic,
+        topics::list_topics,
+        topics::put_subscriber,
+        topics::get_subscriber,
+        topics::delete_subscriber,
+        topics::list_subscribers,
         health::health,
         health::ready,
         openapi_json,
@@ -44,6 +52,13 @@ use crate::routes::{batch, control, executions, health, preview, timers};
         ontime_core::timer::TimerStatus,
         ontime_core::timer::Attempt,
         ontime_core::timer::AttemptOutcome,
+        ontime_core::timer::FanOut,
+        ontime_core::topic::Topic,
+        ontime_core::topic::TopicSpec,
+        ontime_core::topic::Subscriber,
+        ontime_core::topic::SubscriberSpec,
+        topics::TopicPage,
+        topics::SubscriberPage,
         ontime_core::schedule::Misfire,
         ontime_core::schedule::Overlap,
         preview::Preview,
@@ -60,6 +75,7 @@ use crate::routes::{batch, control, executions, health, preview, timers};
     tags(
         (name = "timers", description = "Create, read, change, pause, trigger and cancel timers"),
         (name = "schedules", description = "Check a schedule before using it"),
+        (name = "topics", description = "Topics and their subscribers: a timer whose target is a topic delivers each occurrence to every subscriber"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]
@@ -190,6 +206,23 @@ mod tests {
         ("post", "/v1/namespaces/{ns}/timers/{id}:resume"),
         ("post", "/v1/namespaces/{ns}/timers/{id}:trigger"),
         ("get", "/v1/schedules:preview"),
+        ("put", "/v1/namespaces/{ns}/topics/{topic}"),
+        ("get", "/v1/namespaces/{ns}/topics/{topic}"),
+        ("delete", "/v1/namespaces/{ns}/topics/{topic}"),
+        ("get", "/v1/namespaces/{ns}/topics"),
+        (
+            "put",
+            "/v1/namespaces/{ns}/topics/{topic}/subscribers/{sub}",
+        ),
+        (
+            "get",
+            "/v1/namespaces/{ns}/topics/{topic}/subscribers/{sub}",
+        ),
+        (
+            "delete",
+            "/v1/namespaces/{ns}/topics/{topic}/subscribers/{sub}",
+        ),
+        ("get", "/v1/namespaces/{ns}/topics/{topic}/subscribers"),
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/openapi.json"),

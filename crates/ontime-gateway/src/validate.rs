@@ -129,17 +129,27 @@ pub fn patch(bytes: &[u8], limits: &Limits) -> Result<Value, ValidationError> {
                         "target must be an object (it is merged into the current one)",
                     ));
                 };
-                if let Some(other) = target.keys().find(|k| *k != "http") {
-                    return Err(ValidationError::invalid(
-                        format!("target.{other}"),
-                        format!("unknown field `{other}`"),
-                    ));
-                }
-                if target.get("http").is_some_and(|http| !http.is_object()) {
-                    return Err(ValidationError::invalid(
-                        "target.http",
-                        "target.http must be an object (it is merged into the current one)",
-                    ));
+                for (kind, given) in target {
+                    let fits = match kind.as_str() {
+                        "http" | "nats" => given.is_object() || given.is_null(),
+                        // A topic may be named alone (`"topic": "orders"`).
+                        "topic" => given.is_object() || given.is_string() || given.is_null(),
+                        other => {
+                            return Err(ValidationError::invalid(
+                                format!("target.{other}"),
+                                format!("unknown field `{other}`; a target is http, nats or topic"),
+                            ));
+                        }
+                    };
+                    if !fits {
+                        return Err(ValidationError::invalid(
+                            format!("target.{kind}"),
+                            format!(
+                                "target.{kind} must be an object (it is merged into the current \
+                                 one), or null to remove it"
+                            ),
+                        ));
+                    }
                 }
             }
             "metadata" => check_metadata_patch(value)?,

@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod counters;
 pub mod dead;
+pub mod fires;
 pub mod headers;
 pub mod idempotency;
 pub mod log;
@@ -13,6 +14,7 @@ pub mod marks;
 pub mod names;
 pub mod pull;
 pub mod store;
+pub mod topics;
 pub mod topology;
 
 pub use connect::connect;
@@ -22,6 +24,7 @@ pub use idempotency::IdempotencyStore;
 pub use marks::MarkStore;
 pub use names::Names;
 pub use store::TimerStore;
+pub use topics::TopicStore;
 pub use topology::{Topology, TopologyConfig};
 
 /// Errors of the NATS adapter.

@@ -78,6 +78,15 @@ impl Names {
         format!("{}_COUNTERS", self.upper())
     }
 
+    /// Topics and their subscribers (see [`crate::topics`]), one entry per topic.
+    pub fn topics_bucket(&self) -> String {
+        format!("{}_TOPICS", self.upper())
+    }
+    /// The subscribers each topic occurrence was fanned out to, kept a day.
+    pub fn fan_outs_bucket(&self) -> String {
+        format!("{}_FANOUTS", self.upper())
+    }
+
     /// Messages no handler could settle (see [`crate::dead`]), kept `dead_retention`.
     pub fn dead_stream(&self) -> String {
         format!("{}_DEAD", self.upper())

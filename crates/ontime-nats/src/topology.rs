@@ -12,6 +12,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
+use crate::topics::TopicStore;
 
 /// The knobs of the topology. Defaults suit one node; a cluster sets `replicas: 3`.
 #[derive(Debug, Clone)]
@@ -78,6 +79,7 @@ pub struct Topology {
     pub idempotency: IdempotencyStore,
     pub dead: DeadLetters,
     pub counters: Counters,
+    pub topics: TopicStore,
 }
 
 impl Topology {
@@ -183,6 +185,17 @@ impl Topology {
             .create_or_update_key_value(bucket(n.counters_bucket()))
             .await
             .map_err(NatsError::nats)?;
+        let topics = js
+            .create_or_update_key_value(bucket(n.topics_bucket()))
+            .await
+            .map_err(NatsError::nats)?;
+        let fan_outs = js
+            .create_or_update_key_value(kv::Config {
+                max_age: crate::topics::FAN_OUT_TTL,
+                ..bucket(n.fan_outs_bucket())
+            })
+            .await
+            .map_err(NatsError::nats)?;
 
         let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| {
             consumer::pull::Config {
@@ -257,6 +270,7 @@ impl Topology {
         let idempotency = IdempotencyStore::new(idempotency);
         let dead = DeadLetters::new(js.clone(), n.clone());
         let counters = Counters::new(js.clone(), counters, n.clone(), config.replicas);
+        let topics = TopicStore::new(js.clone(), topics, fan_outs, n.clone(), config.replicas);
         Ok(Self {
             config,
             client,
@@ -266,6 +280,7 @@ impl Topology {
             idempotency,
             dead,
             counters,
+            topics,
         })
     }
 

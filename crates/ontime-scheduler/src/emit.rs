@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use async_nats::jetstream::context::PublishAckFuture;
-use bytes::Bytes;
 use ontime_core::fire::Fire;
 use ontime_core::timer::{Attempt, TimerRecord};
-use ontime_nats::{NatsError, headers};
+use ontime_nats::NatsError;
 
 use crate::Ctx;
 
@@ -32,15 +31,7 @@ pub async fn publish_fires(ctx: &Ctx, fires: &[Fire]) -> Result<Vec<Sent>, NatsE
 }
 
 async fn publish(ctx: &Ctx, fire: &Fire) -> Result<PublishAckFuture, NatsError> {
-    let mut hdrs = async_nats::HeaderMap::new();
-    hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
-    let body =
-        Bytes::from(serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-    ctx.topology
-        .js
-        .publish_with_headers(ctx.topology.names().fire_subject(&fire.key()), hdrs, body)
-        .await
-        .map_err(NatsError::nats)
+    ontime_nats::fires::publish(&ctx.topology.js, ctx.topology.names(), fire).await
 }
 
 /// How often a fire answered "duplicate message id is in process" is published again.

@@ -77,6 +77,9 @@ async fn report_success(t: &Topology, fire: &Fire) {
         error: None,
         outcome: AttemptOutcome::Succeeded,
         next_at: None,
+        subscriber: None,
+        subscribers: Vec::new(),
+        fan_out: 0,
     };
     ontime_nats::log::report(&t.js, t.names(), &attempt, &fire.key(), false)
         .await

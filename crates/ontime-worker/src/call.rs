@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, parse_retry_after};
-use ontime_core::target::{AnswerUse, HttpTarget};
+use ontime_core::target::{AnswerUse, HttpTarget, NatsTarget};
 
 /// How much of an answer's body is read for the callback contract.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -94,6 +94,94 @@ pub async fn make(
     }
     result.latency = clock.elapsed();
     result
+}
+
+/// How long a publish to a NATS subject may take, its stream's acknowledgement included.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Publishes attempt `attempt` of `fire` on `target`'s subject. On a subject a stream
+/// captures, the message carries the delivery id as `Nats-Msg-Id` (the stream stores a
+/// retried delivery once) and the stream's acknowledgement is the success; on any other,
+/// it is published plainly and the success is the server having taken it (subscribers
+/// connected at that instant get it; nobody else ever will).
+pub async fn publish(
+    js: &async_nats::jetstream::Context,
+    target: &NatsTarget,
+    fire: &Fire,
+    attempt: u32,
+    started_at: DateTime<Utc>,
+) -> CallResult {
+    let clock = Instant::now();
+    let mut headers = async_nats::HeaderMap::new();
+    for (name, value) in &target.headers {
+        headers.insert(name.as_str(), value.as_str());
+    }
+    let delivery_id = fire.delivery_id();
+    headers.insert("webhook-id", delivery_id.as_str());
+    headers.insert(
+        "webhook-timestamp",
+        started_at.timestamp().to_string().as_str(),
+    );
+    headers.insert("ontime-attempt", attempt.to_string().as_str());
+    let payload = match target.body_bytes() {
+        Some((body, content_type)) => {
+            headers.insert("Content-Type", content_type.as_str());
+            bytes::Bytes::from(body)
+        }
+        None => bytes::Bytes::new(),
+    };
+    let outcome = tokio::time::timeout(PUBLISH_TIMEOUT, async {
+        let in_a_stream = match js.stream_by_subject(target.subject.as_str()).await {
+            Ok(_) => true,
+            Err(e)
+                if e.kind()
+                    == async_nats::jetstream::context::GetStreamByNameErrorKind::NotFound =>
+            {
+                false
+            }
+            Err(e) => return Err(format!("finding the subject's stream failed: {e}")),
+        };
+        if in_a_stream {
+            headers.insert("Nats-Msg-Id", delivery_id.as_str());
+            let ack = js
+                .publish_with_headers(target.subject.clone(), headers, payload)
+                .await
+                .map_err(|e| format!("publishing failed: {e}"))?;
+            ack.await
+                .map_err(|e| format!("the stream did not store it: {e}"))?;
+        } else {
+            let client = js.client();
+            client
+                .publish_with_headers(target.subject.clone(), headers, payload)
+                .await
+                .map_err(|e| format!("publishing failed: {e}"))?;
+            client
+                .flush()
+                .await
+                .map_err(|e| format!("publishing failed: {e}"))?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(format!(
+            "publishing took more than {}s",
+            PUBLISH_TIMEOUT.as_secs()
+        ))
+    });
+    CallResult {
+        status_code: None,
+        class: if outcome.is_ok() {
+            AttemptClass::Success
+        } else {
+            AttemptClass::Retryable
+        },
+        error: outcome.err(),
+        retry_after: None,
+        reschedule_at: None,
+        stop: None,
+        latency: clock.elapsed(),
+    }
 }
 
 /// What a 2xx answer's body asks for: the durable-timer contract (`ok`, `nextExecuteAt`) and

@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
+use ontime_core::TimerKey;
 use ontime_core::fire::Fire;
+use ontime_core::id::{SubscriberId, TopicName};
+use ontime_core::retry::RetryPolicy;
 use ontime_core::retry::{AttemptClass, RetryDecision};
 use ontime_core::state;
-use ontime_core::target::HttpTarget;
+use ontime_core::target::{AnswerUse, HttpTarget, Target, TopicTarget};
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
 use ontime_core::timing;
 
@@ -141,6 +144,9 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         error: None,
         outcome: AttemptOutcome::Superseded,
         next_at: None,
+        subscriber: fire.subscriber.clone(),
+        subscribers: Vec::new(),
+        fan_out: fire.fan_out,
     };
     // The record and the mark are the truth: a timer changed or deleted after this fire was
     // emitted is not called with its old definition.
@@ -169,21 +175,41 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "Expired").increment(1);
         return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
     }
-    let target = as_called(&record.spec.target.http);
+    // A topic's occurrence is handed to its subscribers, each delivered by a fire of its own;
+    // a subscriber's delivery goes to its own target with the timer's body.
+    let (target, policy) = match (&record.spec.target.topic, &fire.subscriber) {
+        (Some(topic), None) => return fan_out(ctx, &fire, &key, topic, attempt, acker).await,
+        (Some(topic), Some(subscriber)) => {
+            match subscriber_target(ctx, &key, topic, subscriber).await {
+                Ok(Some((target, retry))) => {
+                    (Cow::Owned(target), retry.unwrap_or(record.spec.retry))
+                }
+                Ok(None) => {
+                    attempt.outcome = AttemptOutcome::Skipped;
+                    attempt.error = Some("the subscriber was removed from the topic".into());
+                    return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the topic failed; retrying");
+                    let _ = acker
+                        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                        .await;
+                    return;
+                }
+            }
+        }
+        (None, _) => (Cow::Borrowed(&record.spec.target), record.spec.retry),
+    };
     let result = ontime_nats::pull::with_progress(
         &acker,
         ctx.config.progress_interval,
-        call::make(&ctx.http, &target, &fire, attempt_no, started_at),
+        deliver(ctx, &target, &fire, attempt_no, started_at),
     )
     .await;
     let now = Utc::now();
     let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
-    let decision = (result.class != AttemptClass::Success).then(|| {
-        record
-            .spec
-            .retry
-            .decide(attempt_no, result.class, result.retry_after, since_due)
-    });
+    let decision = (result.class != AttemptClass::Success)
+        .then(|| policy.decide(attempt_no, result.class, result.retry_after, since_due));
     let (outcome, next_at, rearm, settle) =
         decide(&result, decision, now, ctx.config.nak_max_delay);
     attempt.latency_ms = result.latency.as_millis() as u64;
@@ -201,6 +227,142 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
     report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
+}
+
+/// Makes one attempt at `target`: an HTTP call, or a NATS message.
+async fn deliver(
+    ctx: &Ctx,
+    target: &Target,
+    fire: &Fire,
+    attempt: u32,
+    started_at: DateTime<Utc>,
+) -> CallResult {
+    if let Some(nats) = &target.nats {
+        return call::publish(&ctx.topology.js, nats, fire, attempt, started_at).await;
+    }
+    match &target.http {
+        Some(http) => call::make(&ctx.http, &as_called(http), fire, attempt, started_at).await,
+        None => CallResult {
+            status_code: None,
+            class: AttemptClass::Final,
+            error: Some("the timer has nothing to call".into()),
+            retry_after: None,
+            reschedule_at: None,
+            stop: None,
+            latency: Duration::ZERO,
+        },
+    }
+}
+
+/// The target of `subscriber`'s delivery of a topic occurrence, and its own retry policy;
+/// `None` when the topic no longer has it. Subscribers' answers never steer the timer: a
+/// 2xx is a success.
+async fn subscriber_target(
+    ctx: &Ctx,
+    key: &TimerKey,
+    topic: &TopicTarget,
+    subscriber: &SubscriberId,
+) -> Result<Option<(Target, Option<RetryPolicy>)>, ontime_nats::NatsError> {
+    let Ok(name) = TopicName::parse(&topic.name) else {
+        return Ok(None);
+    };
+    let Some((record, _)) = ctx.topology.topics.get(&key.namespace, &name).await? else {
+        return Ok(None);
+    };
+    Ok(record.subscribers.get(subscriber).map(|entry| {
+        let mut target = entry.target.delivering(topic);
+        if let Some(http) = &mut target.http {
+            http.answer = AnswerUse::Status;
+        }
+        (target, entry.retry)
+    }))
+}
+
+/// Fans a topic's occurrence out: one fire per subscriber it has now (or had when this
+/// occurrence was first fanned out, if a worker did so before), reported first so that the
+/// schedulers know how many deliveries the occurrence waits for.
+async fn fan_out(
+    ctx: &Ctx,
+    fire: &Fire,
+    key: &TimerKey,
+    topic: &TopicTarget,
+    mut attempt: Attempt,
+    acker: async_nats::jetstream::message::Acker,
+) {
+    let retry_later = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, timer = %key, "fanning out failed; retrying");
+    };
+    let name = TopicName::parse(&topic.name);
+    let found = match &name {
+        Ok(name) => ctx.topology.topics.get(&key.namespace, name).await,
+        Err(_) => Ok(None),
+    };
+    let current: Vec<SubscriberId> = match found {
+        Ok(Some((record, _))) => record.subscribers.into_keys().collect(),
+        Ok(None) => {
+            attempt.outcome = AttemptOutcome::Failed;
+            attempt.error = Some(format!("topic {} does not exist", topic.name));
+            return report_and_settle(ctx, key, attempt, false, Settle::Ack, acker).await;
+        }
+        Err(e) => {
+            retry_later(&e);
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
+            return;
+        }
+    };
+    let subscribers = match ctx
+        .topology
+        .topics
+        .fan_out(&fire.delivery_id(), current)
+        .await
+    {
+        Ok(subscribers) => subscribers,
+        Err(e) => {
+            retry_later(&e);
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
+            return;
+        }
+    };
+    let size = u32::try_from(subscribers.len()).unwrap_or(u32::MAX);
+    attempt.outcome = AttemptOutcome::FannedOut;
+    attempt.error = subscribers
+        .is_empty()
+        .then(|| format!("topic {} has no subscribers", topic.name));
+    attempt.subscribers = subscribers.clone();
+    if !report(ctx, key, attempt, false).await {
+        let _ = acker
+            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+            .await;
+        return;
+    }
+    let mut acks = Vec::with_capacity(subscribers.len());
+    for subscriber in subscribers {
+        let delivery = fire.for_subscriber(subscriber, size);
+        match ontime_nats::fires::publish(&ctx.topology.js, ctx.topology.names(), &delivery).await {
+            Ok(ack) => acks.push(ack),
+            Err(e) => {
+                retry_later(&e);
+                let _ = acker
+                    .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                    .await;
+                return;
+            }
+        }
+    }
+    for ack in acks {
+        if let Err(e) = ack.await {
+            retry_later(&e);
+            let _ = acker
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
+            return;
+        }
+    }
+    let _ = acker.ack().await;
 }
 
 /// Reports the attempt, then settles the fire message as decided; an attempt that could not
@@ -275,6 +437,8 @@ mod tests {
             due_at: Utc::now(),
             occurrence_due_at: Utc::now(),
             triggered: false,
+            subscriber: None,
+            fan_out: 0,
         }
     }
 

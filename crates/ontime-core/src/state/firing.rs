@@ -85,6 +85,17 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         // A held retry does not say whether its occurrence was an ad hoc run: an answer that
         // voids scheduled occurrences voids its later retries too.
         triggered: false,
+        fan_out: held
+            .subscriber
+            .as_ref()
+            .and_then(|_| {
+                record
+                    .fan_outs
+                    .iter()
+                    .find(|f| f.occurrence == held.occurrence)
+            })
+            .map_or(0, |f| f.subscribers),
+        subscriber: held.subscriber,
     };
     Some(Outcome {
         fires: vec![fire],
@@ -183,6 +194,9 @@ pub(super) fn fire_scheduled(
             error: Some(reason),
             outcome: AttemptOutcome::Skipped,
             next_at: None,
+            subscriber: None,
+            subscribers: Vec::new(),
+            fan_out: 0,
         });
     }
     let fires = due
@@ -190,7 +204,7 @@ pub(super) fn fire_scheduled(
         .map(|(position, at)| {
             let occurrence = base + position;
             next.runs += 1;
-            track(&mut next.in_flight, occurrence);
+            track(&mut next, occurrence);
             Fire {
                 namespace: record.namespace.clone(),
                 id: record.id.clone(),
@@ -200,6 +214,8 @@ pub(super) fn fire_scheduled(
                 due_at: at,
                 occurrence_due_at: at,
                 triggered: false,
+                subscriber: None,
+                fan_out: 0,
             }
         })
         .collect();
@@ -245,7 +261,7 @@ pub(super) fn record_called(
     next.updated_at = now;
     next.occurrence = record.occurrence + 1;
     next.runs += 1;
-    track(&mut next.in_flight, record.occurrence);
+    track(&mut next, record.occurrence);
     let exhausted = schedule
         .max_runs
         .is_some_and(|max| next.scheduled_runs() >= max);

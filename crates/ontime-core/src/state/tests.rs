@@ -59,6 +59,9 @@ fn attempt(
         error: None,
         outcome,
         next_at,
+        subscriber: None,
+        subscribers: Vec::new(),
+        fan_out: 0,
     }
 }
 
@@ -149,8 +152,8 @@ fn patch_moves_the_due_time_and_merges_the_target() {
     );
     let p = changed(apply(Some((&r, 1)), &patch, 8, t(NOW), t(NOW)));
     assert_eq!(p.next_fire_at, Some(later));
-    assert_eq!(p.spec.target.http.method, "PUT");
-    assert_eq!(p.spec.target.http.url, "http://x.test/");
+    assert_eq!(p.spec.target.http.as_ref().unwrap().method, "PUT");
+    assert_eq!(p.spec.target.http.as_ref().unwrap().url, "http://x.test/");
     assert_eq!(pending_wake(&p).unwrap().generation, 8);
 
     let bad = Command::new(

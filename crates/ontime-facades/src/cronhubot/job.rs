@@ -297,11 +297,12 @@ pub fn without_cron_id(url: &str, id: u64) -> String {
 /// The job a native timer is, if it is one of CronHubot's.
 pub fn stored(id: u64, s: &Stored<'_>) -> Option<Definition> {
     let cron = s.schedule.cron.clone()?;
+    let http = s.target.http.as_ref()?;
     let meta = s.metadata;
-    let timeout = s.target.http.timeout().as_secs();
+    let timeout = http.timeout().as_secs();
     Some(Definition {
         name: meta.get(NAME_KEY).cloned().unwrap_or_default(),
-        url: without_cron_id(&s.target.http.url, id),
+        url: without_cron_id(&http.url, id),
         expression: cron,
         active: s.status != TimerStatus::Paused && !s.status.is_final(),
         retries: s.retry.max_attempts.saturating_sub(1),

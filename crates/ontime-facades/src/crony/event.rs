@@ -207,7 +207,7 @@ fn refusal(error: &ValidationError) -> String {
 /// The event a native timer is, if it is one of Crony's.
 pub fn stored(s: &Stored<'_>) -> Option<Definition> {
     Some(Definition {
-        url: s.target.http.url.clone(),
+        url: s.target.http.as_ref()?.url.clone(),
         expression: s.metadata.get(EXPRESSION_KEY)?.clone(),
         active: s.status != TimerStatus::Paused && !s.status.is_final(),
         retries: s.retry.max_attempts.saturating_sub(1),

@@ -120,7 +120,12 @@ pub fn update(
             .or(current.spec.schedule.at)
             .ok_or_else(|| not_ours(key))?,
     };
-    let http = &current.spec.target.http;
+    let http = current
+        .spec
+        .target
+        .http
+        .as_ref()
+        .ok_or_else(|| not_ours(key))?;
     let payload = match &request.payload {
         Some(payload) => Some(payload.clone()),
         None => payload_of(&current.spec.target),
@@ -291,7 +296,7 @@ pub fn native_retry(policy: &RetryPolicyIn) -> Result<Value, FacadeError> {
 
 /// The payload a timer's callback carries.
 fn payload_of(target: &Target) -> Option<Map<String, Value>> {
-    match target.http.body.as_ref()?.get("payload")? {
+    match target.http.as_ref()?.body.as_ref()?.get("payload")? {
         Value::Object(payload) => Some(payload.clone()),
         _ => None,
     }
@@ -371,12 +376,17 @@ pub fn timer(s: Snapshot<'_>) -> Timer {
             )
         })
         .map(|a| a.started_at);
-    let http = &s.target.http;
+    // A timer the API made calls an URL; a native one may not (its callback then reads
+    // empty).
+    let (callback_url, timeout) = s.target.http.as_ref().map_or_else(
+        || (String::new(), ontime_core::target::DEFAULT_TIMEOUT),
+        |http| (http.url.clone(), http.timeout()),
+    );
     Timer {
         id: s.id.to_owned(),
         namespace: s.namespace.to_owned(),
         execute_at,
-        callback_url: http.url.clone(),
+        callback_url,
         payload: payload_of(s.target).map(Value::Object),
         retry_policy: RetryPolicyOut {
             max_attempts: s.retry.max_attempts,
@@ -385,8 +395,7 @@ pub fn timer(s: Snapshot<'_>) -> Timer {
             max_interval: s.retry.max_interval.to_string(),
             max_attempts_duration: s.retry.max_duration.map(|d| d.to_string()),
         },
-        callback_timeout_seconds: u64::try_from(whole_seconds(http.timeout().as_millis()))
-            .unwrap_or(0),
+        callback_timeout_seconds: u64::try_from(whole_seconds(timeout.as_millis())).unwrap_or(0),
         created_at: s.created_at,
         updated_at: s.updated_at,
         executed_at,

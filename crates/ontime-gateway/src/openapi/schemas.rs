@@ -7,7 +7,9 @@
 
 use ontime_core::id::{MAX_NAMESPACE_LEN, MAX_TIMER_ID_LEN};
 use ontime_core::metadata::{MAX_KEY_LEN, MAX_KEYS, MAX_VALUE_CHARS};
-use ontime_core::target::{MAX_BODY_BYTES, MAX_HEADERS, MAX_URL_LEN, RESERVED_HEADERS};
+use ontime_core::target::{
+    MAX_BODY_BYTES, MAX_HEADERS, MAX_SUBJECT_LEN, MAX_URL_LEN, RESERVED_HEADERS,
+};
 use serde_json::{Value, json};
 
 use crate::input::MAX_IDEMPOTENCY_KEY_LEN;
@@ -28,6 +30,9 @@ pub fn components(max_batch_items: usize) -> Vec<(&'static str, Value)> {
         ("TimeZone", time_zone()),
         ("Schedule", schedule()),
         ("Target", target()),
+        ("NatsTarget", nats_target()),
+        ("TopicTarget", topic_target()),
+        ("SubscriberTarget", subscriber_target()),
         ("HttpTarget", http_target(false)),
         ("HttpTargetPatch", http_target(true)),
         ("RetryPolicy", retry(false)),
@@ -218,10 +223,97 @@ fn schedule() -> Value {
 fn target() -> Value {
     json!({
         "type": "object",
-        "description": "Where a timer's call goes.",
-        "required": ["http"],
-        "properties": { "http": reference("HttpTarget") },
+        "description": "Where a timer's call goes: exactly one of an HTTP request, a NATS message, or every subscriber of a topic.",
+        "properties": {
+            "http": reference("HttpTarget"),
+            "nats": reference("NatsTarget"),
+            "topic": reference("TopicTarget"),
+        },
+        "minProperties": 1,
+        "maxProperties": 1,
         "additionalProperties": false,
+    })
+}
+
+fn subscriber_target() -> Value {
+    json!({
+        "type": "object",
+        "description": "Where a subscriber's deliveries go: exactly one of an HTTP request or a NATS message, without a body (each delivery carries the body of the timer that fires the topic).",
+        "properties": {
+            "http": reference("HttpTarget"),
+            "nats": reference("NatsTarget"),
+        },
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": false,
+    })
+}
+
+/// A NATS subject a message may be published on: no wildcard, no empty token, not `$…`.
+const SUBJECT: &str = "^[^$.\\s*>][^.\\s]*(?:\\.[^.\\s*>][^.\\s]*)*$";
+
+/// Headers, a body given as JSON or base64, and its content type: what a NATS message and a
+/// topic's deliveries carry.
+fn message_fields() -> Value {
+    let reserved: Vec<&str> = RESERVED_HEADERS.to_vec();
+    json!({
+        "headers": {
+            "type": "object",
+            "maxProperties": MAX_HEADERS,
+            "propertyNames": {
+                "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                "not": { "enum": reserved },
+            },
+            "additionalProperties": { "type": "string", "pattern": HEADER_VALUE },
+        },
+        "body": {
+            "description": format!("A JSON body (at most {MAX_BODY_BYTES} bytes once encoded), sent as application/json unless `content_type` says otherwise"),
+        },
+        "body_base64": {
+            "type": "string",
+            "description": format!("A raw body, standard base64 (at most {MAX_BODY_BYTES} bytes decoded); not with `body`"),
+            "maxLength": MAX_BODY_BYTES.div_ceil(3) * 4,
+            "pattern": BASE64,
+        },
+        "content_type": { "type": "string", "pattern": HEADER_VALUE },
+    })
+}
+
+fn nats_target() -> Value {
+    let mut properties = message_fields();
+    properties["subject"] = json!({
+        "type": "string",
+        "description": "The subject to publish on. In a stream, the message carries the delivery id as Nats-Msg-Id and the stream's acknowledgement is the success; otherwise the server taking it is.",
+        "minLength": 1,
+        "maxLength": MAX_SUBJECT_LEN,
+        "pattern": SUBJECT,
+        "example": "billing.invoices.due",
+    });
+    json!({
+        "type": "object",
+        "description": "A message published on a NATS subject.",
+        "required": ["subject"],
+        "properties": properties,
+        "not": { "required": ["body", "body_base64"] },
+        "additionalProperties": false,
+    })
+}
+
+fn topic_target() -> Value {
+    let mut properties = message_fields();
+    properties["name"] = reference("TimerId");
+    json!({
+        "description": "Every subscriber of this topic of the timer's namespace, each delivered on its own with this body, content type and headers. A name alone is short for {\"name\": …}.",
+        "anyOf": [
+            reference("TimerId"),
+            {
+                "type": "object",
+                "required": ["name"],
+                "properties": properties,
+                "not": { "required": ["body", "body_base64"] },
+                "additionalProperties": false,
+            },
+        ],
     })
 }
 
@@ -411,7 +503,12 @@ fn timer_patch() -> Value {
             "schedule": reference("Schedule"),
             "target": {
                 "type": "object",
-                "properties": { "http": reference("HttpTargetPatch") },
+                "description": "Merged into the current target; `null` removes a kind (a target keeps exactly one).",
+                "properties": {
+                    "http": { "anyOf": [reference("HttpTargetPatch"), { "type": "null" }] },
+                    "nats": { "anyOf": [reference("NatsTarget"), { "type": "null" }] },
+                    "topic": { "anyOf": [reference("TopicTarget"), { "type": "null" }] },
+                },
                 "additionalProperties": false,
             },
             "retry": { "anyOf": [reference("RetryPolicyPatch"), { "type": "null" }] },

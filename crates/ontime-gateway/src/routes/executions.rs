@@ -106,6 +106,9 @@ mod tests {
             error: None,
             outcome,
             next_at: None,
+            subscriber: None,
+            subscribers: Vec::new(),
+            fan_out: 0,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod executions;
 pub mod health;
 pub mod preview;
 pub mod timers;
+pub mod topics;
 
 use axum::Router;
 use axum::http::{HeaderName, Request};
@@ -36,6 +37,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(timers::router(config.max_body_bytes))
         .merge(batch::router(config.max_batch_body_bytes))
         .merge(executions::router())
+        .merge(topics::router(config.max_body_bytes))
         .merge(health::router())
         .merge(preview::router())
         .route("/openapi.json", get(crate::openapi::openapi_json))

@@ -36,6 +36,9 @@ fn called(
         error: None,
         outcome,
         next_at: None,
+        subscriber: None,
+        subscribers: Vec::new(),
+        fan_out: 0,
     }
 }
 

@@ -133,7 +133,7 @@ fn an_event_is_a_get_with_its_retries_spaced_by_retry_timeout() {
     assert_eq!(doc["retry"]["multiplier"], 1.0);
     assert_eq!(doc["metadata"]["crony.expression"], "0 5 * * *");
     assert_eq!(doc["metadata"]["facade"], "crony");
-    assert_eq!(spec.target.http.timeout().as_secs(), 3);
+    assert_eq!(spec.target.http.as_ref().unwrap().timeout().as_secs(), 3);
     assert_eq!(spec.retry.initial_interval.get().as_secs(), 3);
 }
 

@@ -22,7 +22,7 @@ fn a_create_is_a_one_time_post_carrying_the_callback_body() {
     let (key, spec) = create(&request(json!({})), now(), &Limits::default()).unwrap();
     assert_eq!(key.to_string(), "shop/t1");
     assert_eq!(spec.schedule.at, Some(now() + chrono::Duration::seconds(5)));
-    let http = &spec.target.http;
+    let http = spec.target.http.as_ref().unwrap();
     assert_eq!(http.method, "POST");
     assert_eq!(http.timeout().as_secs(), 30);
     assert_eq!(

@@ -1,0 +1,23 @@
+//! Fire messages: one per attempt to make, on the timer's fire subject of the fire stream,
+//! which the workers consume. Schedulers publish them for occurrences and held retries;
+//! workers for the deliveries a topic occurrence fans out to.
+
+use crate::names::Names;
+use crate::{NatsError, headers};
+
+/// Publishes `fire` on its timer's fire subject, de-duplicated by its attempt's id (every
+/// emission of one attempt, by any scheduler or worker, is stored once).
+pub async fn publish(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    fire: &ontime_core::fire::Fire,
+) -> Result<async_nats::jetstream::context::PublishAckFuture, NatsError> {
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
+    );
+    js.publish_with_headers(names.fire_subject(&fire.key()), hdrs, body)
+        .await
+        .map_err(NatsError::nats)
+}
