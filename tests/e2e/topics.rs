@@ -526,6 +526,24 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
         "a delivery is stored once however often it is made"
     );
 
+    // ontime's own subjects are not a target: a timer may not issue commands or fires.
+    let own = format!("{}.cmd.bus.due", w.o.names().prefix());
+    w.send(
+        "PUT",
+        "/namespaces/bus/timers/sneaky",
+        Some(json!({
+        "schedule": {"at": in_ms(300)}, "target": {"nats": {"subject": own}}})),
+    )
+    .await;
+    let refused = w.settled("bus", "sneaky", "failed").await;
+    assert!(
+        refused["last_result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ontime's own subjects"),
+        "{refused}"
+    );
+
     // A topic subscriber may be a subject too.
     w.send("PUT", "/namespaces/bus/topics/t", Some(json!({})))
         .await;

@@ -9,6 +9,7 @@
 mod burst;
 mod create;
 mod deploy;
+mod fanout;
 mod load;
 mod pending;
 mod precision;
@@ -36,7 +37,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "precision,create,burst,pending,durability"
+        default_value = "precision,create,burst,fanout,pending,durability"
     )]
     scenarios: Vec<Scenario>,
     /// precision, durability: timers.
@@ -73,6 +74,12 @@ struct Args {
     /// burst: timers due at the same instant.
     #[arg(long, default_value_t = 5_000)]
     burst_n: usize,
+    /// fanout: subscribers of the topic.
+    #[arg(long, default_value_t = 100)]
+    fanout_subscribers: usize,
+    /// fanout: occurrences of the timer, one a second.
+    #[arg(long, default_value_t = 10)]
+    fanout_occurrences: usize,
     /// pending: timers pending far in the future (1000000 takes about 3 minutes here).
     #[arg(long, default_value_t = 100_000)]
     pending_n: usize,
@@ -104,6 +111,7 @@ enum Scenario {
     Precision,
     Create,
     Burst,
+    Fanout,
     Pending,
     Durability,
 }
@@ -289,6 +297,20 @@ async fn run(args: &Args) -> anyhow::Result<i32> {
                 };
                 let result = burst::run(&bins, &workdir, &p).await;
                 emit(&mut outcomes, result.map(|o| vec![o]), "burst");
+            }
+            Scenario::Fanout => {
+                let p = fanout::Params {
+                    subscribers: args.fanout_subscribers,
+                    occurrences: args.fanout_occurrences,
+                    period: 1,
+                    grace: args.grace,
+                    sync: args.sync,
+                };
+                emit(
+                    &mut outcomes,
+                    fanout::run(&bins, &workdir, &p).await,
+                    "fanout",
+                );
             }
             Scenario::Pending => {
                 let p = pending::Params { n: args.pending_n };

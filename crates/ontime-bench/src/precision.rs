@@ -137,9 +137,57 @@ pub async fn raw(
     scenario: &str,
     variant: &str,
 ) -> anyhow::Result<Outcome> {
+    let (n, seconds) = (p.n, p.seconds);
+    let run = RawRun {
+        scenario,
+        variant,
+        sync,
+        lead_in: p.lead_in,
+        grace: p.grace(),
+    };
+    let (mut out, arrivals, acked) = raw_planned(
+        bins,
+        workdir,
+        &run,
+        p.outcome(sync, scenario, variant),
+        n,
+        |t0| (0..n as u64).zip(load::uniform(t0, n, seconds)).collect(),
+    )
+    .await?;
+    out.delivery(&stats::analyse(&arrivals, &acked));
+    Ok(out)
+}
+
+/// How a raw baseline runs.
+pub struct RawRun<'a> {
+    pub scenario: &'a str,
+    pub variant: &'a str,
+    pub sync: Sync,
+    /// Seconds from the start of publishing to the first due time (None: from a warm-up).
+    pub lead_in: Option<f64>,
+    /// Stop waiting for calls when none has come for this long after the last due time.
+    pub grace: Duration,
+}
+
+/// Raw JetStream scheduled messages, `plan(t0)` giving each message's index and due time
+/// from the first due time, delivered by a minimal consumer in this process. Returns the
+/// outcome so far (creation figures, memory), every call the sink received, and the indices
+/// of the messages the server acknowledged.
+pub async fn raw_planned(
+    bins: &Bins,
+    workdir: &Workdir,
+    run: &RawRun<'_>,
+    mut out: Outcome,
+    n: usize,
+    plan: impl FnOnce(chrono::DateTime<Utc>) -> Vec<(u64, chrono::DateTime<Utc>)>,
+) -> anyhow::Result<(
+    Outcome,
+    Vec<crate::sink::Arrival>,
+    std::collections::HashSet<u64>,
+)> {
+    let (scenario, variant) = (run.scenario, run.variant);
     let dir = workdir.dir(&format!("{scenario}-raw"))?;
-    let mut out = p.outcome(sync, scenario, variant);
-    let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), sync).await?;
+    let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), run.sync).await?;
     let client = async_nats::connect(nats.url()).await?;
     let js = jetstream::new(client);
     let stream = raw_stream(&js).await?;
@@ -164,27 +212,28 @@ pub async fn raw(
     ));
 
     let mut rate = f64::INFINITY;
-    if p.lead_in.is_none() {
+    if run.lead_in.is_none() {
         let far = load::whole_second(Utc::now() + chrono::Duration::hours(1));
-        let k = load::warm_up_size(p.n);
+        let k = load::warm_up_size(n);
         crate::progress(&format!(
             "{scenario}/{variant}: warm-up, {k} messages scheduled in an hour"
         ));
         let warm = (WARM_UP_I..WARM_UP_I + k as u64).map(|i| (i, far));
         rate = publish_scheduled(&js, warm).await?.per_sec();
     }
-    let t0 = load::whole_second(Utc::now() + load::lead_in(p.lead_in, p.n, rate, 2.0));
-    let dues = load::uniform(t0, p.n, p.seconds);
+    let t0 = load::whole_second(Utc::now() + load::lead_in(run.lead_in, n, rate, 2.0));
+    let dues = plan(t0);
+    let last_due = dues.iter().map(|(_, d)| *d).max().unwrap_or(t0);
     crate::progress(&format!(
         "{scenario}/{variant}: publishing {} scheduled messages",
-        p.n
+        dues.len()
     ));
-    let created = publish_scheduled(&js, (0..p.n as u64).zip(dues.iter().copied())).await?;
+    let created = publish_scheduled(&js, dues.into_iter()).await?;
     out.creates_per_sec = Some(created.per_sec());
     creation_checks(&mut out, &created, Utc::now(), t0);
 
     crate::progress(&format!("{scenario}/{variant}: waiting for the calls"));
-    let arrivals = sink.collect(&created.acked, dues[p.n - 1], p.grace()).await;
+    let arrivals = sink.collect(&created.acked, last_due, run.grace).await;
     out.malformed_calls(sink.malformed());
     if let Some(rss) = nats.proc.rss() {
         out.rss_mb.insert(nats.proc.name.clone(), rss);
@@ -192,8 +241,7 @@ pub async fn raw(
     stop.cancel();
     let _ = worker.await;
     nats.proc.shutdown(Duration::from_secs(30)).await;
-    out.delivery(&stats::analyse(&arrivals, &created.acked));
-    Ok(out)
+    Ok((out, arrivals, created.acked))
 }
 
 /// The raw baseline's stream: scheduled messages on `raw.sched.<i>` (one per subject, as

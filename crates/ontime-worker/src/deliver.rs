@@ -238,19 +238,31 @@ async fn deliver(
     started_at: DateTime<Utc>,
 ) -> CallResult {
     if let Some(nats) = &target.nats {
+        // A timer must not speak for ontime: its own subjects carry commands and fires.
+        let own = ctx.topology.names().prefix();
+        if nats.subject == own || nats.subject.starts_with(&format!("{own}.")) {
+            return refused(format!(
+                "a timer may not publish on ontime's own subjects ({own}.>)"
+            ));
+        }
         return call::publish(&ctx.topology.js, nats, fire, attempt, started_at).await;
     }
     match &target.http {
         Some(http) => call::make(&ctx.http, &as_called(http), fire, attempt, started_at).await,
-        None => CallResult {
-            status_code: None,
-            class: AttemptClass::Final,
-            error: Some("the timer has nothing to call".into()),
-            retry_after: None,
-            reschedule_at: None,
-            stop: None,
-            latency: Duration::ZERO,
-        },
+        None => refused("the timer has nothing to call".into()),
+    }
+}
+
+/// An attempt not made, for good.
+fn refused(error: String) -> CallResult {
+    CallResult {
+        status_code: None,
+        class: AttemptClass::Final,
+        error: Some(error),
+        retry_after: None,
+        reschedule_at: None,
+        stop: None,
+        latency: Duration::ZERO,
     }
 }
 
