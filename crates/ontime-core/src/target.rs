@@ -61,7 +61,8 @@ pub struct HttpTarget {
     /// A JSON body, sent as `application/json` unless `content_type` says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
-    /// A raw body, base64-encoded (standard alphabet); use with `content_type`.
+    /// A raw body, base64-encoded (standard alphabet), sent with `content_type` if given, and
+    /// without a Content-Type otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,23 +189,22 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 /// Longest NATS subject a target may name.
 pub const MAX_SUBJECT_LEN: usize = 256;
 
-/// The bytes and content type of a body given as JSON or as base64, if one is.
+/// The bytes and content type of a body given as JSON or as base64, if one is. A JSON body
+/// is `application/json` unless typed otherwise; a raw one has the type it is given, or none
+/// (its bytes go out exactly as given, without a `Content-Type`).
 fn body_bytes(
     json: Option<&serde_json::Value>,
     base64: Option<&str>,
     content_type: Option<&str>,
-) -> Option<(Vec<u8>, String)> {
+) -> Option<(Vec<u8>, Option<String>)> {
     if let Some(json) = json {
         let ct = content_type.unwrap_or("application/json").to_owned();
-        return Some((serde_json::to_vec(json).unwrap_or_default(), ct));
+        return Some((serde_json::to_vec(json).unwrap_or_default(), Some(ct)));
     }
     let raw = base64::engine::general_purpose::STANDARD
         .decode(base64?)
         .ok()?;
-    let ct = content_type
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    Some((raw, ct))
+    Some((raw, content_type.map(str::to_owned)))
 }
 
 /// Checks a body given as JSON or base64 and its content type.
@@ -291,7 +291,7 @@ impl HttpTarget {
     }
 
     /// The body bytes and content type to send, if any.
-    pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
+    pub fn body_bytes(&self) -> Option<(Vec<u8>, Option<String>)> {
         body_bytes(
             self.body.as_ref(),
             self.body_base64.as_deref(),
@@ -348,7 +348,7 @@ impl HttpTarget {
 
 impl NatsTarget {
     /// The body bytes and content type to send, if any.
-    pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
+    pub fn body_bytes(&self) -> Option<(Vec<u8>, Option<String>)> {
         body_bytes(
             self.body.as_ref(),
             self.body_base64.as_deref(),
@@ -397,7 +397,7 @@ fn check_subject(subject: &str) -> Result<(), ValidationError> {
 
 impl TopicTarget {
     /// The body bytes and content type every subscriber gets, if any.
-    pub fn body_bytes(&self) -> Option<(Vec<u8>, String)> {
+    pub fn body_bytes(&self) -> Option<(Vec<u8>, Option<String>)> {
         body_bytes(
             self.body.as_ref(),
             self.body_base64.as_deref(),
@@ -605,12 +605,20 @@ mod tests {
             .unwrap();
         assert_eq!(
             t.http.as_ref().unwrap().body_bytes().unwrap(),
-            (br#"{"a":1}"#.to_vec(), "application/json".to_owned())
+            (br#"{"a":1}"#.to_vec(), Some("application/json".to_owned()))
         );
         let t = target(serde_json::json!({"http": {"url": "http://x.test", "body_base64": "aGk=", "content_type": "text/plain"}})).unwrap();
         assert_eq!(
             t.http.as_ref().unwrap().body_bytes().unwrap(),
-            (b"hi".to_vec(), "text/plain".to_owned())
+            (b"hi".to_vec(), Some("text/plain".to_owned()))
+        );
+        let t =
+            target(serde_json::json!({"http": {"url": "http://x.test", "body_base64": "aGk="}}))
+                .unwrap();
+        assert_eq!(
+            t.http.as_ref().unwrap().body_bytes().unwrap(),
+            (b"hi".to_vec(), None),
+            "a raw body without a type is sent without one"
         );
     }
 

@@ -44,7 +44,10 @@ pub async fn make(
         request = request.header(name, value);
     }
     if let Some((body, content_type)) = target.body_bytes() {
-        request = request.header("content-type", content_type).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request = request.body(body);
     }
     let clock = Instant::now();
     let response = request.send().await;
@@ -125,7 +128,9 @@ pub async fn publish(
     headers.insert("ontime-attempt", attempt.to_string().as_str());
     let payload = match target.body_bytes() {
         Some((body, content_type)) => {
-            headers.insert("Content-Type", content_type.as_str());
+            if let Some(content_type) = content_type {
+                headers.insert("Content-Type", content_type.as_str());
+            }
             bytes::Bytes::from(body)
         }
         None => bytes::Bytes::new(),

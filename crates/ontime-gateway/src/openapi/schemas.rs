@@ -271,7 +271,7 @@ fn message_fields() -> Value {
         },
         "body_base64": {
             "type": "string",
-            "description": format!("A raw body, standard base64 (at most {MAX_BODY_BYTES} bytes decoded); not with `body`"),
+            "description": format!("A raw body, standard base64 (at most {MAX_BODY_BYTES} bytes decoded), sent with `content_type` if given and without a Content-Type otherwise; not with `body`"),
             "maxLength": MAX_BODY_BYTES.div_ceil(3) * 4,
             "pattern": BASE64,
         },
@@ -370,7 +370,7 @@ fn http_target(partial: bool) -> Value {
             }),
             "body_base64": nullable(json!({
                 "type": "string",
-                "description": format!("A raw body, standard base64 (at most {MAX_BODY_BYTES} bytes decoded); not with `body`"),
+                "description": format!("A raw body, standard base64 (at most {MAX_BODY_BYTES} bytes decoded), sent with `content_type` if given and without a Content-Type otherwise; not with `body`"),
                 "maxLength": MAX_BODY_BYTES.div_ceil(3) * 4,
                 "pattern": BASE64,
             })),
