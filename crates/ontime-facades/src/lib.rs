@@ -12,10 +12,13 @@
 //! - [`durable_timer`]: the Durable Timer API (`POST /api/v1/timers/{create,get,update,delete}`).
 //! - [`crony`]: Crony's `/events`.
 //! - [`cronhubot`]: CronHubot's `/cronjobs`.
+//! - [`ontarget`]: ontime-ontarget's `/schedule/...` (topics, subscribers, events) and its
+//!   home document at `/`.
 
 pub mod cronhubot;
 pub mod crony;
 pub mod durable_timer;
+pub mod ontarget;
 
 mod cron_service;
 mod native;
@@ -36,8 +39,12 @@ pub struct FacadeConfig {
     pub crony_namespace: Namespace,
     /// The namespace of CronHubot's cron jobs (default `cronhubot`).
     pub cronhubot_namespace: Namespace,
+    /// The namespace of ontime-ontarget's topics, subscribers and events (default
+    /// `ontarget`).
+    pub ontarget_namespace: Namespace,
     /// The time zone of Crony's and CronHubot's cron expressions and of the times they show
-    /// and take (default UTC); the originals used their server's local time.
+    /// and take, and of ontime-ontarget's times written without an offset (default UTC); the
+    /// originals used their server's local time.
     pub timezone: Tz,
 }
 
@@ -46,6 +53,7 @@ impl Default for FacadeConfig {
         Self {
             crony_namespace: Namespace::parse("crony").unwrap_or_else(|_| unreachable!()),
             cronhubot_namespace: Namespace::parse("cronhubot").unwrap_or_else(|_| unreachable!()),
+            ontarget_namespace: Namespace::parse("ontarget").unwrap_or_else(|_| unreachable!()),
             timezone: Tz::UTC,
         }
     }
@@ -70,4 +78,8 @@ pub fn router(config: FacadeConfig) -> Router<AppState> {
         .merge(durable_timer::router())
         .merge(crony::router(crony))
         .merge(cronhubot::router(cronhubot))
+        .merge(ontarget::router(ontarget::Ontarget {
+            namespace: config.ontarget_namespace,
+            timezone: config.timezone,
+        }))
 }

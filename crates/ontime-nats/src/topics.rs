@@ -124,6 +124,24 @@ impl TopicStore {
         Err(TopicError::Nats(NatsError::Conflict))
     }
 
+    /// Changes the description and metadata of an existing topic (`NotFound` if there is
+    /// none: a change racing a deletion never brings the topic back).
+    pub async fn redefine(
+        &self,
+        ns: &Namespace,
+        name: &TopicName,
+        spec: TopicSpec,
+        now: DateTime<Utc>,
+    ) -> Result<TopicRecord, TopicError> {
+        let (record, ()) = self
+            .change(ns, name, |record| {
+                *record = TopicRecord::defined(Some(record), spec.clone(), now);
+                Ok(())
+            })
+            .await?;
+        Ok(record)
+    }
+
     /// Sets one subscriber of an existing topic. `true` when it was added.
     pub async fn subscribe(
         &self,

@@ -129,8 +129,13 @@ pub struct GatewayArgs {
     /// Namespace of the cron jobs served by the CronHubot API (`/cronjobs`).
     #[arg(long, env = "ONTIME_CRONHUBOT_NAMESPACE", default_value = "cronhubot")]
     pub cronhubot_namespace: String,
+    /// Namespace of the topics, subscribers and events served by the ontime-ontarget API
+    /// (`/schedule/...`).
+    #[arg(long, env = "ONTIME_ONTARGET_NAMESPACE", default_value = "ontarget")]
+    pub ontarget_namespace: String,
     /// IANA time zone on which the Crony and CronHubot APIs read their cron expressions and
-    /// write and read their times (the originals used their server's local time).
+    /// write and read their times, and the ontime-ontarget API reads times written without an
+    /// offset (the originals used their server's local time).
     #[arg(long, env = "ONTIME_FACADES_TIMEZONE", default_value = "UTC")]
     pub facades_timezone: String,
 }
@@ -155,6 +160,7 @@ impl GatewayArgs {
         Ok(ontime_facades::FacadeConfig {
             crony_namespace: namespace("crony-namespace", &self.crony_namespace)?,
             cronhubot_namespace: namespace("cronhubot-namespace", &self.cronhubot_namespace)?,
+            ontarget_namespace: namespace("ontarget-namespace", &self.ontarget_namespace)?,
             timezone: self.facades_timezone.parse().map_err(|_| {
                 anyhow::anyhow!(
                     "--facades-timezone {:?} is not an IANA time zone",
