@@ -77,6 +77,8 @@ pub(crate) struct Ctx {
     pub config: SchedulerConfig,
     pub queue: PrecisionQueue<Due>,
     pub recent: recent::Recent,
+    /// Reports queued behind the group of their timer under way.
+    pub reports: reports::Groups,
     /// Bounds the commands and wake-ups in flight, hence memory.
     pub permits: Arc<Semaphore>,
 }
@@ -111,6 +113,7 @@ pub async fn run(
     let ctx = Arc::new(Ctx {
         permits: Arc::new(Semaphore::new(config.concurrency)),
         recent: recent::Recent::new(config.recent_records),
+        reports: reports::Groups::default(),
         topology,
         config,
         queue: PrecisionQueue::default(),
