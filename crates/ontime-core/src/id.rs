@@ -113,34 +113,11 @@ impl Namespace {
     }
 }
 
-impl TimerId {
-    /// Validates a timer id as the API accepts it.
-    pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        check(
-            value,
-            "id",
-            MAX_TIMER_ID_LEN,
-            is_timer_id_char,
-            "A-Z a-z 0-9 . _ - ~ @ + =",
-        )?;
-        Ok(Self(value.to_owned()))
-    }
-
-    /// The id as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id encoded as one NATS subject token / KV key segment.
-    pub fn token(&self) -> String {
-        encode_token(&self.0)
-    }
-}
-
 macro_rules! id_like {
     ($t:ty, $field:literal) => {
         impl $t {
-            /// Validates the name as the API accepts it (the characters of a timer id).
+            /// Validates the name as the API accepts it (1 to 255 of `A-Z a-z 0-9 . _ - ~ @ +
+            /// =`, not `.` or `..`).
             pub fn parse(value: &str) -> Result<Self, ValidationError> {
                 check(
                     value,
@@ -164,6 +141,7 @@ macro_rules! id_like {
         }
     };
 }
+id_like!(TimerId, "id");
 id_like!(TopicName, "topic");
 id_like!(SubscriberId, "subscriber");
 

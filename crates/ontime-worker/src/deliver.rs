@@ -124,10 +124,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         (Ok(record), Ok(mark)) => (record, mark),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "reading the timer failed; retrying");
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-            return;
+            return retry_soon(acker).await;
         }
     };
     let started_at = Utc::now();
@@ -191,10 +188,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the topic failed; retrying");
-                    let _ = acker
-                        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                        .await;
-                    return;
+                    return retry_soon(acker).await;
                 }
             }
         }
@@ -318,10 +312,7 @@ async fn fan_out(
         }
         Err(e) => {
             retry_later(&e);
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-            return;
+            return retry_soon(acker).await;
         }
     };
     let subscribers = match ctx
@@ -333,10 +324,7 @@ async fn fan_out(
         Ok(subscribers) => subscribers,
         Err(e) => {
             retry_later(&e);
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-            return;
+            return retry_soon(acker).await;
         }
     };
     let size = u32::try_from(subscribers.len()).unwrap_or(u32::MAX);
@@ -346,10 +334,7 @@ async fn fan_out(
         .then(|| format!("topic {} has no subscribers", topic.name));
     attempt.subscribers = subscribers.clone();
     if !report(ctx, key, attempt, false).await {
-        let _ = acker
-            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-            .await;
-        return;
+        return retry_soon(acker).await;
     }
     let mut acks = Vec::with_capacity(subscribers.len());
     for subscriber in subscribers {
@@ -358,23 +343,25 @@ async fn fan_out(
             Ok(ack) => acks.push(ack),
             Err(e) => {
                 retry_later(&e);
-                let _ = acker
-                    .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                    .await;
-                return;
+                return retry_soon(acker).await;
             }
         }
     }
     for ack in acks {
         if let Err(e) = ack.await {
             retry_later(&e);
-            let _ = acker
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-                .await;
-            return;
+            return retry_soon(acker).await;
         }
     }
     let _ = acker.ack().await;
+}
+
+/// Hands the fire back, to be delivered again shortly (NATS did not answer a read or a
+/// write it needs).
+async fn retry_soon(acker: async_nats::jetstream::message::Acker) {
+    let _ = acker
+        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+        .await;
 }
 
 /// Reports the attempt, then settles the fire message as decided; an attempt that could not
@@ -388,10 +375,7 @@ async fn report_and_settle(
     acker: async_nats::jetstream::message::Acker,
 ) {
     if !report(ctx, key, attempt, rearm).await {
-        let _ = acker
-            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-            .await;
-        return;
+        return retry_soon(acker).await;
     }
     let settled = match settle {
         Settle::Ack => acker.ack().await,
