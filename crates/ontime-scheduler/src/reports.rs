@@ -118,14 +118,19 @@ impl Groups {
         let mine = match report {
             Ok(mine) => mine,
             Err(result) => {
-                return Grouped::Followed(result.await.unwrap_or_else(|_| {
-                    Err("the report's group was abandoned".to_owned())
-                }));
+                return Grouped::Followed(
+                    result
+                        .await
+                        .unwrap_or_else(|_| Err("the report's group was abandoned".to_owned())),
+                );
             }
         };
         // This handler leads: its own report, then whatever queued behind it, until none is
         // left (the key is then free for the next report to lead).
-        let _lead = Lead { groups: self, key: &key };
+        let _lead = Lead {
+            groups: self,
+            key: &key,
+        };
         let mut batch: Vec<(Report, Option<Done>)> = vec![(mine, None)];
         loop {
             let reports: Vec<&Report> = batch.iter().map(|(r, _)| r).collect();
@@ -146,7 +151,10 @@ impl Groups {
                 queued.remove(&key);
                 return Grouped::Led(applied);
             }
-            batch = waiting.into_iter().map(|(r, done)| (r, Some(done))).collect();
+            batch = waiting
+                .into_iter()
+                .map(|(r, done)| (r, Some(done)))
+                .collect();
         }
     }
 }
@@ -174,10 +182,7 @@ impl Drop for Lead<'_> {
 /// Applies `reports` (one timer's, in arrival order) to its record and writes it once, on
 /// the revision read (a lost compare-and-set applies them again to a fresh read). The
 /// record as it now stands; `None` when the timer does not exist.
-async fn apply_group(
-    ctx: &Ctx,
-    reports: &[&Report],
-) -> Result<Option<(TimerRecord, u64)>, String> {
+async fn apply_group(ctx: &Ctx, reports: &[&Report]) -> Result<Option<(TimerRecord, u64)>, String> {
     let Some(first) = reports.first() else {
         return Ok(None);
     };
