@@ -10,6 +10,7 @@ mod burst;
 mod create;
 mod deploy;
 mod fanout;
+mod fsyncs;
 mod load;
 mod pending;
 mod precision;
@@ -190,10 +191,18 @@ async fn precision_pair(
         &format!("raw-jetstream{suffix}"),
     )
     .await;
-    if let (Ok(o), Ok(r)) = (&mut ontime, &raw)
-        && let (Some(a), Some(b)) = (o.lateness_ms, r.lateness_ms)
-    {
-        o.set_f("p99_ratio_to_raw", a.p99 / b.p99);
+    if let (Ok(o), Ok(r)) = (&mut ontime, &raw) {
+        if let (Some(a), Some(b)) = (o.lateness_ms, r.lateness_ms) {
+            o.set_f("p99_ratio_to_raw", a.p99 / b.p99);
+        }
+        for key in ["fsyncs_per_call", "fsyncs_per_create"] {
+            let figure = |out: &Outcome| out.extra.get(key).and_then(serde_json::Value::as_f64);
+            if let (Some(a), Some(b)) = (figure(o), figure(r))
+                && b > 0.0
+            {
+                o.set_f(&format!("{key}_ratio_to_raw"), a / b);
+            }
+        }
     }
     (ontime, raw)
 }

@@ -19,7 +19,7 @@ use crate::load::{self, Item};
 use crate::procs::{Bins, Nats, Sync};
 use crate::report::Outcome;
 use crate::sink::Sink;
-use crate::{Workdir, stats};
+use crate::{Workdir, fsyncs, stats};
 
 /// ontime's `--lead`: a wake-up moves from NATS into the scheduler's memory this long before
 /// its due time. Timers created later than that take the short path.
@@ -88,13 +88,23 @@ pub async fn ontime(
         "{scenario}/{variant}: creating {} timers through the batch endpoint",
         p.n
     ));
+    let counting = fsyncs::start(dir.path(), "create").await;
     let created = load::rest_batch(&http, &ontime.http, items, 1000, 2).await;
     let created_at = Utc::now();
+    let create_fsyncs = match counting {
+        Some(counting) => counting.stop().await,
+        None => None,
+    };
     out.creates_per_sec = Some(created.per_sec());
     creation_checks(&mut out, &created, created_at, t0);
 
     crate::progress(&format!("{scenario}/{variant}: waiting for the calls"));
+    let counting = fsyncs::start(dir.path(), "deliver").await;
     let arrivals = sink.collect(&created.acked, dues[p.n - 1], p.grace()).await;
+    let deliver_fsyncs = match counting {
+        Some(counting) => counting.stop().await,
+        None => None,
+    };
     out.malformed_calls(sink.malformed());
     out.rss_mb = ontime.rss();
     out.warnings.extend(ontime.exited());
@@ -102,8 +112,20 @@ pub async fn ontime(
     if bins.stages {
         out.set("stages_ms", crate::stages::read(dir.path()));
     }
-    out.delivery(&stats::analyse(&arrivals, &created.acked));
+    let delivery = stats::analyse(&arrivals, &created.acked);
+    out.delivery(&delivery);
+    per_item(&mut out, "fsyncs_per_create", create_fsyncs, created.acked.len());
+    per_item(&mut out, "fsyncs_per_call", deliver_fsyncs, delivery.delivered);
     Ok(out)
+}
+
+/// Records `total / n` as `key`, when both are known.
+pub fn per_item(out: &mut Outcome, key: &str, total: Option<u64>, n: usize) {
+    if let Some(total) = total
+        && n > 0
+    {
+        out.set_f(key, total as f64 / n as f64);
+    }
 }
 
 /// Warns when timers were not all created ahead of time, and records creation errors.
@@ -228,12 +250,22 @@ pub async fn raw_planned(
         "{scenario}/{variant}: publishing {} scheduled messages",
         dues.len()
     ));
+    let counting = fsyncs::start(dir.path(), "create").await;
     let created = publish_scheduled(&js, dues.into_iter()).await?;
+    if let Some(counting) = counting {
+        per_item(&mut out, "fsyncs_per_create", counting.stop().await, created.acked.len());
+    }
     out.creates_per_sec = Some(created.per_sec());
     creation_checks(&mut out, &created, Utc::now(), t0);
 
     crate::progress(&format!("{scenario}/{variant}: waiting for the calls"));
+    let counting = fsyncs::start(dir.path(), "deliver").await;
     let arrivals = sink.collect(&created.acked, last_due, run.grace).await;
+    if let Some(counting) = counting {
+        // Per message that reached the sink (each is one call).
+        let called: std::collections::HashSet<u64> = arrivals.iter().map(|a| a.i).collect();
+        per_item(&mut out, "fsyncs_per_call", counting.stop().await, called.len());
+    }
     out.malformed_calls(sink.malformed());
     if let Some(rss) = nats.proc.rss() {
         out.rss_mb.insert(nats.proc.name.clone(), rss);
