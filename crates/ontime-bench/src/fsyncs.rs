@@ -76,6 +76,9 @@ mod tests {
     fn perf_csv_is_summed() {
         let text = "# started on Sat Nov 28\n\n1203,,syscalls:sys_enter_fsync,1000,100.00,,\n7,,syscalls:sys_enter_fdatasync,1000,100.00,,\n";
         assert_eq!(super::parse(text), Some(1210));
-        assert_eq!(super::parse("<not counted>,,syscalls:sys_enter_fsync"), None);
+        assert_eq!(
+            super::parse("<not counted>,,syscalls:sys_enter_fsync"),
+            None
+        );
     }
 }

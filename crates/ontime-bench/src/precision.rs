@@ -114,8 +114,18 @@ pub async fn ontime(
     }
     let delivery = stats::analyse(&arrivals, &created.acked);
     out.delivery(&delivery);
-    per_item(&mut out, "fsyncs_per_create", create_fsyncs, created.acked.len());
-    per_item(&mut out, "fsyncs_per_call", deliver_fsyncs, delivery.delivered);
+    per_item(
+        &mut out,
+        "fsyncs_per_create",
+        create_fsyncs,
+        created.acked.len(),
+    );
+    per_item(
+        &mut out,
+        "fsyncs_per_call",
+        deliver_fsyncs,
+        delivery.delivered,
+    );
     Ok(out)
 }
 
@@ -253,7 +263,12 @@ pub async fn raw_planned(
     let counting = fsyncs::start(dir.path(), "create").await;
     let created = publish_scheduled(&js, dues.into_iter()).await?;
     if let Some(counting) = counting {
-        per_item(&mut out, "fsyncs_per_create", counting.stop().await, created.acked.len());
+        per_item(
+            &mut out,
+            "fsyncs_per_create",
+            counting.stop().await,
+            created.acked.len(),
+        );
     }
     out.creates_per_sec = Some(created.per_sec());
     creation_checks(&mut out, &created, Utc::now(), t0);
@@ -264,7 +279,12 @@ pub async fn raw_planned(
     if let Some(counting) = counting {
         // Per message that reached the sink (each is one call).
         let called: std::collections::HashSet<u64> = arrivals.iter().map(|a| a.i).collect();
-        per_item(&mut out, "fsyncs_per_call", counting.stop().await, called.len());
+        per_item(
+            &mut out,
+            "fsyncs_per_call",
+            counting.stop().await,
+            called.len(),
+        );
     }
     out.malformed_calls(sink.malformed());
     if let Some(rss) = nats.proc.rss() {
