@@ -405,15 +405,10 @@ async fn subscribers_are_read_as_they_are_when_each_occurrence_fires() {
     assert_eq!(calls[0].body.as_ref(), br#"{"n":1}"#);
     assert_eq!(calls[0].header("content-type"), Some("application/json"));
     // Deliveries to the removed subscriber that were under way end; no new ones start.
-    let mut seen = w.sink.calls("/old").len();
-    loop {
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let now = w.sink.calls("/old").len();
-        if now == seen {
-            break;
-        }
-        seen = now;
-    }
+    let seen = w
+        .sink
+        .settled("/old", Duration::from_millis(1_500), WAIT)
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         w.sink.calls("/old").len(),

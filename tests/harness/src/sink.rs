@@ -104,6 +104,25 @@ impl Sink {
         self.inner.lock().unwrap().calls.clone()
     }
 
+    /// Waits until `path` has had no new call for `quiet` (calls in flight land first), and
+    /// returns how many it had; fails if the calls have not stopped `within`.
+    pub async fn settled(&self, path: &str, quiet: Duration, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut seen = self.calls(path).len();
+        loop {
+            tokio::time::sleep(quiet).await;
+            let now = self.calls(path).len();
+            if now == seen {
+                return now;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the calls to {path} never stop"
+            );
+            seen = now;
+        }
+    }
+
     /// Waits until `path` has had at least `n` calls.
     pub async fn wait_for(&self, path: &str, n: usize, within: Duration) -> Vec<Call> {
         crate::eventually(within, &format!("{n} call(s) to {path}"), || async {

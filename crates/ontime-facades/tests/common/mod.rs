@@ -108,25 +108,6 @@ impl World {
         let page: Value = r.json().await.unwrap();
         page["items"].as_array().cloned().unwrap_or_default()
     }
-
-    /// Waits until `path` has had no new call for `quiet` (calls in flight land first), and
-    /// returns how many it had; fails if the calls never stop.
-    pub async fn settled(&self, path: &str, quiet: Duration) -> usize {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut seen = self.sink.calls(path).len();
-        loop {
-            tokio::time::sleep(quiet).await;
-            let now = self.sink.calls(path).len();
-            if now == seen {
-                return now;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the calls to {path} never stop"
-            );
-            seen = now;
-        }
-    }
 }
 
 /// The integer `id` of an event or a cron job.

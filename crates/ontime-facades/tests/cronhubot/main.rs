@@ -301,7 +301,12 @@ async fn a_job_is_a_get_with_its_id_in_the_query_within_request_timeout() {
         failed["error"].as_str().unwrap().contains("timeout"),
         "{failed}"
     );
-    assert_eq!(w.settled("/slow", Duration::from_millis(1_500)).await, 1);
+    assert_eq!(
+        w.sink
+            .settled("/slow", Duration::from_millis(1_500), WAIT)
+            .await,
+        1
+    );
     let (_, counted) = w.get(&format!("/cronjobs/{}", id_of(&slow))).await;
     assert_eq!(
         (&counted["runs"], &counted["failures"]),
@@ -357,7 +362,9 @@ async fn an_answer_with_code_400_stops_the_job_at_once() {
     for (path, id) in &jobs {
         w.sink.wait_for(path, 2, WAIT).await;
         assert_eq!(
-            w.settled(path, Duration::from_millis(1_500)).await,
+            w.sink
+                .settled(path, Duration::from_millis(1_500), WAIT)
+                .await,
             2,
             "{path} was called after it said stop"
         );
@@ -396,7 +403,10 @@ async fn a_job_stops_after_stop_at_and_an_inactive_one_never_fires() {
         )
         .await;
     w.sink.wait_for("/expiring", 1, WAIT).await;
-    let made = w.settled("/expiring", Duration::from_millis(2_000)).await;
+    let made = w
+        .sink
+        .settled("/expiring", Duration::from_millis(2_000), WAIT)
+        .await;
     let stop_at: NaiveDateTime =
         NaiveDateTime::parse_from_str(expiring["stop_at"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S")
             .unwrap();

@@ -352,7 +352,10 @@ async fn an_inactive_event_never_fires_and_fires_again_once_active() {
         )
         .await;
     assert_eq!(inactive["status"], "inactive");
-    let stopped = w.settled("/sleepy", Duration::from_millis(1_500)).await;
+    let stopped = w
+        .sink
+        .settled("/sleepy", Duration::from_millis(1_500), WAIT)
+        .await;
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert_eq!(
         w.sink.calls("/sleepy").len(),
@@ -412,7 +415,12 @@ async fn max_retries_are_real_retries_retry_timeout_apart_and_the_body_is_not_re
         failed["error"].as_str().unwrap().contains("timeout"),
         "{failed}"
     );
-    assert_eq!(w.settled("/slow", Duration::from_millis(1_500)).await, 2);
+    assert_eq!(
+        w.sink
+            .settled("/slow", Duration::from_millis(1_500), WAIT)
+            .await,
+        2
+    );
 
     // Crony never read its callbacks' answers: {"code": 400} does not stop an event.
     for _ in 0..3 {

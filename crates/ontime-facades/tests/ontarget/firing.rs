@@ -73,7 +73,7 @@ async fn each_subscriber_gets_one_request_with_its_method_and_the_events_bytes()
         .await
         .is(404, &format!("NO EVENT: {id}"));
     for path in ["/get", "/post", "/put"] {
-        assert_eq!(w.settled(path, QUIET).await, 1, "{path}");
+        assert_eq!(w.sink.settled(path, QUIET, WAIT).await, 1, "{path}");
     }
 }
 
@@ -142,7 +142,7 @@ async fn only_the_failed_subscribers_are_retried_and_only_when_asked() {
         ("/patient", 1),
         ("/fine", 1),
     ] {
-        assert_eq!(w.settled(path, QUIET).await, calls, "{path}");
+        assert_eq!(w.sink.settled(path, QUIET, WAIT).await, calls, "{path}");
     }
     let retried = w.sink.calls("/asked");
     assert!(
@@ -161,8 +161,8 @@ async fn only_the_failed_subscribers_are_retried_and_only_when_asked() {
         .await
         .created();
     w.sink.wait_for("/event-retries", 2, WAIT).await;
-    assert_eq!(w.settled("/event-retries", QUIET).await, 2);
-    assert_eq!(w.settled("/own-retries", QUIET).await, 1);
+    assert_eq!(w.sink.settled("/event-retries", QUIET, WAIT).await, 2);
+    assert_eq!(w.sink.settled("/own-retries", QUIET, WAIT).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +195,7 @@ async fn a_repeating_event_fires_again_until_deleted() {
     )
     .await
     .is(200, &format!("REMOVED: {id}"));
-    let seen = w.settled("/tick", Duration::from_secs(1)).await;
+    let seen = w.sink.settled("/tick", Duration::from_secs(1), WAIT).await;
     // Three periods: a deleted event never fires afterwards.
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(w.sink.calls("/tick").len(), seen);
@@ -257,7 +257,10 @@ async fn deleting_a_topic_stops_its_events() {
     w.get(&format!("/schedule/topics/{topic}/subscribers"))
         .await
         .is(200, "[]");
-    let seen = w.settled("/topic-tick", Duration::from_secs(1)).await;
+    let seen = w
+        .sink
+        .settled("/topic-tick", Duration::from_secs(1), WAIT)
+        .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(w.sink.calls("/topic-tick").len(), seen);
 }

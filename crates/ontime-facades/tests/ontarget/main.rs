@@ -228,25 +228,6 @@ impl World {
         }
         n
     }
-
-    /// Waits until `path` on the sink has had no new call for `quiet`, and returns how many
-    /// it had; fails if the calls never stop.
-    pub async fn settled(&self, path: &str, quiet: Duration) -> usize {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut seen = self.sink.calls(path).len();
-        loop {
-            tokio::time::sleep(quiet).await;
-            let now = self.sink.calls(path).len();
-            if now == seen {
-                return now;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the calls to {path} never stop"
-            );
-            seen = now;
-        }
-    }
 }
 
 /// A UTC instant `secs` from now, on a whole second, as a timespec.
