@@ -17,6 +17,7 @@ use ontime_nats::{NatsError, headers};
 use crate::Ctx;
 use crate::arm::ack;
 use crate::emit;
+use crate::reports::{Report, apply_group};
 
 /// Why a command was not applied.
 pub enum Failure {
@@ -179,10 +180,12 @@ pub async fn apply(
     accepted_at: DateTime<Utc>,
 ) -> Result<Option<(TimerRecord, u64)>, Failure> {
     let store = &ctx.topology.timers;
-    if let CommandBody::Report { .. } = &cmd.body
-        && let Some(applied) = report_on_recent(ctx, cmd, seq, accepted_at).await?
-    {
-        return Ok(Some(applied));
+    if let CommandBody::Report { .. } = &cmd.body {
+        // A report published as a command is applied as the log's reports are.
+        let report = Report::new(cmd.clone(), seq, accepted_at);
+        return apply_group(ctx, &[&report])
+            .await
+            .map_err(|e| Failure::Nats(NatsError::Nats(e)));
     }
     // Most upserts create a timer: try that first, with no read (a write expecting revision
     // 0 fails if the timer exists, and the loop below then reads it).
@@ -228,10 +231,6 @@ pub async fn apply(
                 match store.write(&outcome.record, slot.revision).await {
                     Ok(revision) => {
                         emit::log(ctx, &outcome.record, &outcome.log).await;
-                        if let CommandBody::Report { .. } = &cmd.body {
-                            // A retry's report may follow.
-                            ctx.recent.put(outcome.record.clone(), revision);
-                        }
                         if slot.record.is_some() {
                             raise_mark(ctx, cmd, &outcome.record).await?;
                         }
@@ -248,16 +247,13 @@ pub async fn apply(
 /// After a delete or a new definition of an existing timer, raises its mark before the
 /// command is answered or acknowledged: a worker that read the record when the fire arrived
 /// checks the mark at the due instant, so it does not call with a definition that a command
-/// acknowledged in between replaced or cancelled. A new timer has no fire to supersede. A
-/// report of an answer that stopped the timer or moved its next occurrence raises the mark
-/// that voids the occurrences it replaced (its worker raised it already; this covers a
-/// worker that could not).
+/// acknowledged in between replaced or cancelled. A new timer has no fire to supersede.
+/// (Reports raise the marks of their answers where they are applied, in [`crate::reports`].)
 async fn raise_mark(ctx: &Ctx, cmd: &Command, record: &TimerRecord) -> Result<(), Failure> {
     let mark = match &cmd.body {
         CommandBody::Upsert { .. } | CommandBody::Patch { .. } | CommandBody::Delete => {
             Some(record.mark())
         }
-        CommandBody::Report { attempt, .. } => state::answer_mark(attempt, &ctx.config.limits),
         _ => None,
     };
     if let Some(mark) = mark {
@@ -268,43 +264,6 @@ async fn raise_mark(ctx: &Ctx, cmd: &Command, record: &TimerRecord) -> Result<()
             .map_err(Failure::Nats)?;
     }
     Ok(())
-}
-
-/// Applies a report to the record this scheduler remembers, if any, with no read. `None`:
-/// nothing remembered, or the copy was stale (the write's compare-and-set failed) or led to
-/// no change or a refusal, which only a fresh read may decide.
-async fn report_on_recent(
-    ctx: &Ctx,
-    cmd: &Command,
-    seq: u64,
-    accepted_at: DateTime<Utc>,
-) -> Result<Option<(TimerRecord, u64)>, Failure> {
-    let Some((record, revision)) = ctx.recent.take(&cmd.key()) else {
-        return Ok(None);
-    };
-    let outcome = match state::apply_with(
-        Some((&record, revision)),
-        cmd,
-        seq,
-        accepted_at,
-        Utc::now(),
-        &ctx.config.limits,
-    ) {
-        // A report only changes the record (no fire, no log entry of the scheduler's).
-        Ok(Applied::Changed(outcome)) if outcome.fires.is_empty() && outcome.log.is_empty() => {
-            outcome
-        }
-        _ => return Ok(None),
-    };
-    match ctx.topology.timers.write(&outcome.record, revision).await {
-        Ok(revision) => {
-            ctx.recent.put(outcome.record.clone(), revision);
-            raise_mark(ctx, cmd, &outcome.record).await?;
-            Ok(Some((outcome.record, revision)))
-        }
-        Err(NatsError::Conflict) => Ok(None),
-        Err(e) => Err(Failure::Nats(e)),
-    }
 }
 
 async fn send(ctx: &Ctx, reply_to: Option<String>, reply: &Reply) {

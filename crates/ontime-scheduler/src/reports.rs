@@ -46,11 +46,11 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         let _ = acker.ack_with(AckKind::Term).await;
         return Handled::Done;
     };
-    let report = Report {
-        cmd: Command::new(key, CommandBody::Report { attempt, rearm }),
+    let report = Report::new(
+        Command::new(key, CommandBody::Report { attempt, rearm }),
         seq,
         accepted_at,
-    };
+    );
     match ctx.reports.apply(&ctx, report).await {
         Grouped::Led(Ok(Some((record, revision)))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
@@ -76,6 +76,17 @@ pub struct Report {
     cmd: Command,
     seq: u64,
     accepted_at: DateTime<Utc>,
+}
+
+impl Report {
+    /// `cmd` (a report), at its place in its stream.
+    pub fn new(cmd: Command, seq: u64, accepted_at: DateTime<Utc>) -> Self {
+        Self {
+            cmd,
+            seq,
+            accepted_at,
+        }
+    }
 }
 
 /// What became of a report: applied by this handler, which leads its group and arms the
@@ -182,7 +193,10 @@ impl Drop for Lead<'_> {
 /// Applies `reports` (one timer's, in arrival order) to its record and writes it once, on
 /// the revision read (a lost compare-and-set applies them again to a fresh read). The
 /// record as it now stands; `None` when the timer does not exist.
-async fn apply_group(ctx: &Ctx, reports: &[&Report]) -> Result<Option<(TimerRecord, u64)>, String> {
+pub async fn apply_group(
+    ctx: &Ctx,
+    reports: &[&Report],
+) -> Result<Option<(TimerRecord, u64)>, String> {
     let Some(first) = reports.first() else {
         return Ok(None);
     };
@@ -217,20 +231,24 @@ async fn apply_group(ctx: &Ctx, reports: &[&Report]) -> Result<Option<(TimerReco
         let Some(record) = record else {
             return Ok(None);
         };
-        if !changed {
-            return Ok(Some((record, revision)));
-        }
-        match store.write(&record, revision).await {
-            Ok(revision) => {
-                ctx.recent.put(record.clone(), revision);
-                for report in reports {
-                    raise_answer_mark(ctx, &report.cmd, &record).await?;
+        let revision = if changed {
+            match store.write(&record, revision).await {
+                Ok(revision) => {
+                    ctx.recent.put(record.clone(), revision);
+                    revision
                 }
-                return Ok(Some((record, revision)));
+                Err(NatsError::Conflict) => continue,
+                Err(e) => return Err(e.to_string()),
             }
-            Err(NatsError::Conflict) => continue,
-            Err(e) => return Err(e.to_string()),
+        } else {
+            revision
+        };
+        // Unchanged too: a redelivered report may have been applied by a scheduler that
+        // died before raising the mark.
+        for report in reports {
+            raise_answer_mark(ctx, &report.cmd, &record).await?;
         }
+        return Ok(Some((record, revision)));
     }
     Err("the timer's record kept changing".into())
 }
