@@ -5,7 +5,7 @@
 //! messages per instant on the same server, consumed by a minimal consumer.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
@@ -108,7 +108,13 @@ async fn through_ontime(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::R
         |occurrence: u64| first + chrono::Duration::seconds((p.period * (occurrence - 1)) as i64);
     let last_due = due_of(p.occurrences as u64);
     progress("fanout: waiting for the calls");
-    let arrivals = wait(&sink, k * p.occurrences, last_due, p.grace()).await;
+    let n = k * p.occurrences;
+    let arrivals = sink
+        .collect_until(n, last_due, p.grace(), |arrivals| {
+            let distinct: HashSet<&str> = arrivals.iter().map(|a| a.webhook_id.as_str()).collect();
+            distinct.len() >= n
+        })
+        .await;
     out.malformed_calls(sink.malformed());
     out.rss_mb = ontime.rss();
     out.warnings.extend(ontime.exited());
@@ -185,31 +191,6 @@ fn delivery_of(webhook_id: &str) -> Option<(u64, u64)> {
     let subscriber = parts.next()?.strip_prefix('s')?.parse().ok()?;
     let occurrence = parts.next()?.parse().ok()?;
     Some((occurrence, subscriber))
-}
-
-/// Waits until `n` distinct deliveries have arrived, or no call has come for `idle` after
-/// `last_due`; then a second more for late duplicates.
-async fn wait(sink: &Sink, n: usize, last_due: DateTime<Utc>, idle: Duration) -> Vec<Arrival> {
-    let mut seen = sink.count();
-    let mut changed = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let count = sink.count();
-        if count != seen {
-            (seen, changed) = (count, Instant::now());
-        }
-        if count >= n {
-            let distinct: HashSet<String> =
-                sink.arrivals().into_iter().map(|a| a.webhook_id).collect();
-            if distinct.len() >= n {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return sink.arrivals();
-            }
-        }
-        if Utc::now() > last_due + idle && changed.elapsed() > idle {
-            return sink.arrivals();
-        }
-    }
 }
 
 async fn put(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {

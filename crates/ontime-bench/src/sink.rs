@@ -91,6 +91,22 @@ impl Sink {
         last_due: DateTime<Utc>,
         idle: Duration,
     ) -> Vec<Arrival> {
+        self.collect_until(expected.len(), last_due, idle, |arrivals| {
+            let called: HashSet<u64> = arrivals.iter().map(|a| a.i).collect();
+            expected.is_subset(&called)
+        })
+        .await
+    }
+
+    /// [`Self::collect`], done when `complete` says so of the calls received (asked once at
+    /// least `at_least` have come).
+    pub async fn collect_until(
+        &self,
+        at_least: usize,
+        last_due: DateTime<Utc>,
+        idle: Duration,
+        complete: impl Fn(&[Arrival]) -> bool,
+    ) -> Vec<Arrival> {
         let mut seen = self.count();
         let mut changed = Instant::now();
         loop {
@@ -99,12 +115,9 @@ impl Sink {
             if count != seen {
                 (seen, changed) = (count, Instant::now());
             }
-            if count >= expected.len() {
-                let called: HashSet<u64> = self.arrivals().iter().map(|a| a.i).collect();
-                if expected.is_subset(&called) {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    return self.arrivals();
-                }
+            if count >= at_least && complete(&self.arrivals()) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return self.arrivals();
             }
             if Utc::now() > last_due + idle && changed.elapsed() > idle {
                 return self.arrivals();
