@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::Utc;
-use ontime_core::ValidationError;
-use ontime_core::topic::{Subscriber, SubscriberSpec, Topic, TopicSpec};
+use ontime_core::topic::{Subscriber, SubscriberSpec, Topic, TopicRecord, TopicSpec};
+use ontime_core::{Namespace, TopicName, ValidationError};
 use ontime_nats::topics::TopicError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -64,9 +64,27 @@ pub struct SubscriberPage {
     pub next_cursor: Option<String>,
 }
 
+fn no_topic(name: &str) -> ApiError {
+    ApiError::not_found(format!("no topic {name}"))
+}
+
+/// Topic `name` of `ns` as stored and its revision; 404 when there is none.
+async fn existing(
+    state: &AppState,
+    ns: &Namespace,
+    name: &TopicName,
+) -> Result<(TopicRecord, u64), ApiError> {
+    state
+        .topology
+        .topics
+        .get(ns, name)
+        .await?
+        .ok_or_else(|| no_topic(name.as_str()))
+}
+
 fn topic_error(error: TopicError, what: &str) -> ApiError {
     match error {
-        TopicError::NotFound => ApiError::not_found(format!("no topic {what}")),
+        TopicError::NotFound => no_topic(what),
         TopicError::Refused(e) => ApiError(e),
         TopicError::Nats(e) => e.into(),
     }
@@ -126,12 +144,7 @@ pub async fn get_topic(
     State(state): State<AppState>,
     TopicPath(ns, name): TopicPath,
 ) -> Result<Json<Topic>, ApiError> {
-    let (record, revision) = state
-        .topology
-        .topics
-        .get(&ns, &name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+    let (record, revision) = existing(&state, &ns, &name).await?;
     Ok(Json(record.view(&ns, &name, revision)))
 }
 
@@ -154,7 +167,7 @@ pub async fn delete_topic(
     if state.topology.topics.delete(&ns, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("no topic {name}")))
+        Err(no_topic(name.as_str()))
     }
 }
 
@@ -251,12 +264,7 @@ pub async fn get_subscriber(
     State(state): State<AppState>,
     SubscriberPath(ns, name, id): SubscriberPath,
 ) -> Result<Json<Subscriber>, ApiError> {
-    let (record, _) = state
-        .topology
-        .topics
-        .get(&ns, &name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+    let (record, _) = existing(&state, &ns, &name).await?;
     record
         .subscriber(&ns, &name, &id)
         .map(Json)
@@ -317,12 +325,7 @@ pub async fn list_subscribers(
     let params = input::query(query.as_deref(), &["limit", "cursor"])?;
     let limit = input::limit(&params, DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = params.get("cursor").map(String::as_str);
-    let (record, _) = state
-        .topology
-        .topics
-        .get(&ns, &name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+    let (record, _) = existing(&state, &ns, &name).await?;
     let mut items: Vec<Subscriber> = record
         .subscribers
         .keys()
