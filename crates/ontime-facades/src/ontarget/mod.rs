@@ -36,6 +36,7 @@ use axum::routing::{MethodRouter, any, get};
 use axum::{Extension, Router};
 use chrono_tz::Tz;
 use ontime_core::id::{Namespace, TopicName};
+use ontime_core::topic::TopicRecord;
 use ontime_gateway::AppState;
 use ontime_nats::topics::TopicError;
 use serde::de::DeserializeOwned;
@@ -159,6 +160,19 @@ where
 /// The native topic a path's `:topic` names; `None` when it can name none (so no topic).
 fn topic_name(raw: &str) -> Option<TopicName> {
     TopicName::parse(raw).ok()
+}
+
+/// Topic `topic` (as a path names it) as stored, if it exists.
+async fn existing_topic(
+    state: &AppState,
+    api: &Ontarget,
+    topic: &str,
+) -> Result<Option<(TopicName, TopicRecord)>, Text> {
+    let Some(name) = topic_name(topic) else {
+        return Ok(None);
+    };
+    let found = state.topology.topics.get(&api.namespace, &name).await?;
+    Ok(found.map(|(record, _)| (name, record)))
 }
 
 /// A change of a topic or of a subscriber that did not happen, in the API's words:

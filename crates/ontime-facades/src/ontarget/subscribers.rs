@@ -30,7 +30,9 @@ use serde::Serialize;
 use super::answer::{Answer, Text};
 use super::fields::Fields;
 use super::pages;
-use super::{Ontarget, Segments, new_id, overridable, refused, settings, topic_name};
+use super::{
+    Ontarget, Segments, existing_topic, new_id, overridable, refused, settings, topic_name,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -188,19 +190,6 @@ async fn delete(
         return Err(not_removed());
     }
     Ok(Text::ok(format!("REMOVED: {id}")).into_response())
-}
-
-/// Topic `topic` as stored, if it exists.
-async fn existing_topic(
-    state: &AppState,
-    api: &Ontarget,
-    topic: &str,
-) -> Result<Option<(TopicName, TopicRecord)>, Text> {
-    let Some(name) = topic_name(topic) else {
-        return Ok(None);
-    };
-    let found = state.topology.topics.get(&api.namespace, &name).await?;
-    Ok(found.map(|(record, _)| (name, record)))
 }
 
 /// Subscriber `id` of topic `topic`, if the topic has it and the API shows it.

@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::answer::{Answer, Text};
 use super::fields::Fields;
 use super::pages::{self, Page};
-use super::{Ontarget, Segments, events, new_id, overridable, refused, topic_name};
+use super::{Ontarget, Segments, events, existing_topic, new_id, overridable, refused};
 
 /// The metadata entry holding a topic's name.
 pub const NAME_KEY: &str = "ontarget.name";
@@ -134,7 +134,9 @@ async fn read(
     Segments(id): Segments<String>,
 ) -> Answer {
     let no_topic = || Text::not_found(format!("NO TOPIC: {id}"));
-    let (name, record) = existing(&state, &api, &id).await?.ok_or_else(no_topic)?;
+    let (name, record) = existing_topic(&state, &api, &id)
+        .await?
+        .ok_or_else(no_topic)?;
     Ok(Text::json(&shown(&name, &record)).into_response())
 }
 
@@ -145,7 +147,7 @@ async fn update(
     fields: Fields,
 ) -> Answer {
     let create_first = || Text::bad_request(format!("CREATE FIRST: {id}"));
-    let (name, record) = existing(&state, &api, &id)
+    let (name, record) = existing_topic(&state, &api, &id)
         .await?
         .ok_or_else(create_first)?;
     let spec = definition(&fields, Some(&record))?;
@@ -166,7 +168,9 @@ async fn delete(
     Segments(id): Segments<String>,
 ) -> Answer {
     let not_removed = || Text::not_found(format!("NOT REMOVED: {id}"));
-    let (name, _) = existing(&state, &api, &id).await?.ok_or_else(not_removed)?;
+    let (name, _) = existing_topic(&state, &api, &id)
+        .await?
+        .ok_or_else(not_removed)?;
     // Its events first: should this request fail half-way, the topic is still there to be
     // deleted again, and no event is left firing at a topic that is gone.
     events::delete_all(&state, &api, name.as_str()).await?;
@@ -174,19 +178,6 @@ async fn delete(
         return Err(not_removed());
     }
     Ok(Text::ok(format!("REMOVED: {id}")).into_response())
-}
-
-/// Topic `id` as stored, if it exists.
-async fn existing(
-    state: &AppState,
-    api: &Ontarget,
-    id: &str,
-) -> Result<Option<(TopicName, TopicRecord)>, Text> {
-    let Some(name) = topic_name(id) else {
-        return Ok(None);
-    };
-    let found = state.topology.topics.get(&api.namespace, &name).await?;
-    Ok(found.map(|(record, _)| (name, record)))
 }
 
 /// The topic `fields` define, from `current` for a change: the fields given and not empty
