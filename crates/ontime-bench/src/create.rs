@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::deploy::{KV_STREAM, Ontime, SCHED_STREAM};
+use crate::deploy::{KV_STREAM, Ontime, SLOTS_STREAM};
 use crate::load::{self, Created};
 use crate::precision;
 use crate::procs::{Bins, Sync};
@@ -96,7 +96,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
 
     // Every acknowledged create must be in the timers bucket, with a wake-up each.
     let stored = ontime.stream_messages(KV_STREAM).await?;
-    let wakes = ontime.stream_messages(SCHED_STREAM).await?;
+    let wakes = ontime.stream_messages(SLOTS_STREAM).await?;
     out.set("timers_stored", stored);
     out.set("wakeups_stored", wakes);
     if (stored as usize) < total {
@@ -106,7 +106,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     }
     if (wakes as usize) < total {
         out.warnings.push(format!(
-            "{total} timers, {wakes} wake-ups in {SCHED_STREAM}"
+            "{total} timers, {wakes} wake-ups in {SLOTS_STREAM}"
         ));
     }
 

@@ -14,7 +14,8 @@ use crate::procs::{Bins, Nats, Proc, RssMap, Sync, free_port};
 pub const CMD_STREAM: &str = "ONTIME_CMD";
 pub const CMD_CONSUMER: &str = "schedulers";
 pub const SCHED_STREAM: &str = "ONTIME_SCHED";
-pub const WAKE_CONSUMER: &str = "schedulers-wake";
+pub const TICK_CONSUMER: &str = "schedulers-tick";
+pub const SLOTS_STREAM: &str = "ONTIME_SLOTS";
 pub const FIRE_STREAM: &str = "ONTIME_FIRE";
 pub const FIRE_CONSUMER: &str = "workers";
 pub const KV_STREAM: &str = "KV_ONTIME_TIMERS";
@@ -80,7 +81,7 @@ impl Ontime {
             let mut pulling = gateway;
             for (stream, name) in [
                 (CMD_STREAM, CMD_CONSUMER),
-                (SCHED_STREAM, WAKE_CONSUMER),
+                (SCHED_STREAM, TICK_CONSUMER),
                 (FIRE_STREAM, FIRE_CONSUMER),
             ] {
                 pulling = pulling

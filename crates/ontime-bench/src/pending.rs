@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use chrono::Utc;
 
-use crate::deploy::{KV_STREAM, Ontime, SCHED_STREAM};
+use crate::deploy::{KV_STREAM, Ontime, SLOTS_STREAM};
 use crate::load::{self, Item};
 use crate::procs::{Bins, Proc, Sync, disk_mb, free_port};
 use crate::report::Outcome;
@@ -68,7 +68,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     out.rss_mb = ontime.rss();
     out.set_f("disk_mb", disk_mb(&ontime.store));
     let stored = ontime.stream_messages(KV_STREAM).await?;
-    let wakes = ontime.stream_messages(SCHED_STREAM).await?;
+    let wakes = ontime.stream_messages(SLOTS_STREAM).await?;
     out.set("timers_stored", stored);
     out.set("wakeups_stored", wakes);
     if (stored as usize) < created.acked.len() {
@@ -79,7 +79,7 @@ pub async fn run(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<V
     }
     if (wakes as usize) < created.acked.len() {
         out.warnings.push(format!(
-            "{} timers, {wakes} wake-ups in {SCHED_STREAM}",
+            "{} timers, {wakes} wake-ups in {SLOTS_STREAM}",
             created.acked.len()
         ));
     }

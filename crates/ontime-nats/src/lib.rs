@@ -3,6 +3,7 @@
 //! access that the gateway, scheduler and worker share lives in [`store`], [`marks`] and [`log`];
 //! [`counters`] hands out integer ids.
 
+pub mod batch;
 pub mod connect;
 pub mod counters;
 pub mod dead;
@@ -16,6 +17,7 @@ pub mod pull;
 pub mod store;
 pub mod topics;
 pub mod topology;
+pub mod wake_ups;
 
 pub use connect::connect;
 pub use counters::Counters;

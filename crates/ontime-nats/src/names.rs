@@ -54,6 +54,11 @@ impl Names {
     pub fn sched_stream(&self) -> String {
         format!("{}_SCHED", self.upper())
     }
+    /// Wake-ups filed by the second they are due to come back in (see
+    /// [`crate::wake_ups`]); one per timer and second, read and purged a second at a time.
+    pub fn slots_stream(&self) -> String {
+        format!("{}_SLOTS", self.upper())
+    }
     /// Calls to make. Work-queue retention, de-duplicated by occurrence identity.
     pub fn fire_stream(&self) -> String {
         format!("{}_FIRE", self.upper())
@@ -109,6 +114,10 @@ impl Names {
     /// The schedulers' shared consumer of wake-ups.
     pub fn wake_consumer(&self) -> &'static str {
         "schedulers-wake"
+    }
+    /// The schedulers' shared consumer of the seconds of wake-ups falling due.
+    pub fn tick_consumer(&self) -> &'static str {
+        "schedulers-tick"
     }
     /// The schedulers' shared consumer of the execution log: workers' reports.
     pub fn report_consumer(&self) -> &'static str {
@@ -169,6 +178,39 @@ impl Names {
     pub fn wake_subject(&self, key: &TimerKey) -> String {
         format!("{}.wake.{}", self.prefix, key.subject_suffix())
     }
+    pub fn slots_all(&self) -> String {
+        format!("{}.slot.>", self.prefix)
+    }
+    /// `<p>.slot.<second>.>`: the wake-ups filed under one second (of the Unix epoch).
+    pub fn slot_all(&self, second: i64) -> String {
+        format!("{}.slot.{second}.>", self.prefix)
+    }
+    /// A timer's wake-up filed under `second`: a newer one for the same second replaces it.
+    pub fn slot_subject(&self, second: i64, key: &TimerKey) -> String {
+        format!("{}.slot.{second}.{}", self.prefix, key.subject_suffix())
+    }
+    pub fn tick_all(&self) -> String {
+        format!("{}.tick.>", self.prefix)
+    }
+    /// The scheduled message that comes back when `second` starts, for its wake-ups.
+    pub fn tick_subject(&self, second: i64) -> String {
+        format!("{}.tick.{second}", self.prefix)
+    }
+    pub fn ticked_all(&self) -> String {
+        format!("{}.ticked.>", self.prefix)
+    }
+    /// Where the tick of `second` comes back to, for the schedulers.
+    pub fn ticked_subject(&self, second: i64) -> String {
+        format!("{}.ticked.{second}", self.prefix)
+    }
+    /// The second a tick came back for; `None` for any other subject.
+    pub fn second_of_ticked_subject(&self, subject: &str) -> Option<i64> {
+        subject
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(".ticked.")?
+            .parse()
+            .ok()
+    }
     pub fn fire_all(&self) -> String {
         format!("{}.fire.>", self.prefix)
     }
@@ -228,5 +270,9 @@ mod tests {
             None
         );
         assert_eq!(names.namespace_of_batch_subject("t-1.wake.ns"), None);
+
+        let ticked = names.ticked_subject(1_800_000_000);
+        assert_eq!(names.second_of_ticked_subject(&ticked), Some(1_800_000_000));
+        assert_eq!(names.second_of_ticked_subject(&names.tick_subject(5)), None);
     }
 }

@@ -13,6 +13,7 @@ use ontime_core::{Namespace, TimerId, TimerKey};
 use serde::de::DeserializeOwned;
 
 use crate::NatsError;
+use crate::batch;
 use crate::headers;
 use crate::names::Names;
 
@@ -88,6 +89,40 @@ impl TimerStore {
         record: &TimerRecord,
         expected_revision: u64,
     ) -> Result<u64, NatsError> {
+        let entry = self.entry(record)?;
+        put_expecting(
+            &self.js,
+            entry.subject,
+            entry.headers,
+            entry.body,
+            expected_revision,
+        )
+        .await
+    }
+
+    /// Writes new timers (keys that never existed, or whose entries are gone) in atomic
+    /// batches, and returns each one's revision, in order: all of them, or
+    /// [`NatsError::Conflict`] when any key is taken (then nothing of that batch is written,
+    /// though earlier batches of a list over [`batch::MAX`] are).
+    pub async fn create_all(&self, records: &[TimerRecord]) -> Result<Vec<u64>, NatsError> {
+        let mut revisions = Vec::with_capacity(records.len());
+        for chunk in records.chunks(batch::MAX) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for record in chunk {
+                let mut entry = self.entry(record)?;
+                entry
+                    .headers
+                    .insert(headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+                entries.push(entry);
+            }
+            revisions.extend(batch::publish(&self.js, entries).await?);
+        }
+        Ok(revisions)
+    }
+
+    /// The entry that stores `record`. Finished timers are written with a TTL of `retention`,
+    /// so the bucket does not grow without bound.
+    fn entry(&self, record: &TimerRecord) -> Result<batch::Outgoing, NatsError> {
         let subject = self
             .names
             .kv_subject(&self.names.timers_bucket(), &record.key());
@@ -100,7 +135,11 @@ impl TimerStore {
         }
         let body =
             Bytes::from(serde_json::to_vec(record).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-        put_expecting(&self.js, subject, hdrs, body, expected_revision).await
+        Ok(batch::Outgoing {
+            subject,
+            headers: hdrs,
+            body,
+        })
     }
 
     /// Lists the timers of a namespace in a stable order (by id), optionally only those with
@@ -419,7 +458,7 @@ pub(crate) async fn put_expecting(
     }
 }
 
-fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
+pub(crate) fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
     // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS.
     let text = e.to_string();
     text.contains("10071") || text.contains("wrong last sequence")

@@ -68,6 +68,22 @@ const BATCHES_PENDING: i64 = 64;
 /// The most the dead-letter stream keeps; the oldest go first.
 const DEAD_BYTES: i64 = 1 << 30;
 
+/// Lets a bucket's stream (which the bucket's own configuration does not cover) take atomic
+/// batches.
+async fn allow_atomic_publish(js: &jetstream::Context, stream: &str) -> Result<(), NatsError> {
+    let mut stream = js.get_stream(stream).await.map_err(NatsError::nats)?;
+    let config = &stream.info().await.map_err(NatsError::nats)?.config;
+    if config.allow_atomic_publish {
+        return Ok(());
+    }
+    let config = stream::Config {
+        allow_atomic_publish: true,
+        ..config.clone()
+    };
+    js.update_stream(config).await.map_err(NatsError::nats)?;
+    Ok(())
+}
+
 /// Handles on a ready topology, cheap to clone.
 #[derive(Clone)]
 pub struct Topology {
@@ -110,12 +126,22 @@ impl Topology {
             },
             stream::Config {
                 name: n.sched_stream(),
-                subjects: vec![n.sched_all(), n.wake_all()],
+                subjects: vec![n.sched_all(), n.wake_all(), n.tick_all(), n.ticked_all()],
                 retention: stream::RetentionPolicy::WorkQueue,
                 allow_message_schedules: true,
+                // A batch's wake-ups are stored together (see `crate::batch`).
+                allow_atomic_publish: true,
                 // One definition per timer: a new wake-up replaces the old one.
                 max_messages_per_subject: 1,
                 allow_rollup: true,
+                ..base.clone()
+            },
+            stream::Config {
+                name: n.slots_stream(),
+                subjects: vec![n.slots_all()],
+                // One wake-up per timer and second; a second's are purged once fired.
+                max_messages_per_subject: 1,
+                allow_atomic_publish: true,
                 ..base.clone()
             },
             stream::Config {
@@ -164,6 +190,8 @@ impl Topology {
             })
             .await
             .map_err(NatsError::nats)?;
+        // A batch's new timers are written together (see `crate::batch`).
+        allow_atomic_publish(&js, &format!("KV_{}", n.timers_bucket())).await?;
         let marks = js
             .create_or_update_key_value(kv::Config {
                 max_age: crate::marks::MARK_TTL,
@@ -250,6 +278,15 @@ impl Topology {
                     config.scheduler_ack_wait,
                 ),
             ),
+            (
+                n.sched_stream(),
+                pull(
+                    n.tick_consumer(),
+                    n.ticked_all(),
+                    config.scheduler_max_ack_pending,
+                    config.scheduler_ack_wait,
+                ),
+            ),
             (n.log_stream(), reports),
             (
                 n.fire_stream(),
@@ -305,6 +342,7 @@ impl Topology {
         for name in [
             n.cmd_stream(),
             n.sched_stream(),
+            n.slots_stream(),
             n.fire_stream(),
             n.log_stream(),
         ] {

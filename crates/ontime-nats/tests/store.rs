@@ -298,3 +298,40 @@ async fn listing_by_metadata_pages_through_the_matching_timers_alone() {
         vec![Vec::<String>::new()]
     );
 }
+
+#[tokio::test]
+async fn new_timers_are_created_together_all_or_none() {
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "st").await;
+    let store = &topology.timers;
+    let keys = |from: usize, count: usize| -> Vec<TimerKey> {
+        (from..from + count)
+            .map(|i| TimerKey::from_subject_suffix(&format!("ns.t{i}")).unwrap())
+            .collect()
+    };
+
+    // A batch large enough to go as one atomic batch, and one small enough to go one by one:
+    // each record reads back at the revision it was given.
+    for batch in [keys(0, 40), keys(40, 3)] {
+        let records: Vec<TimerRecord> = batch.iter().map(created).collect();
+        let revisions = store.create_all(&records).await.unwrap();
+        assert_eq!(revisions.len(), records.len());
+        for (record, revision) in records.iter().zip(&revisions) {
+            let slot = store.get(&record.key()).await.unwrap();
+            assert_eq!(slot.revision, *revision);
+            assert_eq!(slot.record.as_ref(), Some(record));
+        }
+    }
+
+    // One taken key refuses the whole batch: none of the others is written.
+    let mut batch = keys(100, 30);
+    batch.push(keys(7, 1).remove(0));
+    let records: Vec<TimerRecord> = batch.iter().map(created).collect();
+    assert!(matches!(
+        store.create_all(&records).await,
+        Err(ontime_nats::NatsError::Conflict)
+    ));
+    for key in keys(100, 30) {
+        assert_eq!(store.get(&key).await.unwrap().record, None);
+    }
+}

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::message::Acker;
-use bytes::Bytes;
-use chrono::SecondsFormat;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
-use ontime_core::timer::{TimerRecord, TimerStatus};
-use ontime_nats::{NatsError, headers};
+use ontime_core::timer::TimerRecord;
+use ontime_nats::NatsError;
 
 use crate::Ctx;
 use crate::firing::Due;
@@ -24,10 +22,11 @@ impl Ctx {
         self: &Arc<Self>,
         record: TimerRecord,
         revision: u64,
-        held: Option<Acker>,
+        held: Option<Held>,
     ) -> Result<(), NatsError> {
+        // A timer that expects nothing more leaves its last wake-up, if any, to be dropped
+        // as stale when its second comes.
         let Some(wake) = pending_wake(&record) else {
-            self.purge_if_cancelled(&record).await?;
             ack(held).await;
             return Ok(());
         };
@@ -54,29 +53,8 @@ impl Ctx {
     pub async fn arm_durably(&self, record: &TimerRecord) -> Result<(), NatsError> {
         match pending_wake(record) {
             Some(wake) => self.publish_wake_up(&wake).await,
-            None => self.purge_if_cancelled(record).await,
+            None => Ok(()),
         }
-    }
-
-    /// Purges a cancelled timer's wake-up: a stale one would be ignored anyway, but purging
-    /// keeps the stream tidy.
-    async fn purge_if_cancelled(&self, record: &TimerRecord) -> Result<(), NatsError> {
-        if record.status != TimerStatus::Cancelled {
-            return Ok(());
-        }
-        let names = self.topology.names();
-        let stream = self
-            .topology
-            .js
-            .get_stream(names.sched_stream())
-            .await
-            .map_err(NatsError::nats)?;
-        stream
-            .purge()
-            .filter(names.sched_subject(&record.key()))
-            .await
-            .map_err(NatsError::nats)?;
-        Ok(())
     }
 
     /// Arms what follows a firing. `held` backs the wake-up that just fired, not the next one,
@@ -86,7 +64,7 @@ impl Ctx {
     pub async fn rearm_after_fire(
         &self,
         record: &TimerRecord,
-        held: Option<Acker>,
+        held: Option<Held>,
     ) -> Result<(), NatsError> {
         if let Some(wake) = pending_wake(record) {
             self.publish_wake_up(&wake).await?;
@@ -108,42 +86,53 @@ impl Ctx {
     /// before the timer: a new one replaces the previous one.
     pub async fn publish_wake_up(&self, wake: &WakeUp) -> Result<(), NatsError> {
         let names = self.topology.names();
-        let key = wake.key();
-        let at = wake.due_at - chrono::Duration::from_std(self.config.lead).unwrap_or_default();
-        let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(
-            headers::SCHEDULE,
-            format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str(),
-        );
-        hdrs.insert(headers::SCHEDULE_TARGET, names.wake_subject(&key).as_str());
-        let body =
-            Bytes::from(serde_json::to_vec(wake).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-        self.topology
-            .js
-            .publish_with_headers(names.sched_subject(&key), hdrs, body)
-            .await
-            .map_err(NatsError::nats)?
-            .await
-            .map_err(NatsError::nats)?;
-        Ok(())
+        ontime_nats::wake_ups::publish(&self.topology.js, names, wake, self.wake_at(wake)).await
+    }
+
+    /// When a wake-up should come back: `lead` before its due time.
+    pub fn wake_at(&self, wake: &WakeUp) -> chrono::DateTime<chrono::Utc> {
+        wake.due_at - chrono::Duration::from_std(self.config.lead).unwrap_or_default()
+    }
+}
+
+/// What backs a wake-up held in memory until it fires: the message it came in, acknowledged
+/// once it has fired, or the second of wake-ups it was read from (see [`crate::ticks`]),
+/// cleared once every wake-up of that second has fired. Until then, a redelivery of the
+/// message is the backup.
+pub enum Held {
+    Message(Acker),
+    Second(Arc<crate::ticks::Second>),
+}
+
+impl From<Acker> for Held {
+    fn from(acker: Acker) -> Self {
+        Self::Message(acker)
     }
 }
 
 /// Acknowledges a held message, if any. A failed ack only means a redelivery, which every
 /// step tolerates, so it is logged and not retried.
-pub async fn ack(held: Option<Acker>) {
-    if let Some(acker) = held
-        && let Err(e) = acker.ack().await
-    {
-        tracing::debug!(error = %e, "ack failed; the message will be redelivered");
+pub async fn ack(held: Option<Held>) {
+    match held {
+        Some(Held::Message(acker)) => {
+            if let Err(e) = acker.ack().await {
+                tracing::debug!(error = %e, "ack failed; the message will be redelivered");
+            }
+        }
+        // Dropping it is the acknowledgement: the second is cleared after its last wake-up.
+        Some(Held::Second(_)) | None => {}
     }
 }
 
 /// Hands a held message back for redelivery now (to another instance, or to this one later).
-pub async fn release(held: Option<Acker>) {
-    if let Some(acker) = held
-        && let Err(e) = acker.ack_with(AckKind::Nak(None)).await
-    {
-        tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
+pub async fn release(held: Option<Held>) {
+    match held {
+        Some(Held::Message(acker)) => {
+            if let Err(e) = acker.ack_with(AckKind::Nak(None)).await {
+                tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
+            }
+        }
+        Some(Held::Second(second)) => second.fail(),
+        None => {}
     }
 }

@@ -3,17 +3,20 @@
 //! (same sequence, same acceptance time); the batch shares one delivery, one reply and one
 //! ack, which is what makes bulk creation cheap.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_nats::jetstream::{AckKind, Message};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use ontime_core::command::{Batch, BatchReply, Reply};
+use ontime_core::command::{Batch, BatchReply, Command, Reply};
+use ontime_core::state::pending_wake;
 use ontime_core::timer::TimerRecord;
-use ontime_core::{Namespace, ValidationError};
+use ontime_core::{Namespace, TimerKey, ValidationError};
 use ontime_nats::pull::Handled;
 
 use crate::Ctx;
-use crate::commands::{Failure, apply, position, reply_subject, send_reply};
+use crate::commands::{Failure, apply, as_new, position, reply_subject, send_reply};
 use crate::metrics::COMMANDS;
 
 /// Commands of one batch applied at once: enough to keep NATS busy, few enough that a
@@ -44,27 +47,41 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
                 ),
             ));
         }
-        // Each command is applied and its wake-up armed before the next of its slot starts:
+        let mut applied = create_together(&ctx, &batch.commands, seq, accepted_at).await;
+        // The others are applied one by one, each armed before the next of its slot starts:
         // no step waits for the whole batch, and the reply goes once all are done.
-        let applied: Vec<(Applied, bool)> = futures::stream::iter(batch.commands)
-            .map(|cmd| async {
-                let applied = match cmd {
+        let rest: Vec<(usize, Applied, bool)> = futures::stream::iter(
+            batch
+                .commands
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| applied[*i].is_none()),
+        )
+        .map(|(i, cmd)| {
+            let ctx = &ctx;
+            async move {
+                let outcome = match cmd {
                     Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
                     Err(error) => Err(Failure::Rejected(error)),
                 };
-                let armed = arm(&ctx, &applied).await;
-                (applied, armed)
-            })
-            .buffered(AT_ONCE)
-            .collect()
-            .await;
+                let armed = arm(&ctx, &outcome).await;
+                (i, outcome, armed)
+            }
+        })
+        .buffered(AT_ONCE)
+        .collect()
+        .await;
+        for (i, outcome, armed) in rest {
+            applied[i] = Some((outcome, armed));
+        }
+        let applied: Vec<(Applied, bool)> = applied.into_iter().flatten().collect();
         if let Some(to) = reply_to.clone() {
             send_reply(&ctx, to, encode(&ctx, &applied)).await;
         }
         Ok(applied.iter().all(|(_, armed)| *armed))
     };
     match ontime_nats::pull::with_progress(&acker, progress, work).await {
-        Ok(true) => crate::arm::ack(Some(acker)).await,
+        Ok(true) => crate::arm::ack(Some(acker.into())).await,
         // Applied commands come back unchanged and are armed again; the others retry.
         Ok(false) => return Handled::Failed("a batch was applied in part".into()),
         Err(error) => {
@@ -83,6 +100,64 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
 }
 
 type Applied = Result<Option<(TimerRecord, u64)>, Failure>;
+
+/// Creates the batch's new timers together: their records in atomic batches on the timers'
+/// bucket, then their wake-ups in atomic batches on the schedule stream, which under
+/// `sync_interval: always` costs a few disk barriers per thousand timers instead of two per
+/// timer. Returns, by command, what was applied and armed; `None` for the commands left to
+/// be applied one by one: every command that is not a plain create of a timer named once in
+/// the batch, and all of them when a batch is refused (a timer that exists already).
+async fn create_together(
+    ctx: &Ctx,
+    commands: &[Result<Command, ValidationError>],
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Vec<Option<(Applied, bool)>> {
+    let mut out: Vec<Option<(Applied, bool)>> = commands.iter().map(|_| None).collect();
+    let mut named: HashMap<TimerKey, usize> = HashMap::new();
+    for cmd in commands.iter().flatten() {
+        *named.entry(cmd.key()).or_default() += 1;
+    }
+    let (places, records): (Vec<usize>, Vec<TimerRecord>) = commands
+        .iter()
+        .enumerate()
+        .filter_map(|(i, cmd)| {
+            let cmd = cmd.as_ref().ok().filter(|c| named[&c.key()] == 1)?;
+            Some((i, as_new(ctx, cmd, seq, accepted_at)?))
+        })
+        .unzip();
+    if records.len() < ontime_nats::batch::WORTH_IT {
+        return out;
+    }
+    let revisions = match ctx.topology.timers.create_all(&records).await {
+        Ok(revisions) => revisions,
+        Err(e) => {
+            tracing::debug!(error = %e, "a batch's new timers were not created together");
+            return out;
+        }
+    };
+    let wakes: Vec<_> = records
+        .iter()
+        .filter_map(pending_wake)
+        .map(|wake| {
+            let at = ctx.wake_at(&wake);
+            (wake, at)
+        })
+        .collect();
+    let names = ctx.topology.names();
+    let armed = match ontime_nats::wake_ups::publish_all(&ctx.topology.js, names, &wakes).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "arming a batch's new timers failed");
+            false
+        }
+    };
+    metrics::counter!(COMMANDS, "outcome" => "applied").increment(records.len() as u64);
+    for ((place, record), revision) in places.into_iter().zip(records).zip(revisions) {
+        out[place] = Some((Ok(Some((record, revision))), armed));
+    }
+    out
+}
 
 /// Arms an applied command's wake-up durably, whatever its due time (see
 /// [`Ctx::arm_durably`]). `false` when the command was not applied or not armed.

@@ -64,7 +64,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
             // applied once, and is answered what it got then.
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "repeated").increment(1);
             send(&ctx, reply_to, &answer).await;
-            ack(Some(acker)).await;
+            ack(Some(acker.into())).await;
             return Handled::Done;
         }
         Some(Retry::Reused(error)) => {
@@ -134,14 +134,14 @@ pub async fn conclude(
         Ok(Some((record, revision))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
             send(ctx, reply_to, &Reply::applied(record.view(revision))).await;
-            if let Err(e) = ctx.arm(record, revision, Some(acker)).await {
+            if let Err(e) = ctx.arm(record, revision, Some(acker.into())).await {
                 // The record is written; the redelivered command will arm it (idempotent).
                 return Handled::Failed(format!("arming failed: {e}"));
             }
         }
         Ok(None) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "unchanged").increment(1);
-            ack(Some(acker)).await;
+            ack(Some(acker.into())).await;
         }
         Err(Failure::Rejected(error)) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "rejected").increment(1);
@@ -189,14 +189,9 @@ pub async fn apply(
     }
     // Most upserts create a timer: try that first, with no read (a write expecting revision
     // 0 fails if the timer exists, and the loop below then reads it).
-    if let CommandBody::Upsert { .. } = &cmd.body
-        && cmd.expected_revision.is_none()
-        && let Ok(Applied::Changed(outcome)) =
-            state::apply_with(None, cmd, seq, accepted_at, Utc::now(), &ctx.config.limits)
-        && outcome.fires.is_empty()
-    {
-        match store.write(&outcome.record, 0).await {
-            Ok(revision) => return Ok(Some((outcome.record, revision))),
+    if let Some(record) = as_new(ctx, cmd, seq, accepted_at) {
+        match store.write(&record, 0).await {
+            Ok(revision) => return Ok(Some((record, revision))),
             Err(NatsError::Conflict) => {}
             Err(e) => return Err(Failure::Nats(e)),
         }
@@ -241,6 +236,24 @@ pub async fn apply(
                 }
             }
         }
+    }
+}
+
+/// The record `cmd` makes if its timer does not exist yet, when it is an upsert that
+/// expects nothing and fires nothing at once: what may be written expecting no entry, with
+/// no read first.
+pub fn as_new(
+    ctx: &Ctx,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Option<TimerRecord> {
+    if !matches!(cmd.body, CommandBody::Upsert { .. }) || cmd.expected_revision.is_some() {
+        return None;
+    }
+    match state::apply_with(None, cmd, seq, accepted_at, Utc::now(), &ctx.config.limits) {
+        Ok(Applied::Changed(outcome)) if outcome.fires.is_empty() => Some(outcome.record),
+        _ => None,
     }
 }
 

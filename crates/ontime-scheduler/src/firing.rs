@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::message::Acker;
 use chrono::{DateTime, Utc};
 use ontime_core::fire::WakeUp;
 use ontime_core::state::{self, Outcome};
@@ -17,7 +16,7 @@ use ontime_nats::NatsError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::arm::{ack, release};
+use crate::arm::{Held, ack, release};
 use crate::{Ctx, emit};
 
 /// A wake-up held in the precision queue, with the record read when it arrived (so that
@@ -27,7 +26,7 @@ pub struct Due {
     pub wake: WakeUp,
     pub record: TimerRecord,
     pub revision: u64,
-    pub held: Option<Acker>,
+    pub held: Option<Held>,
 }
 
 impl Due {
@@ -121,7 +120,7 @@ async fn finish(
 /// published again with the same ids, which NATS drops: firing is decided again at the same
 /// instant `at`, so that the misfire policy, which depends on it, decides the same occurrences
 /// (only `overlap: skip` may now fire one it skipped, never the reverse).
-async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>, at: DateTime<Utc>) {
+async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Held>, at: DateTime<Utc>) {
     let result = async {
         loop {
             let slot = ctx.topology.timers.get(&wake.key()).await?;
@@ -154,7 +153,7 @@ async fn fire_fresh(ctx: &Arc<Ctx>, wake: &WakeUp, held: Option<Acker>, at: Date
 
 /// Once a firing is written: its log entries, then the next wake-up, made durable before the
 /// wake-up that fired is acknowledged.
-async fn recorded(ctx: &Ctx, outcome: &Outcome, held: Option<Acker>) {
+async fn recorded(ctx: &Ctx, outcome: &Outcome, held: Option<Held>) {
     emit::log(ctx, &outcome.record, &outcome.log).await;
     if let Err(e) = ctx.rearm_after_fire(&outcome.record, held).await {
         tracing::warn!(error = %e, "arming failed; the wake-up will be redelivered");

@@ -17,6 +17,7 @@ mod pull;
 pub mod queue;
 mod recent;
 mod reports;
+mod ticks;
 mod time;
 mod wakes;
 
@@ -107,6 +108,9 @@ pub async fn run(
     let wake_consumer = topology
         .consumer(&n.sched_stream(), n.wake_consumer())
         .await?;
+    let tick_consumer = topology
+        .consumer(&n.sched_stream(), n.tick_consumer())
+        .await?;
     let report_consumer = topology
         .consumer(&n.log_stream(), n.report_consumer())
         .await?;
@@ -147,6 +151,14 @@ pub async fn run(
         pull::WAKE_DELIVERIES,
         wakes::handle,
     ));
+    let ticks = tokio::spawn(pull::consume(
+        ctx.clone(),
+        tick_consumer,
+        permits.clone(),
+        shutdown.clone(),
+        pull::WAKE_DELIVERIES,
+        ticks::handle,
+    ));
     let reports = tokio::spawn(pull::consume(
         ctx.clone(),
         report_consumer,
@@ -155,7 +167,7 @@ pub async fn run(
         pull::COMMAND_DELIVERIES,
         reports::handle,
     ));
-    let (c, b, w, r) = tokio::join!(commands, batches, wakes, reports);
+    let (c, b, w, t, r) = tokio::join!(commands, batches, wakes, ticks, reports);
     // The consumers stopped: wait for the work in flight, then give back what is held.
     let _ = ctx
         .permits
@@ -166,7 +178,7 @@ pub async fn run(
     for due in ctx.queue.drain() {
         due.release().await;
     }
-    for result in [c, b, w, r] {
+    for result in [c, b, w, t, r] {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),

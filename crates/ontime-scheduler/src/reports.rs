@@ -37,7 +37,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     let (message, acker) = message.split();
     // The scheduler's own entries (skipped occurrences) are not reports.
     let Some(rearm) = rearm else {
-        ack(Some(acker)).await;
+        ack(Some(acker.into())).await;
         return Handled::Done;
     };
     let attempt = serde_json::from_slice::<Attempt>(&message.payload);
@@ -54,13 +54,13 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     match ctx.reports.apply(&ctx, report).await {
         Grouped::Led(Ok(Some((record, revision)))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
-            if let Err(e) = ctx.arm(record, revision, Some(acker)).await {
+            if let Err(e) = ctx.arm(record, revision, Some(acker.into())).await {
                 return Handled::Failed(format!("arming failed: {e}"));
             }
             Handled::Done
         }
         Grouped::Led(Ok(None)) | Grouped::Followed(Ok(())) => {
-            ack(Some(acker)).await;
+            ack(Some(acker.into())).await;
             Handled::Done
         }
         // Not acknowledged: the report is delivered again.

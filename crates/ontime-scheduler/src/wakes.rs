@@ -1,5 +1,6 @@
-//! Wake-ups arriving from NATS, about `lead` before their due time: checked against the
-//! record and held in the precision queue.
+//! Wake-ups arriving from NATS, about `lead` before their due time (alone, as an earlier
+//! version armed them, or a second of them at a time: see [`crate::ticks`]): checked against
+//! the record and held in the precision queue.
 
 use std::sync::Arc;
 
@@ -8,10 +9,11 @@ use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
 use ontime_core::timing;
+use ontime_nats::NatsError;
 use ontime_nats::pull::Handled;
 
 use crate::Ctx;
-use crate::arm::ack;
+use crate::arm::{Held, ack};
 use crate::firing::Due;
 use crate::time::until;
 
@@ -26,16 +28,22 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
             return Handled::Done;
         }
     };
+    match arrive(&ctx, wake, acker.into()).await {
+        Ok(()) => Handled::Done,
+        Err(e) => Handled::Failed(e.to_string()),
+    }
+}
+
+/// Takes a wake-up that came back from NATS: checks it against the record and holds it in the
+/// precision queue, or settles `held` at once when there is nothing to hold. On an error,
+/// `held` is left to its redelivery.
+pub async fn arrive(ctx: &Arc<Ctx>, wake: WakeUp, held: Held) -> Result<(), NatsError> {
     // Delivered far too early (a clock step, a wake-up armed with another lead): put it
     // back into NATS rather than hold it in memory past the ack timeout.
-    if until(wake.due_at) > ctx.config.lead * 2 {
-        return match ctx.publish_wake_up(&wake).await {
-            Ok(()) => {
-                ack(Some(acker)).await;
-                Handled::Done
-            }
-            Err(e) => Handled::Failed(format!("arming a wake-up delivered early: {e}")),
-        };
+    if until(wake.due_at) > ctx.config.lead * 2 + EARLIEST {
+        ctx.publish_wake_up(&wake).await?;
+        ack(Some(held)).await;
+        return Ok(());
     }
     let arrived = Utc::now();
     let read = ctx.topology.timers.get(&wake.key()).await;
@@ -45,25 +53,26 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         read_us = timing::from_due_us(wake.due_at, Utc::now()),
         "wake-up"
     );
-    let slot = match read {
-        Ok(slot) => slot,
-        Err(e) => return Handled::Failed(format!("reading the timer: {e}")),
-    };
+    let slot = read?;
     let Some(record) = slot
         .record
         .filter(|r| pending_wake(r).as_ref() == Some(&wake))
     else {
         // Stale: the timer changed, was deleted, or this occurrence already fired.
-        ack(Some(acker)).await;
-        return Handled::Done;
+        ack(Some(held)).await;
+        return Ok(());
     };
     let due = Due {
         at: ctx.fire_instant(wake.due_at),
         wake,
         record,
         revision: slot.revision,
-        held: Some(acker),
+        held: Some(held),
     };
     ctx.hold(due).await;
-    Handled::Done
+    Ok(())
 }
+
+/// How much earlier than `lead` a wake-up may come back: the ticks of a second come when it
+/// starts (see [`ontime_nats::wake_ups`]).
+const EARLIEST: std::time::Duration = std::time::Duration::from_secs(1);

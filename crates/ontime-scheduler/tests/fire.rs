@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use ontime_core::command::BatchReply;
 use ontime_core::fire::Fire;
 use ontime_nats::{Names, Topology, TopologyConfig};
@@ -198,11 +198,19 @@ async fn a_batch_applies_each_command_on_its_own_and_replies_once() {
     );
     let far_key =
         ontime_core::TimerKey::new(ns.clone(), ontime_core::TimerId::parse("far").unwrap());
-    let sched = t.js.get_stream(t.names().sched_stream()).await.unwrap();
-    sched
-        .get_last_raw_message_by_subject(&t.names().sched_subject(&far_key))
+    let slots = t.js.get_stream(t.names().slots_stream()).await.unwrap();
+    let filed = slots
+        .info_with_subjects(t.names().slots_all())
         .await
-        .expect("the far timer's wake-up is a scheduled message");
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let suffix = format!(".{}", far_key.subject_suffix());
+    assert!(
+        filed.iter().any(|(subject, _)| subject.ends_with(&suffix)),
+        "the far timer's wake-up is filed under its second: {filed:?}"
+    );
     let mut cmd = t.js.get_stream(t.names().cmd_stream()).await.unwrap();
     assert_eq!(
         cmd.info().await.unwrap().state.messages,

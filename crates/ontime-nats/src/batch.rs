@@ -1,0 +1,121 @@
+//! Atomic batches: many messages of one stream stored together, all or none. Under
+//! `sync_interval: always` a one-replica stream syncs its disk once per stored message, but
+//! once per atomic batch (about six barriers for up to [`MAX`] messages, counting the store the
+//! server stages the batch in), so every write path that carries many messages at once goes
+//! through here: it is ontime's group commit.
+//!
+//! The protocol is three headers (`Nats-Batch-Id`, `-Sequence`, `-Commit`) on ordinary
+//! publishes. The client library ontime uses does not speak it (the crate that does is built
+//! on an older one), so it is written here.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream;
+use bytes::Bytes;
+
+use crate::NatsError;
+use crate::store::is_wrong_last_sequence;
+
+/// The most messages the server takes in one batch.
+pub const MAX: usize = 1000;
+
+/// Fewer messages than this go one by one: the store the server stages a batch in costs
+/// about as many barriers as this many separate publishes.
+pub const WORTH_IT: usize = 8;
+
+/// One message to store: where, with which headers, and what.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub subject: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Stores `messages`, all of one stream that allows atomic publishes, and returns each one's
+/// stream sequence, in order.
+///
+/// Up to [`MAX`] messages make one batch: either all of them are stored or none is
+/// ([`NatsError::Conflict`] when an expected-sequence check failed, another error otherwise).
+/// Fewer than [`WORTH_IT`] are published one by one, all acks outstanding; the first refusal
+/// is then returned, and the messages before it may be stored. Callers retry their items one
+/// by one after a refusal, which every write of ontime tolerates.
+pub async fn publish(
+    js: &jetstream::Context,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<u64>, NatsError> {
+    if messages.len() > MAX {
+        return Err(NatsError::Nats(format!(
+            "a batch of {} messages; the most is {MAX}",
+            messages.len()
+        )));
+    }
+    if messages.len() < WORTH_IT {
+        return one_by_one(js, messages).await;
+    }
+    let count = messages.len();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let client = js.client();
+    let mut commit = None;
+    for (i, mut message) in messages.into_iter().enumerate() {
+        let seq = (i + 1).to_string();
+        message.headers.insert("Nats-Batch-Id", id.as_str());
+        message.headers.insert("Nats-Batch-Sequence", seq.as_str());
+        if i + 1 == count {
+            message.headers.insert("Nats-Batch-Commit", "1");
+            commit = Some(message);
+            break;
+        }
+        // The staged messages need no answer: a refusal of any of them is the commit's.
+        client
+            .publish_with_headers(message.subject, message.headers, message.body)
+            .await
+            .map_err(NatsError::nats)?;
+    }
+    let Some(commit) = commit else {
+        return Ok(Vec::new());
+    };
+    let ack = js
+        .publish_with_headers(commit.subject, commit.headers, commit.body)
+        .await
+        .map_err(NatsError::nats)?
+        .await
+        .map_err(|e| {
+            if is_wrong_last_sequence(&e) {
+                NatsError::Conflict
+            } else {
+                NatsError::nats(e)
+            }
+        })?;
+    if ack.batch_size != Some(count as u64) {
+        return Err(NatsError::Nats(format!(
+            "a batch of {count} messages acknowledged as {:?}",
+            ack.batch_size
+        )));
+    }
+    // A batch is stored in one piece: its messages have consecutive sequences ending at the
+    // commit's.
+    let first = ack.sequence + 1 - count as u64;
+    Ok((first..=ack.sequence).collect())
+}
+
+async fn one_by_one(
+    js: &jetstream::Context,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<u64>, NatsError> {
+    let mut acks = Vec::with_capacity(messages.len());
+    for message in messages {
+        acks.push(
+            js.publish_with_headers(message.subject, message.headers, message.body)
+                .await
+                .map_err(NatsError::nats)?,
+        );
+    }
+    let mut sequences = Vec::with_capacity(acks.len());
+    for ack in acks {
+        match ack.await {
+            Ok(ack) => sequences.push(ack.sequence),
+            Err(e) if is_wrong_last_sequence(&e) => return Err(NatsError::Conflict),
+            Err(e) => return Err(NatsError::nats(e)),
+        }
+    }
+    Ok(sequences)
+}

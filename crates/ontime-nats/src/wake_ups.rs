@@ -1,0 +1,162 @@
+//! Wake-ups: a timer's next occurrence, to come back to the schedulers `lead` before it is due.
+//!
+//! They are filed by the second they come back in, a timing wheel whose slots are subjects:
+//! the wake-up itself is a plain message on `<p>.slot.<second>.<timer>` of the slots stream,
+//! and one scheduled message per second (`<p>.tick.<second>`, on the schedule stream) comes
+//! back when that second starts, on `<p>.ticked.<second>`, for every wake-up of the second.
+//! The scheduler that takes the tick reads the second's wake-ups, fires them, then purges
+//! them. NATS fires scheduled messages one at a time at about two disk barriers each under
+//! `sync_interval: always`, so one per timer could not keep up with thousands of calls a
+//! second; one per second costs the same whatever the number of timers in it.
+//!
+//! A timer armed again leaves its older wake-up where it was; the scheduler that reads it
+//! there finds that the timer no longer expects it, and drops it.
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use ontime_core::fire::WakeUp;
+
+use crate::batch::{self, Outgoing};
+use crate::names::Names;
+use crate::{NatsError, headers};
+
+/// The second (of the Unix epoch) a wake-up coming back at `at` is filed under. Its tick
+/// comes back when the second starts, so a wake-up arrives up to a second before `at`.
+pub fn second_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+/// Stores `wake` to come back at `at`: the wake-up, and its second's tick.
+pub async fn publish(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    wake: &WakeUp,
+    at: DateTime<Utc>,
+) -> Result<(), NatsError> {
+    let second = second_of(at);
+    let entry = entry(names, wake, second)?;
+    let tick = tick(names, second);
+    let mut acks = Vec::with_capacity(2);
+    // The wake-up first: its tick must not come back before it is there to be read.
+    for message in [entry, tick] {
+        acks.push(
+            js.publish_with_headers(message.subject, message.headers, message.body)
+                .await
+                .map_err(NatsError::nats)?,
+        );
+    }
+    for ack in acks {
+        ack.await.map_err(NatsError::nats)?;
+    }
+    Ok(())
+}
+
+/// Stores many wake-ups: the wake-ups in atomic batches (a few disk barriers for up to a
+/// thousand under `sync_interval: always`), then one tick per second they fall in. A batch
+/// that fails is stored again one wake-up at a time, which is harmless: a wake-up replaces
+/// its timer's previous one of the same second.
+pub async fn publish_all(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    wakes: &[(WakeUp, DateTime<Utc>)],
+) -> Result<(), NatsError> {
+    for chunk in wakes.chunks(batch::MAX) {
+        let messages = chunk
+            .iter()
+            .map(|(wake, at)| entry(names, wake, second_of(*at)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Err(e) = batch::publish(js, messages).await {
+            tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
+            for (wake, at) in chunk {
+                publish(js, names, wake, *at).await?;
+            }
+        }
+    }
+    let mut seconds: Vec<i64> = wakes.iter().map(|(_, at)| second_of(*at)).collect();
+    seconds.sort_unstable();
+    seconds.dedup();
+    for chunk in seconds.chunks(batch::MAX) {
+        let ticks = chunk.iter().map(|s| tick(names, *s)).collect();
+        batch::publish(js, ticks).await?;
+    }
+    Ok(())
+}
+
+/// The wake-ups filed under `second`, with their stream sequences, in the order stored.
+pub async fn read_second(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    second: i64,
+) -> Result<Vec<(WakeUp, u64)>, NatsError> {
+    let stream = js
+        .get_stream(names.slots_stream())
+        .await
+        .map_err(NatsError::nats)?;
+    let entries = crate::store::read_all(
+        &stream,
+        names.slot_all(second),
+        async_nats::jetstream::consumer::DeliverPolicy::All,
+    )
+    .await?;
+    let mut wakes = Vec::with_capacity(entries.len());
+    for (payload, seq, _) in entries {
+        match serde_json::from_slice(&payload) {
+            Ok(wake) => wakes.push((wake, seq)),
+            Err(e) => tracing::error!(error = %e, second, "an unreadable wake-up; dropped"),
+        }
+    }
+    Ok(wakes)
+}
+
+/// Purges the wake-ups of `second` stored up to sequence `last` (one disk barrier for all of
+/// them): those stored since, by an arming that raced the read, stay for the tick it
+/// published again.
+pub async fn clear_second(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    second: i64,
+    last: u64,
+) -> Result<(), NatsError> {
+    let stream = js
+        .get_stream(names.slots_stream())
+        .await
+        .map_err(NatsError::nats)?;
+    stream
+        .purge()
+        .filter(names.slot_all(second))
+        .sequence(last + 1)
+        .await
+        .map_err(NatsError::nats)?;
+    Ok(())
+}
+
+fn entry(names: &Names, wake: &WakeUp, second: i64) -> Result<Outgoing, NatsError> {
+    let body =
+        Bytes::from(serde_json::to_vec(wake).map_err(|e| NatsError::Corrupt(e.to_string()))?);
+    Ok(Outgoing {
+        subject: names.slot_subject(second, &wake.key()),
+        headers: async_nats::HeaderMap::new(),
+        body,
+    })
+}
+
+/// The scheduled message that comes back when `second` starts. Stored again by every
+/// arming into the second, so a tick that came back before a wake-up was filed comes back
+/// once more for it.
+fn tick(names: &Names, second: i64) -> Outgoing {
+    let at = DateTime::<Utc>::from_timestamp(second, 0).unwrap_or_default();
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(
+        headers::SCHEDULE,
+        format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)).as_str(),
+    );
+    hdrs.insert(
+        headers::SCHEDULE_TARGET,
+        names.ticked_subject(second).as_str(),
+    );
+    Outgoing {
+        subject: names.tick_subject(second),
+        headers: hdrs,
+        body: Bytes::new(),
+    }
+}
