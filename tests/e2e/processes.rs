@@ -224,7 +224,10 @@ async fn batches_in_hand(client: &async_nats::Client, prefix: &str) -> u64 {
         .get_consumer::<async_nats::jetstream::consumer::pull::Config>(names.batch_consumer())
         .await
     {
-        Ok(mut consumer) => consumer.info().await.map_or(0, |i| i.num_ack_pending as u64),
+        Ok(mut consumer) => consumer
+            .info()
+            .await
+            .map_or(0, |i| i.num_ack_pending as u64),
         Err(_) => 0,
     }
 }

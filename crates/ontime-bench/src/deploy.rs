@@ -16,7 +16,7 @@ pub const CMD_CONSUMER: &str = "schedulers";
 pub const SCHED_STREAM: &str = "ONTIME_SCHED";
 pub const TICK_CONSUMER: &str = "schedulers-tick";
 pub const SLOTS_STREAM: &str = "ONTIME_SLOTS";
-pub const FIRE_STREAM: &str = "ONTIME_FIRE";
+pub const FIRE_STREAM: &str = "ONTIME_CALLS";
 pub const FIRE_CONSUMER: &str = "workers";
 pub const KV_STREAM: &str = "KV_ONTIME_TIMERS";
 

@@ -21,3 +21,40 @@ pub async fn publish(
         .await
         .map_err(NatsError::nats)
 }
+
+/// Purges the calls every worker has settled: those below the workers' consumer's ack floor.
+/// One purge costs about one disk barrier however many it removes, where deleting each on its
+/// ack would cost one per call. Any worker may run it at any time; running it twice is
+/// harmless. Returns how many it purged.
+pub async fn clear_settled(
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+    stream: &str,
+) -> Result<u64, NatsError> {
+    let mut stream = js.get_stream(stream).await.map_err(NatsError::nats)?;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_consumer(names.fire_consumer())
+        .await
+        .map_err(NatsError::nats)?;
+    let floor = consumer
+        .info()
+        .await
+        .map_err(NatsError::nats)?
+        .ack_floor
+        .stream_sequence;
+    let first = stream
+        .info()
+        .await
+        .map_err(NatsError::nats)?
+        .state
+        .first_sequence;
+    if floor < first {
+        return Ok(0);
+    }
+    let purged = stream
+        .purge()
+        .sequence(floor + 1)
+        .await
+        .map_err(NatsError::nats)?;
+    Ok(purged.purged)
+}

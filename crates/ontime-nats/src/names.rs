@@ -59,9 +59,11 @@ impl Names {
     pub fn slots_stream(&self) -> String {
         format!("{}_SLOTS", self.upper())
     }
-    /// Calls to make. Work-queue retention, de-duplicated by occurrence identity.
+    /// Calls to make, de-duplicated by attempt identity. Limits retention: an ack deletes
+    /// nothing, and what every worker has settled is purged in bulk (see
+    /// [`crate::fires::clear_settled`]).
     pub fn fire_stream(&self) -> String {
-        format!("{}_FIRE", self.upper())
+        format!("{}_CALLS", self.upper())
     }
     /// The execution log, bounded per timer. Workers' entries are also their reports,
     /// which the schedulers consume.
@@ -212,10 +214,10 @@ impl Names {
             .ok()
     }
     pub fn fire_all(&self) -> String {
-        format!("{}.fire.>", self.prefix)
+        format!("{}.call.>", self.prefix)
     }
     pub fn fire_subject(&self, key: &TimerKey) -> String {
-        format!("{}.fire.{}", self.prefix, key.subject_suffix())
+        format!("{}.call.{}", self.prefix, key.subject_suffix())
     }
     pub fn log_all(&self) -> String {
         format!("{}.log.>", self.prefix)
@@ -252,7 +254,7 @@ mod tests {
         let key = TimerKey::from_subject_suffix("ns.a=2Eb").unwrap();
         assert_eq!(key.id.as_str(), "a.b");
         let subject = names.fire_subject(&key);
-        assert_eq!(subject, "t-1.fire.ns.a=2Eb");
+        assert_eq!(subject, "t-1.call.ns.a=2Eb");
         assert_eq!(names.key_of_subject(&subject), Some(key.clone()));
         assert_eq!(names.cmd_stream(), "T_1_CMD");
         assert_eq!(names.counters_bucket(), "T_1_COUNTERS");

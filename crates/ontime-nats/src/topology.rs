@@ -147,7 +147,8 @@ impl Topology {
             stream::Config {
                 name: n.fire_stream(),
                 subjects: vec![n.fire_all()],
-                retention: stream::RetentionPolicy::WorkQueue,
+                // Not a work queue: there each ack deletes its message, which costs a disk
+                // barrier under `sync_interval: always`; settled calls are purged in bulk.
                 duplicate_window: config.dedup_window,
                 ..base.clone()
             },

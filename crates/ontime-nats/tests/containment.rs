@@ -145,10 +145,14 @@ async fn poison_messages_are_buried_and_the_others_handled() {
     assert_eq!(seen["panic"], 3, "{seen:?}");
     assert_eq!(seen["fail"], 3, "{seen:?}");
     assert_eq!(seen["ok"], 1, "{seen:?}");
-    let mut fire = topology.js.get_stream(names.fire_stream()).await.unwrap();
+    let mut workers = topology
+        .consumer(&names.fire_stream(), names.fire_consumer())
+        .await
+        .unwrap();
+    let info = workers.info().await.unwrap();
     assert_eq!(
-        fire.info().await.unwrap().state.messages,
-        0,
+        (info.num_pending, info.num_ack_pending),
+        (0, 0),
         "every message was settled"
     );
     shutdown.cancel();
@@ -201,13 +205,19 @@ async fn a_young_message_failing_through_an_outage_is_not_buried() {
         0,
         "nothing buried"
     );
-    let fire = topology.js.get_stream(names.fire_stream()).await.unwrap();
+    let workers = topology
+        .consumer(&names.fire_stream(), names.fire_consumer())
+        .await
+        .unwrap();
     eventually(
         Duration::from_secs(10),
         "the flaky message to be settled",
         || {
-            let mut fire = fire.clone();
-            async move { (fire.info().await.ok()?.state.messages == 0).then_some(()) }
+            let mut workers = workers.clone();
+            async move {
+                let info = workers.info().await.ok()?;
+                (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+            }
         },
     )
     .await;

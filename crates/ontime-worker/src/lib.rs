@@ -70,6 +70,25 @@ const FIRE_DELIVERIES: i64 = 1000;
 /// policies end sooner (`max_duration`), so only a fire that cannot be handled gets there.
 const FIRE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// How often a worker purges the calls settled (see [`ontime_nats::fires::clear_settled`]):
+/// settled calls stay on disk up to this long.
+const CLEAR_EVERY: Duration = Duration::from_secs(1);
+
+/// Purges the settled calls every [`CLEAR_EVERY`] until `shutdown`.
+async fn clear_settled(ctx: &Ctx, shutdown: CancellationToken) {
+    let names = ctx.topology.names();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CLEAR_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let js = &ctx.topology.js;
+        if let Err(e) = ontime_nats::fires::clear_settled(js, names, &names.fire_stream()).await {
+            tracing::debug!(error = %e, "purging settled calls failed");
+        }
+    }
+}
+
 /// Runs one worker until `shutdown` is cancelled, then waits for the calls in flight.
 pub async fn run(
     topology: Topology,
@@ -100,20 +119,23 @@ pub async fn run(
         max_deliveries: FIRE_DELIVERIES,
         max_age: FIRE_MAX_AGE,
     };
-    let result = ontime_nats::pull::consume(
-        consumer,
-        permits.clone(),
-        shutdown,
-        containment,
-        |message| {
-            let ctx = ctx.clone();
-            async move {
-                deliver::handle(&ctx, message).await;
-                Handled::Done
-            }
-        },
-    )
-    .await;
+    let pull = |consumer| {
+        let ctx = ctx.clone();
+        ontime_nats::pull::consume(
+            consumer,
+            permits.clone(),
+            shutdown.clone(),
+            containment.clone(),
+            move |message| {
+                let ctx = ctx.clone();
+                async move {
+                    deliver::handle(&ctx, message).await;
+                    Handled::Done
+                }
+            },
+        )
+    };
+    let (result, ()) = tokio::join!(pull(consumer), clear_settled(&ctx, shutdown.clone()));
     let all = ctx.config.concurrency as u32;
     let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;
     result.map_err(WorkerError::from)
