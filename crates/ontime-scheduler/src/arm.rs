@@ -100,13 +100,13 @@ impl Ctx {
 /// cleared once every wake-up of that second has fired. Until then, a redelivery of the
 /// message is the backup.
 pub enum Held {
-    Message(Acker),
+    Message(Box<Acker>),
     Second(Arc<crate::ticks::Second>),
 }
 
 impl From<Acker> for Held {
     fn from(acker: Acker) -> Self {
-        Self::Message(acker)
+        Self::Message(Box::new(acker))
     }
 }
 

@@ -61,10 +61,10 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
             let ctx = &ctx;
             async move {
                 let outcome = match cmd {
-                    Ok(cmd) => apply(&ctx, &cmd, seq, accepted_at).await,
+                    Ok(cmd) => apply(ctx, &cmd, seq, accepted_at).await,
                     Err(error) => Err(Failure::Rejected(error)),
                 };
-                let armed = arm(&ctx, &outcome).await;
+                let armed = arm(ctx, &outcome).await;
                 (i, outcome, armed)
             }
         })
