@@ -13,7 +13,7 @@ use async_nats::jetstream;
 use bytes::Bytes;
 
 use crate::NatsError;
-use crate::store::is_wrong_last_sequence;
+use crate::store::refused;
 
 /// The most messages the server takes in one batch.
 pub const MAX: usize = 1000;
@@ -40,7 +40,7 @@ pub struct Outgoing {
 /// by one after a refusal, which every write of ontime tolerates.
 pub async fn publish(
     js: &jetstream::Context,
-    messages: Vec<Outgoing>,
+    mut messages: Vec<Outgoing>,
 ) -> Result<Vec<u64>, NatsError> {
     if messages.len() > MAX {
         return Err(NatsError::Nats(format!(
@@ -54,37 +54,31 @@ pub async fn publish(
     let count = messages.len();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let client = js.client();
-    let mut commit = None;
-    for (i, mut message) in messages.into_iter().enumerate() {
-        let seq = (i + 1).to_string();
+    let Some(mut commit) = messages.pop() else {
+        return Ok(Vec::new());
+    };
+    let join = |message: &mut Outgoing, seq: usize| {
         message.headers.insert("Nats-Batch-Id", id.as_str());
-        message.headers.insert("Nats-Batch-Sequence", seq.as_str());
-        if i + 1 == count {
-            message.headers.insert("Nats-Batch-Commit", "1");
-            commit = Some(message);
-            break;
-        }
+        message
+            .headers
+            .insert("Nats-Batch-Sequence", seq.to_string().as_str());
+    };
+    for (i, mut message) in messages.into_iter().enumerate() {
+        join(&mut message, i + 1);
         // The staged messages need no answer: a refusal of any of them is the commit's.
         client
             .publish_with_headers(message.subject, message.headers, message.body)
             .await
             .map_err(NatsError::nats)?;
     }
-    let Some(commit) = commit else {
-        return Ok(Vec::new());
-    };
+    join(&mut commit, count);
+    commit.headers.insert("Nats-Batch-Commit", "1");
     let ack = js
         .publish_with_headers(commit.subject, commit.headers, commit.body)
         .await
         .map_err(NatsError::nats)?
         .await
-        .map_err(|e| {
-            if is_wrong_last_sequence(&e) {
-                NatsError::Conflict
-            } else {
-                NatsError::nats(e)
-            }
-        })?;
+        .map_err(refused)?;
     if ack.batch_size != Some(count as u64) {
         return Err(NatsError::Nats(format!(
             "a batch of {count} messages acknowledged as {:?}",
@@ -111,11 +105,7 @@ async fn one_by_one(
     }
     let mut sequences = Vec::with_capacity(acks.len());
     for ack in acks {
-        match ack.await {
-            Ok(ack) => sequences.push(ack.sequence),
-            Err(e) if is_wrong_last_sequence(&e) => return Err(NatsError::Conflict),
-            Err(e) => return Err(NatsError::nats(e)),
-        }
+        sequences.push(ack.await.map_err(refused)?.sequence);
     }
     Ok(sequences)
 }

@@ -29,9 +29,13 @@ pub async fn publish(
 pub async fn clear_settled(
     js: &async_nats::jetstream::Context,
     names: &Names,
-    stream: &str,
 ) -> Result<u64, NatsError> {
-    let mut stream = js.get_stream(stream).await.map_err(NatsError::nats)?;
+    let stream = js
+        .get_stream(names.fire_stream())
+        .await
+        .map_err(NatsError::nats)?;
+    // Read before the floor, which only rises: at worst a purge with nothing to remove.
+    let first = stream.cached_info().state.first_sequence;
     let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
         .get_consumer(names.fire_consumer())
         .await
@@ -42,12 +46,6 @@ pub async fn clear_settled(
         .map_err(NatsError::nats)?
         .ack_floor
         .stream_sequence;
-    let first = stream
-        .info()
-        .await
-        .map_err(NatsError::nats)?
-        .state
-        .first_sequence;
     if floor < first {
         return Ok(0);
     }

@@ -451,17 +451,18 @@ pub(crate) async fn put_expecting(
         .publish_with_headers(subject, hdrs, body)
         .await
         .map_err(NatsError::nats)?;
-    match ack.await {
-        Ok(ack) => Ok(ack.sequence),
-        Err(e) if is_wrong_last_sequence(&e) => Err(NatsError::Conflict),
-        Err(e) => Err(NatsError::nats(e)),
-    }
+    Ok(ack.await.map_err(refused)?.sequence)
 }
 
-pub(crate) fn is_wrong_last_sequence(e: &async_nats::jetstream::context::PublishError) -> bool {
+/// A refused publish: [`NatsError::Conflict`] when an expected-sequence check failed.
+pub(crate) fn refused(e: async_nats::jetstream::context::PublishError) -> NatsError {
     // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS.
     let text = e.to_string();
-    text.contains("10071") || text.contains("wrong last sequence")
+    if text.contains("10071") || text.contains("wrong last sequence") {
+        NatsError::Conflict
+    } else {
+        NatsError::nats(e)
+    }
 }
 
 /// Reads every message an ordered consumer with `filter` and `policy` has pending at the

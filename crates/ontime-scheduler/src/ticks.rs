@@ -13,7 +13,7 @@ use ontime_nats::pull::Handled;
 use ontime_nats::{Names, wake_ups};
 
 use crate::Ctx;
-use crate::arm::Held;
+use crate::arm::{Held, ack, release};
 use crate::wakes::arrive;
 
 /// Wake-ups of one second read from the store at once.
@@ -34,7 +34,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     };
     let Some(last) = wakes.iter().map(|(_, seq)| *seq).max() else {
         // An earlier tick of the second took them all.
-        crate::arm::ack(Some(acker.into())).await;
+        ack(Some(acker.into())).await;
         return Handled::Done;
     };
     let held = Arc::new(Second {
@@ -91,18 +91,20 @@ impl Drop for Second {
         let (js, names, second, last) =
             (self.js.clone(), self.names.clone(), self.second, self.last);
         runtime.spawn(async move {
-            if failed {
-                let _ = acker.ack_with(AckKind::Nak(None)).await;
-                return;
-            }
-            if let Err(e) = wake_ups::clear_second(&js, &names, second, last).await {
-                // Left for the tick's redelivery, whose wake-ups are then all stale.
-                tracing::debug!(error = %e, second, "clearing a second failed");
-                let _ = acker.ack_with(AckKind::Nak(None)).await;
-                return;
-            }
-            if let Err(e) = acker.ack().await {
-                tracing::debug!(error = %e, "ack failed; the tick will be redelivered");
+            let cleared = !failed
+                && match wake_ups::clear_second(&js, &names, second, last).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        // Left for the tick's redelivery, whose wake-ups are then all stale.
+                        tracing::debug!(error = %e, second, "clearing a second failed");
+                        false
+                    }
+                };
+            let tick = Some(Held::from(acker));
+            if cleared {
+                ack(tick).await
+            } else {
+                release(tick).await
             }
         });
     }

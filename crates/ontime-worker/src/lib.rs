@@ -82,8 +82,7 @@ async fn clear_settled(ctx: &Ctx, shutdown: CancellationToken) {
             _ = tokio::time::sleep(CLEAR_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
-        let js = &ctx.topology.js;
-        if let Err(e) = ontime_nats::fires::clear_settled(js, names, &names.fire_stream()).await {
+        if let Err(e) = ontime_nats::fires::clear_settled(&ctx.topology.js, names).await {
             tracing::debug!(error = %e, "purging settled calls failed");
         }
     }
@@ -119,23 +118,20 @@ pub async fn run(
         max_deliveries: FIRE_DELIVERIES,
         max_age: FIRE_MAX_AGE,
     };
-    let pull = |consumer| {
-        let ctx = ctx.clone();
-        ontime_nats::pull::consume(
-            consumer,
-            permits.clone(),
-            shutdown.clone(),
-            containment.clone(),
-            move |message| {
-                let ctx = ctx.clone();
-                async move {
-                    deliver::handle(&ctx, message).await;
-                    Handled::Done
-                }
-            },
-        )
-    };
-    let (result, ()) = tokio::join!(pull(consumer), clear_settled(&ctx, shutdown.clone()));
+    let pull = ontime_nats::pull::consume(
+        consumer,
+        permits.clone(),
+        shutdown.clone(),
+        containment,
+        |message| {
+            let ctx = ctx.clone();
+            async move {
+                deliver::handle(&ctx, message).await;
+                Handled::Done
+            }
+        },
+    );
+    let (result, ()) = tokio::join!(pull, clear_settled(&ctx, shutdown));
     let all = ctx.config.concurrency as u32;
     let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;
     result.map_err(WorkerError::from)
