@@ -26,7 +26,9 @@ pub fn second_of(at: DateTime<Utc>) -> i64 {
     at.timestamp()
 }
 
-/// Stores `wake` to come back at `at`: the wake-up, and its second's tick.
+/// Stores `wake` to come back at `at`: the wake-up, then its second's tick. The two are on
+/// different streams, so the tick waits for the wake-up's ack: it must not come back before
+/// the wake-up is there to be read.
 pub async fn publish(
     js: &async_nats::jetstream::Context,
     names: &Names,
@@ -34,20 +36,8 @@ pub async fn publish(
     at: DateTime<Utc>,
 ) -> Result<(), NatsError> {
     let second = second_of(at);
-    let entry = entry(names, wake, second)?;
-    let tick = tick(names, second);
-    let mut acks = Vec::with_capacity(2);
-    // The wake-up first: its tick must not come back before it is there to be read.
-    for message in [entry, tick] {
-        acks.push(
-            js.publish_with_headers(message.subject, message.headers, message.body)
-                .await
-                .map_err(NatsError::nats)?,
-        );
-    }
-    for ack in acks {
-        ack.await.map_err(NatsError::nats)?;
-    }
+    batch::publish(js, vec![entry(names, wake, second)?]).await?;
+    batch::publish(js, vec![tick(names, second)]).await?;
     Ok(())
 }
 
@@ -65,10 +55,10 @@ pub async fn publish_all(
             .iter()
             .map(|(wake, at)| entry(names, wake, second_of(*at)))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Err(e) = batch::publish(js, messages).await {
+        if let Err(e) = batch::publish(js, messages.clone()).await {
             tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
-            for (wake, at) in chunk {
-                publish(js, names, wake, *at).await?;
+            for message in messages {
+                batch::publish(js, vec![message]).await?;
             }
         }
     }
