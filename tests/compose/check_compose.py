@@ -46,6 +46,7 @@ for name, svc in services.items():
         env = svc.get("environment", {})
         urls = env.get("ONTIME_NATS_URL", "")
         check(f"{name}: all three nodes, replicas 3", all(f"nats://{n}:4222" in urls for n in nats) and str(env.get("ONTIME_REPLICAS")) == "3", urls)
+        check(f"{name}: the shared secret key", "ONTIME_SECRET_KEY" in str(env.get("ONTIME_SECRET_KEY", "")), env.get("ONTIME_SECRET_KEY"))
 
 failed = [r for r in results if not r[1]]
 for name, ok, detail in failed:

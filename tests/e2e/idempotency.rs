@@ -209,7 +209,7 @@ async fn a_retry_is_not_answered_as_applied_before_its_first_request_is() {
     let nats = NatsServer::start().await;
     let gateway = ontime_gateway::GatewayConfig {
         reply_timeout: Duration::from_millis(500),
-        ..Default::default()
+        ..ontime_testkit::gateway_config()
     };
     let mut o = Ontime::start_with(&nats.url(), 1, 1, gateway).await;
     let sink = Sink::start().await;

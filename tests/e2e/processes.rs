@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::Utc;
 use ontime_testkit::{NatsServer, Sink, eventually, free_port, nats_server_bin, unique_prefix};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ontime");
 
@@ -16,6 +17,13 @@ fn ontime(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env("ONTIME_LOG", "warn")
+        // The sinks are on loopback; the parts share a key; these tests send no tokens.
+        .env("ONTIME_ALLOW_TARGETS", "loopback")
+        .env(
+            "ONTIME_SECRET_KEY",
+            "cHJvY2Vzcy10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGU=",
+        )
+        .env("ONTIME_AUTH", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
@@ -337,4 +345,91 @@ async fn a_worker_killed_mid_fan_out_loses_no_subscribers_call() {
     .await;
     assert_eq!(done["deliveries"], n as u64, "{done}");
     drop(workers);
+}
+
+/// `ontime dev` reachable from other machines asks for tokens like any gateway: on its first
+/// start it makes an admin token and prints it once, never again; the key it keeps in its
+/// data directory opens, after a restart, the secrets it sealed before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_reachable_from_elsewhere_asks_for_tokens_and_keeps_its_key() {
+    let data = tempfile::tempdir().unwrap();
+    let sink = Sink::start().await;
+    let http = reqwest::Client::new();
+    let (http_port, nats_port) = (free_port(), free_port());
+    let bin = nats_server_bin();
+    let argv = [
+        "dev".to_owned(),
+        "--http".into(),
+        format!("0.0.0.0:{http_port}"),
+        "--nats-port".into(),
+        nats_port.to_string(),
+        "--data-dir".into(),
+        data.path().display().to_string(),
+        "--nats-server-bin".into(),
+        bin.display().to_string(),
+    ];
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let base = format!("http://127.0.0.1:{http_port}");
+    let start = || {
+        let mut cmd = ontime(&argv);
+        cmd.env("ONTIME_AUTH", "auto")
+            .env("ONTIME_LOG", "info")
+            .env_remove("ONTIME_SECRET_KEY")
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        (child, lines)
+    };
+    // The lines up to ontime dev's "ready", and the token among them, if one was printed.
+    async fn until_ready(lines: &mut Lines<BufReader<ChildStderr>>) -> Option<String> {
+        let mut token = None;
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.trim().starts_with("ot_") {
+                token = Some(line.trim().to_owned());
+            }
+            if line.contains("ontime dev ready") {
+                return token;
+            }
+        }
+        panic!("ontime dev stopped before it was ready");
+    }
+
+    let (mut dev, mut lines) = start();
+    let token = until_ready(&mut lines)
+        .await
+        .expect("the first admin token is printed");
+    let drained = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    ready(&http, &base).await;
+    let timers = format!("{base}/v1/namespaces/p/timers");
+    assert_eq!(http.get(&timers).send().await.unwrap().status(), 401);
+    let body = json!({"schedule": {"at": Utc::now() + chrono::Duration::seconds(8)},
+        "target": {"http": {"url": sink.url("/kept"), "secret_headers": {"X-Key": "kept-secret"}}}});
+    let r = http
+        .put(format!("{timers}/kept"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    sigterm(&dev);
+    tokio::time::timeout(Duration::from_secs(30), dev.wait())
+        .await
+        .expect("ontime dev stops")
+        .unwrap();
+    drained.await.unwrap();
+
+    let (dev, mut lines) = start();
+    assert_eq!(
+        until_ready(&mut lines).await,
+        None,
+        "a second admin token was printed"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    ready(&http, &base).await;
+    let r = http.get(&timers).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the first token still works");
+    let calls = sink.wait_for("/kept", 1, Duration::from_secs(60)).await;
+    assert_eq!(calls[0].header("x-key"), Some("kept-secret"));
+    sigterm(&dev);
 }

@@ -19,6 +19,8 @@ pub const SLOTS_STREAM: &str = "ONTIME_SLOTS";
 pub const FIRE_STREAM: &str = "ONTIME_CALLS";
 pub const FIRE_CONSUMER: &str = "workers";
 pub const KV_STREAM: &str = "KV_ONTIME_TIMERS";
+/// The key a benchmark's parts share.
+const SECRET_KEY: &str = "YmVuY2gtcnVuLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=";
 
 pub struct Ontime {
     /// nats-server's store.
@@ -47,6 +49,10 @@ impl Ontime {
         ] {
             let mut cmd = Command::new(&bins.ontime);
             cmd.arg(name).args(["--nats-url", &url]).args(extra);
+            // The sink is on loopback, the parts share a key, the load sends no tokens.
+            cmd.env("ONTIME_ALLOW_TARGETS", "loopback")
+                .env("ONTIME_SECRET_KEY", SECRET_KEY)
+                .env("ONTIME_AUTH", "off");
             if bins.stages {
                 cmd.env("ONTIME_LOG", crate::stages::LOG_FILTER);
             }

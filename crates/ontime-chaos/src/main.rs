@@ -159,6 +159,11 @@ fn ontime_specs(
                         ),
                         // Plain log files, without colour codes.
                         ("NO_COLOR".into(), "1".into()),
+                        // The sinks are on loopback; every part shares one key; the load
+                        // generator sends no tokens.
+                        ("ONTIME_ALLOW_TARGETS".into(), "loopback".into()),
+                        ("ONTIME_SECRET_KEY".into(), SECRET_KEY.into()),
+                        ("ONTIME_AUTH".into(), "off".into()),
                     ],
                 },
                 http,
@@ -167,6 +172,9 @@ fn ontime_specs(
     }
     Ok(specs)
 }
+
+/// The key the parts of a chaos run share (a run's secrets live no longer than the run).
+const SECRET_KEY: &str = "Y2hhb3MtcnVuLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=";
 
 /// Polls until `ok` or `within` has passed.
 async fn wait_until<F, Fut>(within: Duration, what: &str, mut ok: F) -> anyhow::Result<()>

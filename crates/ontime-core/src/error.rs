@@ -13,6 +13,10 @@ pub enum ErrorCode {
     InvalidJson,
     /// A field has a wrong type or value (422).
     InvalidField,
+    /// No token, or a token that is unknown, revoked or expired (401).
+    Unauthorized,
+    /// The token is valid but its role or namespaces do not cover the request (403).
+    Forbidden,
     /// The timer does not exist, or no such route (404).
     NotFound,
     /// The route exists but not with this HTTP method (405).
@@ -38,6 +42,8 @@ impl ErrorCode {
         match self {
             Self::InvalidJson => 400,
             Self::InvalidField => 422,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::RevisionConflict | Self::Conflict | Self::IdempotencyKeyReused => 409,

@@ -19,6 +19,7 @@ pub mod target;
 pub mod timer;
 pub mod timing;
 pub mod topic;
+pub mod trust;
 
 pub use duration::HumanDuration;
 pub use error::{ErrorCode, ValidationError};

@@ -25,6 +25,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const RESERVED_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
+    "webhook-signature",
     "ontime-attempt",
     "content-length",
     "host",
@@ -74,6 +75,15 @@ pub struct HttpTarget {
     /// What a 2xx answer means (default `steer`).
     #[serde(default, skip_serializing_if = "AnswerUse::is_default")]
     pub answer: AnswerUse,
+    /// Headers whose values are secrets: encrypted before they are stored, sent in clear only
+    /// to the target, and shown as `********` by every read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
+    /// The names of the namespace's prerequisites applied to every attempt, in this order
+    /// (a bearer token, basic credentials, a header, an OAuth2 token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["billing-oauth"]))]
+    pub prerequisites: Vec<String>,
 }
 
 /// A message published on a NATS subject at every attempt. On a subject a JetStream stream
@@ -329,6 +339,7 @@ impl HttpTarget {
             ));
         }
         check_headers(&self.headers)?;
+        self.check_secrets()?;
         check_body(
             self.body.as_ref(),
             self.body_base64.as_deref(),
@@ -345,6 +356,71 @@ impl HttpTarget {
         Ok(())
     }
 }
+
+impl HttpTarget {
+    /// Secret headers are headers too, never also given in clear, and never the mask a read
+    /// shows (a read-modify-write must send the secret again, not its mask); prerequisites
+    /// are named once each.
+    fn check_secrets(&self) -> Result<(), ValidationError> {
+        check_headers(&self.secret_headers).map_err(|e| {
+            ValidationError::invalid(
+                e.field
+                    .unwrap_or_default()
+                    .replacen("headers", "secret_headers", 1),
+                e.message,
+            )
+        })?;
+        for (name, value) in &self.secret_headers {
+            let field = || format!("secret_headers.{name}");
+            if self.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                return Err(ValidationError::invalid(
+                    field(),
+                    "this header is also in headers; give it once",
+                ));
+            }
+            if value == SECRET_MASK {
+                return Err(ValidationError::invalid(
+                    field(),
+                    "this is the mask reads show, not a secret; send the secret itself",
+                ));
+            }
+        }
+        if self.prerequisites.len() > MAX_PREREQUISITES {
+            return Err(ValidationError::invalid(
+                "prerequisites",
+                format!("at most {MAX_PREREQUISITES} prerequisites"),
+            ));
+        }
+        for (i, name) in self.prerequisites.iter().enumerate() {
+            crate::trust::prerequisite::check_name(name).map_err(|message| {
+                ValidationError::invalid(format!("prerequisites.{i}"), message)
+            })?;
+            if self.prerequisites[..i].contains(name) {
+                return Err(ValidationError::invalid(
+                    format!("prerequisites.{i}"),
+                    format!("{name:?} is named twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target as the API shows it: credentials in the URL redacted, secret headers masked.
+    pub fn redacted(&self) -> HttpTarget {
+        let mut shown = self.clone();
+        shown.url = redact_url(&shown.url);
+        for value in shown.secret_headers.values_mut() {
+            SECRET_MASK.clone_into(value);
+        }
+        shown
+    }
+}
+
+/// What reads show in place of a secret.
+pub const SECRET_MASK: &str = "********";
+
+/// Most prerequisites on one target.
+pub const MAX_PREREQUISITES: usize = 8;
 
 impl NatsTarget {
     /// The body bytes and content type to send, if any.
@@ -454,7 +530,7 @@ impl Target {
     pub fn redacted(&self) -> Target {
         let mut shown = self.clone();
         if let Some(http) = &mut shown.http {
-            http.url = redact_url(&http.url);
+            *http = http.redacted();
         }
         shown
     }
@@ -531,7 +607,7 @@ impl SubscriberTarget {
     pub fn redacted(&self) -> SubscriberTarget {
         let mut shown = self.clone();
         if let Some(http) = &mut shown.http {
-            http.url = redact_url(&http.url);
+            *http = http.redacted();
         }
         shown
     }

@@ -24,6 +24,28 @@ pub struct GatewayConfig {
     /// The operator's limits (the interval floor) every definition is validated against;
     /// the schedulers must use the same.
     pub limits: ontime_core::Limits,
+    /// Whether requests need a token.
+    pub auth: Auth,
+    /// The addresses targets may not name (a literal forbidden address is refused with 422;
+    /// the workers check every address they connect to).
+    pub guard: ontime_core::trust::guard::TargetGuard,
+    /// The key that seals secret headers, signing secrets and prerequisites' credentials;
+    /// without one, requests that carry a secret are refused.
+    pub secret_key: Option<ontime_core::trust::seal::SecretKey>,
+}
+
+/// Whether the API asks for tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone who reaches the gateway may do anything: for a gateway on a loopback address.
+    #[default]
+    Off,
+    /// Every route but `/health`, `/ready` and `/openapi.json` needs a token.
+    Tokens {
+        /// An admin token over every namespace given by the operator (`ONTIME_ADMIN_TOKEN`),
+        /// checked in memory and never stored: changed by restarting with another.
+        admin_token: Option<String>,
+    },
 }
 
 impl Default for GatewayConfig {
@@ -35,6 +57,9 @@ impl Default for GatewayConfig {
             max_batch_body_bytes: 16 * 1024 * 1024,
             max_batch_items: 1000,
             limits: ontime_core::Limits::default(),
+            auth: Auth::Off,
+            guard: ontime_core::trust::guard::TargetGuard::default(),
+            secret_key: None,
         }
     }
 }

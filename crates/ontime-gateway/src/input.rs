@@ -26,6 +26,10 @@ pub struct TopicPath(pub Namespace, pub TopicName);
 
 /// The `{ns}`, `{topic}` and `{sub}` of the path, validated.
 pub struct SubscriberPath(pub Namespace, pub TopicName, pub SubscriberId);
+/// The `{name}` of the path, as sent (the route checks it).
+pub struct NamePath(pub String);
+/// The `{id}` of the path, as sent: an id the route looks up.
+pub struct IdPath(pub String);
 
 /// The `{ns}` of the path, validated, and the `{id}` segment as sent: it may carry an
 /// action (`{id}:pause`), so it is split before the id is validated.
@@ -111,6 +115,24 @@ impl<S: Send + Sync> FromRequestParts<S> for SubscriberPath {
             TopicName::parse(param(&params, "topic")?)?,
             SubscriberId::parse(param(&params, "sub")?)?,
         ))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for NamePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = params(parts, state).await?;
+        Ok(Self(param(&params, "name")?.to_owned()))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = params(parts, state).await?;
+        Ok(Self(param(&params, "id")?.to_owned()))
     }
 }
 

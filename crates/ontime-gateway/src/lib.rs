@@ -9,10 +9,12 @@
 //! Every failure is answered in one JSON shape, `{"error": CODE, "message": …, "field": …}`
 //! ([`ontime_core::ValidationError`]), with the status of its code.
 
+mod auth;
 mod config;
 mod error;
 mod input;
 mod openapi;
+mod protect;
 mod replies;
 mod responses;
 mod routes;
@@ -22,7 +24,8 @@ mod validate;
 
 use tokio_util::sync::CancellationToken;
 
-pub use config::GatewayConfig;
+pub use auth::{Caller, challenge, first_admin_token, guarded};
+pub use config::{Auth, GatewayConfig};
 pub use error::{ApiError, GatewayError};
 pub use openapi::ApiDoc;
 pub use replies::ReplyRouter;

@@ -16,7 +16,7 @@ use crate::config::GatewayConfig;
 use crate::responses::{
     Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
 };
-use crate::routes::{batch, control, executions, health, preview, timers, topics};
+use crate::routes::{batch, control, executions, health, preview, timers, topics, trust};
 
 /// The generated part of the document; [`document`] is what is served.
 #[derive(OpenApi)]
@@ -43,6 +43,17 @@ use crate::routes::{batch, control, executions, health, preview, timers, topics}
         topics::get_subscriber,
         topics::delete_subscriber,
         topics::list_subscribers,
+        trust::create_token,
+        trust::list_tokens,
+        trust::get_token,
+        trust::revoke_token,
+        trust::list_signing_secrets,
+        trust::create_signing_secret,
+        trust::delete_signing_secret,
+        trust::list_prerequisites,
+        trust::get_prerequisite,
+        trust::put_prerequisite,
+        trust::delete_prerequisite,
         health::health,
         health::ready,
         openapi_json,
@@ -71,11 +82,25 @@ use crate::routes::{batch, control, executions, health, preview, timers, topics}
         ExecutionPage,
         Health,
         Liveness,
+        ontime_core::trust::access::Role,
+        ontime_core::trust::prerequisite::Prerequisite,
+        ontime_core::trust::prerequisite::ClientAuth,
+        ontime_core::trust::prerequisite::StoredPrerequisite,
+        trust::NewToken,
+        trust::TokenView,
+        trust::IssuedToken,
+        trust::TokenList,
+        trust::SigningSecretView,
+        trust::NewSigningSecret,
+        trust::SigningSecretRequest,
+        trust::SigningSecretList,
+        trust::PrerequisiteList,
     )),
     tags(
         (name = "timers", description = "Create, read, change, pause, trigger and cancel timers"),
         (name = "schedules", description = "Check a schedule before using it"),
         (name = "topics", description = "Topics and their subscribers: a timer whose target is a topic delivers each occurrence to every subscriber"),
+        (name = "access", description = "API tokens, and each namespace's signing secrets and prerequisites"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]
@@ -109,26 +134,71 @@ fn refine(doc: &mut Value, config: &GatewayConfig) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
-    for operations in paths.values_mut() {
+    for (path, operations) in paths.iter_mut() {
+        let open = OPEN_PATHS.contains(&path.as_str());
         let Some(operations) = operations.as_object_mut() else {
             continue;
         };
         for operation in operations.values_mut() {
             refine_parameters(operation);
             refine_answers(operation);
+            if open {
+                operation["security"] = json!([]);
+            } else {
+                refusals(operation);
+            }
         }
     }
+    doc["components"]["securitySchemes"]["token"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token, `ot_<id>_<secret>` (see `/v1/tokens`). Not needed when the gateway runs without tokens.",
+    });
+    doc["security"] = json!([{ "token": [] }]);
     // The derived view says "a map of strings"; the bounds are the definition's.
     doc["components"]["schemas"]["TimerView"]["properties"]["metadata"] =
         schemas::reference("Metadata");
+    // A token's namespaces: names, or `*` alone for all of them.
+    doc["components"]["schemas"]["NewToken"]["properties"]["namespaces"] = json!({
+        "type": "array",
+        "minItems": 1,
+        "uniqueItems": true,
+        "items": { "anyOf": [schemas::reference("Namespace"), { "const": "*" }] },
+        "description": "The namespaces the token covers, or `[\"*\"]` for every one",
+    });
     let patch = &mut doc["paths"]["/v1/namespaces/{ns}/timers/{id}"]["patch"]["requestBody"];
     patch["content"]["application/json"]["schema"] = schemas::reference("TimerPatch");
     patch["required"] = json!(true);
 }
 
+/// The routes anyone may call, token or not.
+const OPEN_PATHS: &[&str] = &["/health", "/ready", "/openapi.json"];
+
+/// Every route but the open ones answers 401 without a valid token and 403 outside its
+/// scope or role.
+fn refusals(operation: &mut Value) {
+    let error = schemas::reference("ValidationError");
+    operation["responses"]["401"] = json!({
+        "description": "No token, or one that is unknown, revoked or expired",
+        "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
+        "content": { "application/json": { "schema": error } },
+    });
+    operation["responses"]["403"] = json!({
+        "description": "The token's role or namespaces do not cover this request",
+        "content": { "application/json": { "schema": schemas::reference("ValidationError") } },
+    });
+}
+
 /// The schema of each parameter, by its name and place.
 fn refine_parameters(operation: &mut Value) {
     let executions = operation["operationId"] == "list_executions";
+    let operation_id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+    let prerequisite = operation_id.ends_with("_prerequisite");
+    // Tokens' and signing secrets' ids are hex.
+    let hex_id = matches!(
+        operation_id.as_str(),
+        "get_token" | "revoke_token" | "delete_signing_secret"
+    );
     // `get_mut`, not indexing: indexing a `Value` mutably inserts `null` where nothing was.
     let Some(parameters) = operation
         .get_mut("parameters")
@@ -141,7 +211,9 @@ fn refine_parameters(operation: &mut Value) {
         let name = parameter["name"].as_str().unwrap_or_default().to_owned();
         let schema = match (place.as_str(), name.as_str()) {
             ("path", "ns") => schemas::reference("Namespace"),
+            ("path", "id") if hex_id => json!({ "type": "string", "pattern": "^[0-9a-f]{1,64}$" }),
             ("path", "id") => schemas::reference("TimerId"),
+            ("path", "name") if prerequisite => schemas::reference("PrerequisiteName"),
             ("header", "Idempotency-Key") => schemas::idempotency_key(),
             ("header", "If-Match") => schemas::if_match(),
             ("query", "limit" | "count") => {
@@ -223,6 +295,17 @@ mod tests {
             "/v1/namespaces/{ns}/topics/{topic}/subscribers/{sub}",
         ),
         ("get", "/v1/namespaces/{ns}/topics/{topic}/subscribers"),
+        ("post", "/v1/tokens"),
+        ("get", "/v1/tokens"),
+        ("get", "/v1/tokens/{id}"),
+        ("delete", "/v1/tokens/{id}"),
+        ("get", "/v1/namespaces/{ns}/signing-secrets"),
+        ("post", "/v1/namespaces/{ns}/signing-secrets"),
+        ("delete", "/v1/namespaces/{ns}/signing-secrets/{id}"),
+        ("get", "/v1/namespaces/{ns}/prerequisites"),
+        ("get", "/v1/namespaces/{ns}/prerequisites/{name}"),
+        ("put", "/v1/namespaces/{ns}/prerequisites/{name}"),
+        ("delete", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/openapi.json"),

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use ontime_nats::Topology;
+use ontime_nats::{Topology, TrustView};
 
+use crate::auth::Authenticator;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::replies::ReplyRouter;
@@ -14,16 +15,23 @@ pub struct AppState {
     pub topology: Topology,
     pub config: Arc<GatewayConfig>,
     pub replies: ReplyRouter,
+    /// A live copy of the tokens, signing secrets and prerequisites.
+    pub trust: TrustView,
+    pub auth: Arc<Authenticator>,
 }
 
 impl AppState {
-    /// Starts the reply router on the topology's connection.
+    /// Starts the reply router on the topology's connection, and the live copy of the trust
+    /// bucket.
     pub async fn new(topology: Topology, config: GatewayConfig) -> Result<Self, GatewayError> {
         let replies = ReplyRouter::start(&topology.client).await?;
+        let trust = topology.trust.view().await?;
         Ok(Self {
+            auth: Arc::new(Authenticator::new(config.auth.clone(), trust.clone())),
             topology,
             config: Arc::new(config),
             replies,
+            trust,
         })
     }
 }

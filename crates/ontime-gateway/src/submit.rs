@@ -92,10 +92,12 @@ pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitte
         command_id,
         idempotency_key,
     } = submission;
+    // The fingerprint is taken before sealing: a sealed secret differs at every try.
     command.idempotency = idempotency_key.map(|key| Idempotency {
         fingerprint: fingerprint(&command),
         key,
     });
+    crate::protect::command(state, &mut command)?;
     let message = encode(&command).map(|body| {
         let mut message =
             Outgoing::command(state.topology.names(), command.key(), command_id, body);

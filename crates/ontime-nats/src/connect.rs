@@ -12,7 +12,13 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()
         .map_err(NatsError::nats)?;
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    // The client reads no credentials from a server URL: they are taken from the first one
+    // that has them (`nats://user:password@host:4222`).
+    if let Some((user, password)) = url.split(',').find_map(|s| credentials(s.trim())) {
+        options = options.user_and_password(user, password);
+    }
+    options
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
@@ -23,4 +29,31 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         .connect(servers)
         .await
         .map_err(NatsError::nats)
+}
+
+/// The user and password of `nats://user:password@host:port`, percent-decoded.
+fn credentials(server: &str) -> Option<(String, String)> {
+    let url = url::Url::parse(server).ok()?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let password = url.password()?;
+    (!url.username().is_empty()).then(|| (decode(url.username()), decode(password)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+
+    #[test]
+    fn credentials_come_from_the_url() {
+        assert_eq!(
+            credentials("nats://ontime:p%40ss%2Fw@127.0.0.1:4222"),
+            Some(("ontime".into(), "p@ss/w".into()))
+        );
+        assert_eq!(credentials("nats://127.0.0.1:4222"), None);
+        assert_eq!(credentials("nats://user@127.0.0.1:4222"), None);
+    }
 }

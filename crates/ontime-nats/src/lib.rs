@@ -17,6 +17,7 @@ pub mod pull;
 pub mod store;
 pub mod topics;
 pub mod topology;
+pub mod trust;
 pub mod wake_ups;
 
 pub use connect::connect;
@@ -28,6 +29,7 @@ pub use names::Names;
 pub use store::TimerStore;
 pub use topics::TopicStore;
 pub use topology::{Topology, TopologyConfig};
+pub use trust::{TrustStore, TrustView};
 
 /// Errors of the NATS adapter.
 #[derive(Debug, thiserror::Error)]

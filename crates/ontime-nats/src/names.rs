@@ -89,6 +89,10 @@ impl Names {
     pub fn topics_bucket(&self) -> String {
         format!("{}_TOPICS", self.upper())
     }
+    /// API tokens, signing secrets and prerequisites (see [`crate::trust`]).
+    pub fn trust_bucket(&self) -> String {
+        format!("{}_TRUST", self.upper())
+    }
     /// The subscribers each topic occurrence was fanned out to, kept a day.
     pub fn fan_outs_bucket(&self) -> String {
         format!("{}_FANOUTS", self.upper())

@@ -13,6 +13,7 @@ use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
 use crate::topics::TopicStore;
+use crate::trust::TrustStore;
 
 /// The knobs of the topology. Defaults suit one node; a cluster sets `replicas: 3`.
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ pub struct Topology {
     pub dead: DeadLetters,
     pub counters: Counters,
     pub topics: TopicStore,
+    pub trust: TrustStore,
 }
 
 impl Topology {
@@ -218,6 +220,11 @@ impl Topology {
             .create_or_update_key_value(bucket(n.topics_bucket()))
             .await
             .map_err(NatsError::nats)?;
+        // Kept for ever, one revision per key: a revoked token or a removed secret is gone.
+        let trust = js
+            .create_or_update_key_value(bucket(n.trust_bucket()))
+            .await
+            .map_err(NatsError::nats)?;
         let fan_outs = js
             .create_or_update_key_value(kv::Config {
                 max_age: crate::topics::FAN_OUT_TTL,
@@ -309,6 +316,7 @@ impl Topology {
         let dead = DeadLetters::new(js.clone(), n.clone());
         let counters = Counters::new(js.clone(), counters, n.clone(), config.replicas);
         let topics = TopicStore::new(js.clone(), topics, fan_outs, n.clone(), config.replicas);
+        let trust = TrustStore::new(trust);
         Ok(Self {
             config,
             client,
@@ -319,6 +327,7 @@ impl Topology {
             dead,
             counters,
             topics,
+            trust,
         })
     }
 

@@ -114,13 +114,33 @@ pub fn position(message: &Message) -> Option<(u64, DateTime<Utc>)> {
     }
 }
 
-/// Where the publisher of a command waits for the reply, if it does.
+/// Where the publisher of a command waits for the reply, if it does. Only an inbox
+/// (`_INBOX…`, any prefix a client's own inboxes use) is replied on: the scheduler publishes
+/// with ontime's rights, so a command naming any other subject (a bucket's, a stream's)
+/// would have it write there for a publisher that may not.
 pub fn reply_subject(message: &Message) -> Option<String> {
-    message
+    let subject = message
         .headers
-        .as_ref()
-        .and_then(|h| h.get(headers::REPLY_TO))
-        .map(|v| v.to_string())
+        .as_ref()?
+        .get(headers::REPLY_TO)?
+        .to_string();
+    if is_inbox(&subject) {
+        Some(subject)
+    } else {
+        tracing::warn!(%subject, "a command asks for its reply on a subject that is not an inbox; not replied");
+        None
+    }
+}
+
+/// `_INBOX` or `_INBOX<anything>` as the first token, then tokens without wildcards.
+fn is_inbox(subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    tokens
+        .next()
+        .is_some_and(|first| first.starts_with("_INBOX"))
+        && subject
+            .split('.')
+            .all(|t| !t.is_empty() && t != "*" && t != ">")
 }
 
 /// Replies (if asked), arms what the command led to, and settles its message.
@@ -293,5 +313,28 @@ pub async fn send_reply(ctx: &Ctx, subject: String, body: Vec<u8>) {
         .await
     {
         tracing::debug!(error = %e, "reply not sent");
+    }
+}
+
+#[cfg(test)]
+mod reply_tests {
+    use super::is_inbox;
+
+    #[test]
+    fn replies_go_to_inboxes_only() {
+        for inbox in ["_INBOX.abc.1", "_INBOX_billing.x", "_INBOX"] {
+            assert!(is_inbox(inbox), "{inbox}");
+        }
+        for other in [
+            "$KV.ONTIME_TIMERS.shop.order-1",
+            "ontime.cmd.x.y",
+            "_INBOX.>",
+            "_INBOX.*.x",
+            "x._INBOX",
+            "_INBOX..x",
+            "",
+        ] {
+            assert!(!is_inbox(other), "{other}");
+        }
     }
 }

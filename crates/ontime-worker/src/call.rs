@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, parse_retry_after};
 use ontime_core::target::{AnswerUse, HttpTarget, NatsTarget};
+use ontime_core::trust::signing::{self, SigningSecret};
 
 /// How much of an answer's body is read for the callback contract.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -24,6 +25,28 @@ pub struct CallResult {
     pub latency: Duration,
 }
 
+/// What a call carries beyond its target's own fields.
+#[derive(Default)]
+pub struct Extra {
+    /// Opened secret headers and the prerequisites' headers, sent after the target's own.
+    pub headers: Vec<(String, String)>,
+    /// The secrets that sign the call (`webhook-signature`, one signature each).
+    pub signing: Vec<SigningSecret>,
+}
+
+/// An attempt not made: `class` says whether another may be.
+pub fn not_made(class: AttemptClass, error: String) -> CallResult {
+    CallResult {
+        status_code: None,
+        class,
+        error: Some(error),
+        retry_after: None,
+        reschedule_at: None,
+        stop: None,
+        latency: Duration::ZERO,
+    }
+}
+
 /// Makes attempt `attempt` of `fire` to `target`.
 pub async fn make(
     http: &reqwest::Client,
@@ -31,19 +54,31 @@ pub async fn make(
     fire: &Fire,
     attempt: u32,
     started_at: DateTime<Utc>,
+    extra: &Extra,
 ) -> CallResult {
     let method =
         reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let delivery_id = fire.delivery_id();
+    let timestamp = started_at.timestamp();
     let mut request = http
         .request(method, &target.url)
         .timeout(target.timeout())
-        .header("webhook-id", fire.delivery_id())
-        .header("webhook-timestamp", started_at.timestamp().to_string())
+        .header("webhook-id", &delivery_id)
+        .header("webhook-timestamp", timestamp.to_string())
         .header("ontime-attempt", attempt.to_string());
-    for (name, value) in &target.headers {
+    for (name, value) in target
+        .headers
+        .iter()
+        .chain(extra.headers.iter().map(|(n, v)| (n, v)))
+    {
         request = request.header(name, value);
     }
-    if let Some((body, content_type)) = target.body_bytes() {
+    let body = target.body_bytes();
+    let signed = body.as_ref().map_or(&[][..], |(bytes, _)| bytes.as_slice());
+    if let Some(signature) = signing::sign(&extra.signing, &delivery_id, timestamp, signed) {
+        request = request.header("webhook-signature", signature);
+    }
+    if let Some((body, content_type)) = body {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
@@ -51,19 +86,17 @@ pub async fn make(
     }
     let clock = Instant::now();
     let response = request.send().await;
-    let mut result = CallResult {
-        status_code: None,
-        class: AttemptClass::Retryable,
-        error: None,
-        retry_after: None,
-        reschedule_at: None,
-        stop: None,
-        latency: Duration::ZERO,
-    };
+    let mut result = not_made(AttemptClass::Retryable, String::new());
+    result.error = None;
     match response {
-        Err(e) => {
-            result.error = Some(describe(&e, target.timeout()));
-        }
+        Err(e) => match crate::guard::refusal_of(&e) {
+            // The same address is refused every time: no retry can help.
+            Some(refusal) => {
+                result.class = AttemptClass::Final;
+                result.error = Some(format!("refused by the target guard: {refusal}"));
+            }
+            None => result.error = Some(describe(&e, target.timeout())),
+        },
         Ok(mut response) => {
             let status = response.status().as_u16();
             result.status_code = Some(status);

@@ -242,22 +242,20 @@ async fn deliver(
         return call::publish(&ctx.topology.js, nats, fire, attempt, started_at).await;
     }
     match &target.http {
-        Some(http) => call::make(&ctx.http, &as_called(http), fire, attempt, started_at).await,
+        Some(http) => {
+            let ns = &fire.namespace;
+            let target = as_called(http);
+            ctx.trust
+                .call(&ctx.http, ns, &target, fire, attempt, started_at)
+                .await
+        }
         None => refused("the timer has nothing to call".into()),
     }
 }
 
 /// An attempt not made, for good.
 fn refused(error: String) -> CallResult {
-    CallResult {
-        status_code: None,
-        class: AttemptClass::Final,
-        error: Some(error),
-        retry_after: None,
-        reschedule_at: None,
-        stop: None,
-        latency: Duration::ZERO,
-    }
+    call::not_made(AttemptClass::Final, error)
 }
 
 /// The target of `subscriber`'s delivery of a topic occurrence, and its own retry policy;
@@ -451,6 +449,7 @@ mod tests {
             &fire(),
             1,
             Utc::now(),
+            &call::Extra::default(),
         )
         .await;
         assert_eq!(result.status_code, Some(204), "{result:?}");

@@ -5,7 +5,10 @@
 
 mod call;
 mod deliver;
+pub mod guard;
 pub mod metrics;
+pub mod oauth;
+mod trusted;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +36,11 @@ pub struct WorkerConfig {
     /// The operator's limits, as the schedulers have them: a callback's answer that moves the
     /// next occurrence is held to the same floor when the worker voids what it replaced.
     pub limits: ontime_core::Limits,
+    /// The addresses calls may not reach (checked after DNS resolution).
+    pub guard: ontime_core::trust::guard::TargetGuard,
+    /// Opens secret headers, prerequisites' credentials and signing secrets; without it,
+    /// calls that need one fail and calls are not signed.
+    pub secret_key: Option<ontime_core::trust::seal::SecretKey>,
 }
 
 impl Default for WorkerConfig {
@@ -43,6 +51,8 @@ impl Default for WorkerConfig {
             progress_interval: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             limits: ontime_core::Limits::default(),
+            guard: ontime_core::trust::guard::TargetGuard::default(),
+            secret_key: None,
         }
     }
 }
@@ -60,6 +70,7 @@ pub(crate) struct Ctx {
     pub topology: Topology,
     pub config: WorkerConfig,
     pub http: reqwest::Client,
+    pub trust: trusted::Trust,
 }
 
 /// Deliveries after which a fire is buried: well above the most attempts a retry policy
@@ -98,18 +109,26 @@ pub async fn run(
     let consumer = topology
         .consumer(&n.fire_stream(), n.fire_consumer())
         .await?;
-    let http = reqwest::Client::builder()
-        // A 3xx is an answer like any other (final), not something to follow blindly.
-        .redirect(reqwest::redirect::Policy::none())
+    let guard = Arc::new(config.guard.clone());
+    // Every connection's address goes through the guard, after DNS resolution; a 3xx is an
+    // answer like any other (final), never followed.
+    let http = guard::client_builder(guard.clone())
         .pool_max_idle_per_host(config.concurrency)
         .user_agent(concat!("ontime/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| WorkerError::Http(e.to_string()))?;
+    let trust = trusted::Trust {
+        view: topology.trust.view().await?,
+        key: config.secret_key.clone(),
+        guard,
+        tokens: oauth::TokenCache::new(http.clone()),
+    };
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let ctx = Arc::new(Ctx {
         topology,
         config,
         http,
+        trust,
     });
     // A fire settles itself (retries by policy included); what the loop contains is a panic,
     // and a fire handed back more often than any retry policy asks, which is buried.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use ontime_core::HumanDuration;
+use ontime_core::trust::guard::TargetGuard;
+use ontime_core::trust::seal::SecretKey;
 use ontime_nats::{Names, Topology, TopologyConfig};
 
 /// What every part needs: where NATS is and how the topology is shaped.
@@ -47,6 +49,16 @@ pub struct CommonArgs {
     /// schedulers the same value: each checks it.
     #[arg(long, env = "ONTIME_MIN_INTERVAL", default_value = "1s")]
     pub min_interval: HumanDuration,
+    /// Internal addresses calls may reach, comma-separated: CIDRs, addresses, `loopback`,
+    /// `private`, `link-local`, `all` (no guard) or `none`. Default `none` (`loopback` for
+    /// `ontime dev`). Give the gateways and the workers the same list.
+    #[arg(long, env = "ONTIME_ALLOW_TARGETS")]
+    pub allow_targets: Option<String>,
+    /// The key that encrypts secrets at rest and derives default signing secrets: 32 bytes,
+    /// base64 (`ontime secret-key` makes one). Give every gateway and worker the same key.
+    /// `ontime dev` keeps one in its data directory when none is given.
+    #[arg(long, env = "ONTIME_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 impl CommonArgs {
@@ -101,14 +113,71 @@ impl CommonArgs {
         })
     }
 
-    pub fn worker_config(&self) -> anyhow::Result<ontime_worker::WorkerConfig> {
+    pub fn worker_config(
+        &self,
+        defaults: &PartDefaults,
+    ) -> anyhow::Result<ontime_worker::WorkerConfig> {
         Ok(ontime_worker::WorkerConfig {
             concurrency: self.worker_concurrency,
             nak_max_delay: self.nak_max_delay.get(),
             limits: self.limits()?,
+            guard: self.guard(defaults)?,
+            secret_key: Some(self.key(defaults)?),
             ..Default::default()
         })
     }
+
+    /// The target guard, from `--allow-targets` or the mode's default.
+    pub fn guard(&self, defaults: &PartDefaults) -> anyhow::Result<TargetGuard> {
+        let list = self
+            .allow_targets
+            .as_deref()
+            .unwrap_or(defaults.allow_targets);
+        TargetGuard::parse(list).map_err(|e| anyhow::anyhow!("--allow-targets {list:?}: {e}"))
+    }
+
+    /// The secret key: `--secret-key`, or the mode's own (`ontime dev` keeps one).
+    pub fn key(&self, defaults: &PartDefaults) -> anyhow::Result<SecretKey> {
+        match (&self.secret_key, &defaults.secret_key) {
+            (Some(text), _) => {
+                SecretKey::parse(text).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))
+            }
+            (None, Some(key)) => Ok(key.clone()),
+            (None, None) => anyhow::bail!(
+                "no secret key: set ONTIME_SECRET_KEY (or --secret-key) to the same 32-byte base64 key on every gateway and worker; `ontime secret-key` makes one"
+            ),
+        }
+    }
+}
+
+/// What a part assumes when a flag is not given: `ontime dev` is more lenient than a part
+/// run alone.
+pub struct PartDefaults {
+    pub allow_targets: &'static str,
+    pub secret_key: Option<SecretKey>,
+    /// Whether `--auth auto` means tokens.
+    pub tokens_by_default: bool,
+}
+
+impl PartDefaults {
+    /// A gateway or worker run alone: no internal address, a key and tokens required.
+    pub fn alone() -> Self {
+        Self {
+            allow_targets: "none",
+            secret_key: None,
+            tokens_by_default: true,
+        }
+    }
+}
+
+/// Whether the API asks for tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Tokens, except for `ontime dev` bound to a loopback address.
+    Auto,
+    Tokens,
+    /// No tokens: anyone who reaches the gateway may do anything.
+    Off,
 }
 
 /// The gateway's own settings.
@@ -138,17 +207,53 @@ pub struct GatewayArgs {
     /// offset (the originals used their server's local time).
     #[arg(long, env = "ONTIME_FACADES_TIMEZONE", default_value = "UTC")]
     pub facades_timezone: String,
+    /// Whether requests need an API token.
+    #[arg(long, env = "ONTIME_AUTH", value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+    /// An admin token over every namespace, at least 24 characters, checked in memory and
+    /// never stored (rotate it by restarting with another). Without one, the first gateway
+    /// started with tokens makes an admin token and prints it once.
+    #[arg(long, env = "ONTIME_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl GatewayArgs {
     /// The gateway's settings; `common` gives the limits it shares with the schedulers.
-    pub fn config(&self, common: &CommonArgs) -> anyhow::Result<ontime_gateway::GatewayConfig> {
+    pub fn config(
+        &self,
+        common: &CommonArgs,
+        defaults: &PartDefaults,
+    ) -> anyhow::Result<ontime_gateway::GatewayConfig> {
         Ok(ontime_gateway::GatewayConfig {
             reply_timeout: self.reply_timeout.get(),
             max_body_bytes: self.max_body_bytes,
             limits: common.limits()?,
+            auth: self.auth(defaults)?,
+            guard: common.guard(defaults)?,
+            secret_key: Some(common.key(defaults)?),
             ..Default::default()
         })
+    }
+
+    fn auth(&self, defaults: &PartDefaults) -> anyhow::Result<ontime_gateway::Auth> {
+        let tokens = match self.auth {
+            AuthMode::Auto => defaults.tokens_by_default,
+            AuthMode::Tokens => true,
+            AuthMode::Off => false,
+        };
+        if !tokens {
+            tracing::warn!("the API runs without tokens: anyone who reaches it may do anything");
+            return Ok(ontime_gateway::Auth::Off);
+        }
+        // An empty value (an unset variable passed through) is no token.
+        let admin_token = self.admin_token.clone().filter(|t| !t.is_empty());
+        if let Some(token) = &admin_token {
+            anyhow::ensure!(
+                token.chars().count() >= 24,
+                "--admin-token must be at least 24 characters"
+            );
+        }
+        Ok(ontime_gateway::Auth::Tokens { admin_token })
     }
 
     /// Where the seeds' APIs keep their timers.
@@ -169,4 +274,27 @@ impl GatewayArgs {
             })?,
         })
     }
+}
+
+/// When tokens are on and the operator gave no admin token, the first gateway ever started
+/// makes one and prints it here, once: it is stored only as a hash.
+pub async fn show_first_admin_token(
+    topology: &Topology,
+    config: &ontime_gateway::GatewayConfig,
+) -> anyhow::Result<()> {
+    if config.auth != (ontime_gateway::Auth::Tokens { admin_token: None }) {
+        return Ok(());
+    }
+    match ontime_gateway::first_admin_token(topology)
+        .await
+        .context("making the first admin token")?
+    {
+        Some(token) => eprintln!(
+            "\n  The first admin token (every namespace). It is shown this once: keep it safe.\n\n    {token}\n\n  Make narrower tokens with POST /v1/tokens; revoke this one with DELETE /v1/tokens/<id>.\n"
+        ),
+        None => tracing::info!(
+            "API tokens are on; use a token made earlier, or start with ONTIME_ADMIN_TOKEN"
+        ),
+    }
+    Ok(())
 }

@@ -1,13 +1,16 @@
 //! `ontime dev`: nats-server as a child, then the gateway, a scheduler and a worker in this
 //! process. The child is stopped on the way out, whatever the way out is.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use ontime_core::trust::seal::SecretKey;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CommonArgs, GatewayArgs};
+use crate::config::{CommonArgs, GatewayArgs, PartDefaults};
 use crate::nats_server::{self, NatsServer};
 
 #[derive(Args, Debug)]
@@ -38,15 +41,27 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
 }
 
 async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.gateway.http)
+        .await
+        .with_context(|| format!("binding {}", args.gateway.http))?;
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let defaults = PartDefaults {
+        // Users try their timers against a server on their own machine.
+        allow_targets: "loopback",
+        secret_key: Some(secret_key(&args.data_dir)?),
+        // Reachable from elsewhere, the API needs tokens like any gateway's.
+        tokens_by_default: !loopback,
+    };
+    let gateway_config = args.gateway.config(&args.common, &defaults)?;
+    let worker_config = args.common.worker_config(&defaults)?;
+    tracing::info!(guard = %worker_config.guard.describe(), "target guard");
     let url = format!("nats://127.0.0.1:{}", args.nats_port);
     // One connection per part, as if they were separate processes: no part's traffic
     // queues behind another's on a shared socket.
     let gateway_topology = args.common.topology(&url, "ontime-gateway").await?;
     let scheduler_topology = args.common.topology(&url, "ontime-scheduler").await?;
     let worker_topology = args.common.topology(&url, "ontime-worker").await?;
-    let listener = tokio::net::TcpListener::bind(&args.gateway.http)
-        .await
-        .with_context(|| format!("binding {}", args.gateway.http))?;
+    crate::config::show_first_admin_token(&gateway_topology, &gateway_config).await?;
     tracing::info!(addr = %listener.local_addr()?, "ontime dev ready");
 
     // Any part that stops (or fails) stops the others: a half-running dev server is worse
@@ -55,7 +70,7 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     let gateway = tokio::spawn(ontime_gateway::serve_with(
         listener,
         gateway_topology,
-        args.gateway.config(&args.common)?,
+        gateway_config,
         ontime_facades::router(args.gateway.facades()?),
         stop.child_token(),
     ));
@@ -66,7 +81,7 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
     ));
     let worker = tokio::spawn(ontime_worker::run(
         worker_topology,
-        args.common.worker_config()?,
+        worker_config,
         stop.child_token(),
     ));
     let (g, s, w) = tokio::join!(
@@ -91,4 +106,27 @@ async fn stop_all_when_done<E: std::error::Error + Send + Sync + 'static>(
         stop.cancel();
     }
     result
+}
+
+/// The data directory's secret key, made on the first start: secrets sealed by one run must
+/// open in the next.
+fn secret_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::parse(&text).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::from_bytes(rand::random());
+            std::fs::create_dir_all(data_dir)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            writeln!(file, "{}", key.to_base64())?;
+            tracing::info!(path = %path.display(), "made a secret key for this data directory");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CommonArgs, GatewayArgs};
+use crate::config::{CommonArgs, GatewayArgs, PartDefaults};
 
 /// The scheduler and the workers allocate and free many small buffers per message (JSON,
 /// headers, futures); glibc's allocator spent about a third of their CPU time on it.
@@ -48,6 +48,8 @@ enum Cmd {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Prints a new random secret key for `ONTIME_SECRET_KEY`.
+    SecretKey,
 }
 
 #[tokio::main]
@@ -65,15 +67,17 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Dev(args) => dev::run(args, shutdown).await,
         Cmd::Gateway { common, gateway } => {
+            let config = gateway.config(&common, &PartDefaults::alone())?;
             let topology = common.topology(&common.nats_url, "ontime-gateway").await?;
             let listener = tokio::net::TcpListener::bind(&gateway.http)
                 .await
                 .with_context(|| format!("binding {}", gateway.http))?;
             tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+            config::show_first_admin_token(&topology, &config).await?;
             ontime_gateway::serve_with(
                 listener,
                 topology,
-                gateway.config(&common)?,
+                config,
                 ontime_facades::router(gateway.facades()?),
                 shutdown,
             )
@@ -90,11 +94,18 @@ async fn main() -> anyhow::Result<()> {
                 .context("scheduler")
         }
         Cmd::Worker { common } => {
+            let config = common.worker_config(&PartDefaults::alone())?;
+            tracing::info!(guard = %config.guard.describe(), "target guard");
             let topology = common.topology(&common.nats_url, "ontime-worker").await?;
             tracing::info!("worker running");
-            ontime_worker::run(topology, common.worker_config()?, shutdown)
+            ontime_worker::run(topology, config, shutdown)
                 .await
                 .context("worker")
+        }
+        Cmd::SecretKey => {
+            let key = ontime_core::trust::seal::SecretKey::from_bytes(rand::random());
+            println!("{}", key.to_base64());
+            Ok(())
         }
     }
 }

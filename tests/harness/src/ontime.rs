@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use ontime_core::trust::guard::TargetGuard;
+use ontime_core::trust::seal::SecretKey;
 use ontime_nats::{Names, Topology, TopologyConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +16,29 @@ pub fn unique_prefix() -> String {
         .take(24)
         .collect::<String>()
         .to_lowercase()
+}
+
+/// The secret key every test's parts share.
+pub fn test_key() -> SecretKey {
+    SecretKey::from_bytes([7; 32])
+}
+
+/// The gateway's settings in tests: the sinks are on loopback, and secrets can be kept.
+pub fn gateway_config() -> ontime_gateway::GatewayConfig {
+    ontime_gateway::GatewayConfig {
+        guard: TargetGuard::loopback(),
+        secret_key: Some(test_key()),
+        ..Default::default()
+    }
+}
+
+/// The workers' settings in tests: the sinks are on loopback, and calls are signed.
+pub fn worker_config() -> ontime_worker::WorkerConfig {
+    ontime_worker::WorkerConfig {
+        guard: TargetGuard::loopback(),
+        secret_key: Some(test_key()),
+        ..Default::default()
+    }
 }
 
 /// Which part of ontime.
@@ -47,13 +72,7 @@ pub struct Ontime {
 impl Ontime {
     /// Starts a gateway, `schedulers` schedulers and `workers` workers on `nats_url`.
     pub async fn start(nats_url: &str, schedulers: usize, workers: usize) -> Self {
-        Self::start_with(
-            nats_url,
-            schedulers,
-            workers,
-            ontime_gateway::GatewayConfig::default(),
-        )
-        .await
+        Self::start_with(nats_url, schedulers, workers, gateway_config()).await
     }
 
     pub async fn start_with(
@@ -86,7 +105,7 @@ impl Ontime {
             url,
             http: reqwest::Client::new(),
             topology,
-            worker_config: ontime_worker::WorkerConfig::default(),
+            worker_config: worker_config(),
             scheduler_config: ontime_scheduler::SchedulerConfig::default(),
             nats_url: nats_url.to_owned(),
             config,

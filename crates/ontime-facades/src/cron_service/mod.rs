@@ -269,6 +269,12 @@ impl From<ApiError> for Problem {
     /// The label is empty, as the originals' was for any status they had no name for.
     fn from(error: ApiError) -> Self {
         match error.0.code {
+            ErrorCode::Unauthorized => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.0.message)
+            }
+            ErrorCode::Forbidden => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", error.0.message)
+            }
             ErrorCode::Unavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "",

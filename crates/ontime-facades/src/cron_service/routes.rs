@@ -98,7 +98,8 @@ pub trait Jobs: Send + Sync + 'static {
 
 /// The routes of `collection` (`/events`) and of one of its jobs (`/events/{id}`).
 pub fn routes<J: Jobs>(collection: &str, jobs: Arc<J>) -> Router<AppState> {
-    Router::new()
+    let namespace = jobs.service().namespace.clone();
+    let routes = Router::new()
         .route(
             collection,
             get(list::<J>)
@@ -116,7 +117,8 @@ pub fn routes<J: Jobs>(collection: &str, jobs: Arc<J>) -> Router<AppState> {
         // Any other path under the collection is an unknown job, in the service's words.
         .route(&format!("{collection}/"), any(stray::<J>))
         .route(&format!("{collection}/{{id}}/{{*rest}}"), any(stray::<J>))
-        .layer(Extension(jobs))
+        .layer(Extension(jobs));
+    ontime_gateway::guarded::<Problem>(routes, Some(namespace))
 }
 
 fn not_allowed(allow: &'static str) -> Response {

@@ -17,6 +17,10 @@ pub const TIMER_NOT_FOUND: &str = "TIMER_NOT_FOUND";
 pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
 /// Not in the document: a method other than POST on one of its paths.
 pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+/// Not in the document: no token, or a token that is unknown, revoked or expired (401).
+pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+/// Not in the document: the token does not cover the timer's namespace or the action (403).
+pub const FORBIDDEN: &str = "FORBIDDEN";
 /// Not in the document: a path under `/api/v1` that it does not have.
 pub const NOT_FOUND: &str = "NOT_FOUND";
 
@@ -68,6 +72,18 @@ impl FacadeError {
     pub fn from_native(error: ValidationError, id: &str) -> Self {
         match error.code {
             ErrorCode::NotFound => Self::timer_not_found(id),
+            ErrorCode::Unauthorized => Self {
+                status: StatusCode::UNAUTHORIZED,
+                code: UNAUTHORIZED,
+                message: error.message,
+                field: None,
+            },
+            ErrorCode::Forbidden => Self {
+                status: StatusCode::FORBIDDEN,
+                code: FORBIDDEN,
+                message: error.message,
+                field: None,
+            },
             ErrorCode::Unavailable => Self::internal("the timer store is unavailable; try again"),
             ErrorCode::Internal | ErrorCode::RevisionConflict => {
                 Self::internal("An unexpected error occurred")

@@ -23,8 +23,9 @@ use bytes::Bytes;
 use chrono::Utc;
 use ontime_core::command::CommandBody;
 use ontime_core::timer::{TimerRecord, TimerStatus};
+use ontime_core::trust::access::Role;
 use ontime_core::{ErrorCode, TimerKey};
-use ontime_gateway::{AppState, Outcome};
+use ontime_gateway::{AppState, Caller, Outcome};
 use serde::de::DeserializeOwned;
 
 use error::FacadeError;
@@ -40,12 +41,21 @@ const CHANGE_TRIES: usize = 5;
 
 /// The API's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    // The namespace is in each request's body: the handlers check it once they have read it.
+    let timers = Router::new()
         .route("/api/v1/timers/create", only_post(post(create)))
         .route("/api/v1/timers/get", only_post(post(read)))
         .route("/api/v1/timers/update", only_post(post(update)))
-        .route("/api/v1/timers/delete", only_post(post(delete)))
+        .route("/api/v1/timers/delete", only_post(post(delete)));
+    ontime_gateway::guarded::<FacadeError>(timers, None)
         .route("/api/v1/openapi.yaml", get(document))
+}
+
+/// Ok when the caller may act as `role` in the timer's namespace.
+fn allowed(caller: &Caller, role: Role, key: &TimerKey) -> Result<(), FacadeError> {
+    caller
+        .require(role, &key.namespace)
+        .map_err(FacadeError::from)
 }
 
 /// Every operation is a POST; any other method is answered in the API's error shape.
@@ -72,11 +82,13 @@ async fn document() -> Response {
 /// `POST /timers/create`: create, or overwrite the timer with this id (200 either way).
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, FacadeError> {
     let request: CreateTimerRequest = body_of(&state, body)?;
     let now = Utc::now();
     let (key, spec) = translate::create(&request, now, &state.config.limits)?;
+    allowed(&caller, Role::Write, &key)?;
     let outcome = submit(&state, &key, CommandBody::upsert(spec.clone()), None).await?;
     answer(&key, outcome, || {
         translate::timer(Snapshot::defined(&key, &spec, now, now))
@@ -86,10 +98,12 @@ async fn create(
 /// `POST /timers/get`.
 async fn read(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, FacadeError> {
     let selection: TimerSelection = body_of(&state, body)?;
     let key = translate::key(&selection.namespace, &selection.timer_id, "timerId")?;
+    allowed(&caller, Role::Read, &key)?;
     let (record, revision) = existing(&state, &key).await?;
     let view = record.view(revision);
     Ok(Json(translate::timer(Snapshot::from(&view))).into_response())
@@ -98,10 +112,12 @@ async fn read(
 /// `POST /timers/update`: the fields given replace the timer's; only a pending timer.
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, FacadeError> {
     let request: UpdateTimerRequest = body_of(&state, body)?;
     let key = translate::key(&request.namespace, &request.timer_id, "timerId")?;
+    allowed(&caller, Role::Write, &key)?;
     for _ in 0..CHANGE_TRIES {
         let (record, revision) = existing(&state, &key).await?;
         if request.is_empty() {
@@ -127,10 +143,12 @@ async fn update(
 /// `POST /timers/delete`: cancels a pending timer; 204.
 async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, FacadeError> {
     let selection: TimerSelection = body_of(&state, body)?;
     let key = translate::key(&selection.namespace, &selection.timer_id, "timerId")?;
+    allowed(&caller, Role::Write, &key)?;
     for _ in 0..CHANGE_TRIES {
         let (record, revision) = existing(&state, &key).await?;
         pending(&key, &record, "deleted")?;

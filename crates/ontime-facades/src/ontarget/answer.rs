@@ -75,6 +75,14 @@ impl From<ApiError> for Text {
     /// else a 500 whose detail stays in the log.
     fn from(error: ApiError) -> Self {
         match error.code() {
+            ErrorCode::Unauthorized => Text::new(
+                StatusCode::UNAUTHORIZED,
+                format!("UNAUTHORIZED: {}", error.0.message),
+            ),
+            ErrorCode::Forbidden => Text::new(
+                StatusCode::FORBIDDEN,
+                format!("FORBIDDEN: {}", error.0.message),
+            ),
             ErrorCode::Unavailable => Text::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE UNAVAILABLE: try again",

@@ -59,7 +59,8 @@ pub struct Ontarget {
 
 /// The API's routes over `api`.
 pub fn router(api: Ontarget) -> Router<AppState> {
-    Router::new()
+    let namespace = api.namespace.clone();
+    let routes = Router::new()
         .route("/", overridable(get(home)))
         .route("/schedule", overridable(get(alive)))
         .route("/schedule/", overridable(get(alive)))
@@ -67,7 +68,8 @@ pub fn router(api: Ontarget) -> Router<AppState> {
         .merge(subscribers::routes())
         .merge(events::routes())
         .route("/schedule/{*rest}", any(no_route))
-        .layer(Extension(Arc::new(api)))
+        .layer(Extension(Arc::new(api)));
+    ontime_gateway::guarded::<answer::Text>(routes, Some(namespace))
 }
 
 /// The methods a POST may say it is, with `X-HTTP-Method-Override`.

@@ -238,6 +238,8 @@ fn definition(fields: &Fields) -> Result<SubscriberSpec, Text> {
                 content_type: None,
                 timeout: Some(timeout),
                 answer: AnswerUse::Status,
+                secret_headers: Default::default(),
+                prerequisites: Vec::new(),
             }),
             nats: None,
         },

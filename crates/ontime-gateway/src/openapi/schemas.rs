@@ -43,7 +43,18 @@ pub fn components(max_batch_items: usize) -> Vec<(&'static str, Value)> {
         ("NewTimer", timer_spec(true)),
         ("TimerPatch", timer_patch()),
         ("BatchRequest", batch_request(max_batch_items)),
+        ("PrerequisiteName", prerequisite_name()),
     ]
+}
+
+fn prerequisite_name() -> Value {
+    json!({
+        "type": "string",
+        "description": "A prerequisite's name",
+        "minLength": 1,
+        "maxLength": ontime_core::trust::prerequisite::MAX_NAME_LEN,
+        "pattern": "^[A-Za-z0-9_-]+$",
+    })
 }
 
 /// `.` and `..` are refused as names: clients resolve them as relative path segments.
@@ -378,6 +389,23 @@ fn http_target(partial: bool) -> Value {
             "timeout": nullable(json!({
                 "allOf": [reference("Duration")],
                 "description": "Per attempt, more than 0 and at most 15m (default 10s)",
+            })),
+            "secret_headers": nullable(json!({
+                "type": "object",
+                "description": "Headers whose values are secrets: stored encrypted, sent only to the target, shown as `********` by every read (send the secret again to change it); not also in `headers`",
+                "maxProperties": MAX_HEADERS,
+                "propertyNames": {
+                    "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                    "not": { "enum": reserved },
+                },
+                "additionalProperties": { "type": "string", "pattern": HEADER_VALUE },
+            })),
+            "prerequisites": nullable(json!({
+                "type": "array",
+                "description": "Names of the namespace's prerequisites (`/v1/namespaces/{ns}/prerequisites`) applied to every attempt, in order",
+                "maxItems": ontime_core::target::MAX_PREREQUISITES,
+                "uniqueItems": true,
+                "items": reference("PrerequisiteName"),
             })),
             "answer": nullable(json!({
                 "type": "string",

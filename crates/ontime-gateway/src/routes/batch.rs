@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::input::{self, NsPath};
 use crate::responses::{self, BatchResponse, BatchResult};
 use crate::state::AppState;
-use crate::submit;
 use crate::validate::{self, BatchRequest};
+use crate::{protect, submit};
 
 pub fn router(max_batch_body_bytes: usize) -> Router<AppState> {
     Router::new().route(
@@ -66,7 +66,9 @@ pub async fn create_batch(
     let mut named = NamedOnce::with_capacity(items.len());
     let mut commands = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        let item = item.and_then(|(id, spec)| {
+        let item = item.and_then(|(id, mut spec)| {
+            protect::spec_target(&state, &namespace, &mut spec)
+                .map_err(|e| e.within(&format!("timers[{index}]")))?;
             Ok((
                 timer_id(&namespace, idempotency, index, id, &mut named)?,
                 spec,

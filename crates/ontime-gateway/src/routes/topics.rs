@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::input::{self, NsPath, SubscriberPath, TopicPath};
+use crate::protect;
 use crate::state::AppState;
 
 /// Default and largest page of a listing.
@@ -232,6 +233,9 @@ pub async fn put_subscriber(
     let body = input::body(body, state.config.max_body_bytes)?;
     let mut spec: SubscriberSpec = ontime_core::error::from_json_slice(&body)?;
     spec.validate()?;
+    if let Some(http) = &mut spec.target.http {
+        protect::http_target(&state, &ns, http).map_err(|e| e.within("target.http"))?;
+    }
     let (record, added) = state
         .topology
         .topics
