@@ -209,8 +209,11 @@ class Runs:
             str(self.args.seed),
             "--max-time",
             str(max_time),
+            # One worker: Hypothesis describes strategies with `ast.parse`, which CPython 3.11
+            # does not make safe across threads (a SystemError, "AST constructor recursion
+            # depth mismatch", now and then).
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "15",
             "--generation-database",

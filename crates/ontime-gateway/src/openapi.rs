@@ -192,7 +192,10 @@ fn refusals(operation: &mut Value) {
 /// The schema of each parameter, by its name and place.
 fn refine_parameters(operation: &mut Value) {
     let executions = operation["operationId"] == "list_executions";
-    let operation_id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+    let operation_id = operation["operationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let prerequisite = operation_id.ends_with("_prerequisite");
     // Tokens' and signing secrets' ids are hex.
     let hex_id = matches!(
