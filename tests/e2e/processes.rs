@@ -433,3 +433,63 @@ async fn dev_reachable_from_elsewhere_asks_for_tokens_and_keeps_its_key() {
     assert_eq!(calls[0].header("x-key"), Some("kept-secret"));
     sigterm(&dev);
 }
+
+/// A command worker killed mid-run: the run's fire comes back after its ack wait and another
+/// command worker runs it again, and its log entry says the run before was interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_run_cut_short_by_its_workers_death_is_run_again_and_logged_so() {
+    let d = Deployment::start().await;
+    let (http, base) = (&d.http, &d.base);
+    let with_commands = |mut cmd: Command| {
+        cmd.env("ONTIME_COMMAND_NAMESPACES", "jobs");
+        cmd
+    };
+    let mut gateway = with_commands(d.part("gateway"));
+    let _gateway = gateway.args(["--http", &d.addr]).spawn().unwrap();
+    let _scheduler = d.spawn("scheduler");
+    let command_worker = || {
+        let mut cmd = with_commands(d.part("worker"));
+        cmd.arg("--commands").spawn().unwrap()
+    };
+    let mut first = command_worker();
+    ready(http, base).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let body = json!({"schedule": {"after": "10ms"}, "retry": {"max_attempts": 1},
+        "target": {"command": {"run": format!("echo run >> {}; sleep 3", runs.display())}}});
+    let r = http
+        .put(format!("{base}/v1/namespaces/jobs/timers/crash"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    eventually(Duration::from_secs(30), "the first run", || async {
+        runs.exists().then_some(())
+    })
+    .await;
+    first.kill().await.unwrap();
+    let _second = command_worker();
+
+    // Its fire comes back once the ack wait (30 s) has passed.
+    let entry = eventually(Duration::from_secs(120), "the run again", || async {
+        let r = http
+            .get(format!("{base}/v1/namespaces/jobs/timers/crash/executions"))
+            .send()
+            .await
+            .ok()?;
+        r.json::<Value>().await.ok()?["items"]
+            .as_array()?
+            .first()
+            .cloned()
+    })
+    .await;
+    assert_eq!(entry["outcome"], "succeeded", "{entry}");
+    assert_eq!(entry["attempt"], 2, "{entry}");
+    assert!(
+        entry["note"].as_str().unwrap().contains("interrupted"),
+        "{entry}"
+    );
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\nrun\n");
+}

@@ -61,6 +61,9 @@ pub struct Fire {
     /// With `subscriber`: how many subscribers the occurrence was fanned out to.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub fan_out: u32,
+    /// The timer runs a command: the fire goes to the command workers, never to the others.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub command: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

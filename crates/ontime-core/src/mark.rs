@@ -114,6 +114,7 @@ mod tests {
             triggered,
             subscriber: None,
             fan_out: 0,
+            command: false,
         }
     }
 

@@ -305,6 +305,7 @@ fn patched(
             triggered: false,
             subscriber: None,
             fan_out: 0,
+            command: next.spec.target.command.is_some(),
         })
         .collect();
     Ok(Outcome {
@@ -368,6 +369,7 @@ fn control(
                 triggered: true,
                 subscriber: None,
                 fan_out: 0,
+                command: next.spec.target.command.is_some(),
             });
         }
     }

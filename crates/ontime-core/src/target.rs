@@ -44,6 +44,103 @@ pub struct Target {
     pub nats: Option<NatsTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<TopicTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandTarget>,
+}
+
+/// A command line run at every attempt with `/bin/sh -c`, by a command worker (a worker
+/// started with `--commands`), in a namespace the operator enabled for commands. A non-zero
+/// exit, a signal or the timeout is a failed attempt, retried by the timer's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTarget {
+    /// The command line, given to `/bin/sh -c`.
+    #[schema(example = "/usr/local/bin/rotate-logs --keep 7")]
+    pub run: String,
+    /// Environment variables of the run, added to the operator's; nothing else is inherited.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The working directory (absolute); the command worker's default otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// How long a run may take (default 10m, at most 24h); past it, its process group is
+    /// killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "10m")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// A command's run time when none is given.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The longest run time accepted.
+pub const MAX_COMMAND_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Longest command line.
+pub const MAX_COMMAND_LEN: usize = 64 * 1024;
+/// Most environment variables a command target may set.
+pub const MAX_COMMAND_ENV: usize = 64;
+
+impl CommandTarget {
+    /// The run time in force.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .map(HumanDuration::get)
+            .unwrap_or(DEFAULT_COMMAND_TIMEOUT)
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.run.trim().is_empty() || self.run.len() > MAX_COMMAND_LEN {
+            return Err(ValidationError::invalid(
+                "run",
+                format!("run is a command line of 1 to {MAX_COMMAND_LEN} bytes"),
+            ));
+        }
+        if self.run.contains('\0') {
+            return Err(ValidationError::invalid(
+                "run",
+                "run cannot contain a NUL byte",
+            ));
+        }
+        if self.env.len() > MAX_COMMAND_ENV {
+            return Err(ValidationError::invalid(
+                "env",
+                format!("at most {MAX_COMMAND_ENV} variables"),
+            ));
+        }
+        for (name, value) in &self.env {
+            let valid = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(ValidationError::invalid(
+                    format!("env.{name}"),
+                    "a variable's name is letters, digits and '_', not starting with a digit",
+                ));
+            }
+            if value.contains('\0') || value.len() > MAX_COMMAND_LEN {
+                return Err(ValidationError::invalid(
+                    format!("env.{name}"),
+                    format!("a value is at most {MAX_COMMAND_LEN} bytes, without NUL"),
+                ));
+            }
+        }
+        if let Some(dir) = &self.dir
+            && (!dir.starts_with('/') || dir.contains('\0') || dir.len() > 4096)
+        {
+            return Err(ValidationError::invalid(
+                "dir",
+                "dir must be an absolute path",
+            ));
+        }
+        if let Some(t) = self.timeout
+            && (t.get().is_zero() || t.get() > MAX_COMMAND_TIMEOUT)
+        {
+            return Err(ValidationError::invalid(
+                "timeout",
+                "timeout must be more than 0 and at most 24h",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An HTTP request made at every attempt.
@@ -506,12 +603,16 @@ impl Target {
     pub fn validate(&mut self) -> Result<(), ValidationError> {
         let kinds = usize::from(self.http.is_some())
             + usize::from(self.nats.is_some())
-            + usize::from(self.topic.is_some());
+            + usize::from(self.topic.is_some())
+            + usize::from(self.command.is_some());
         if kinds != 1 {
             return Err(ValidationError::invalid(
                 "",
-                "give exactly one target: http, nats or topic",
+                "give exactly one target: http, nats, topic or command",
             ));
+        }
+        if let Some(command) = &self.command {
+            command.validate().map_err(|e| e.within("command"))?;
         }
         if let Some(http) = &mut self.http {
             http.validate().map_err(|e| e.within("http"))?;

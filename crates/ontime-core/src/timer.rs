@@ -110,6 +110,40 @@ impl AttemptOutcome {
     }
 }
 
+/// How a command run ended, and the start of what it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Run {
+    /// The exit status, when the process exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did (the timeout's, or a stop's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    #[schema(value_type = String, format = DateTime)]
+    pub ended_at: DateTime<Utc>,
+    /// What it wrote on stdout, up to the worker's bound (invalid UTF-8 replaced).
+    pub stdout: String,
+    pub stderr: String,
+    /// Bytes written past the bound: counted, not kept.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub stdout_omitted: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub stderr_omitted: u64,
+}
+
+impl Run {
+    /// The shell's convention: the exit status, or 128 + the signal.
+    pub fn code(&self) -> i32 {
+        self.exit_code
+            .or(self.signal.map(|s| 128 + s))
+            .unwrap_or(-1)
+    }
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One attempt: the last one is kept on the timer; all of them go to the execution log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Attempt {
@@ -148,6 +182,12 @@ pub struct Attempt {
     /// How many subscribers the occurrence was fanned out to (a delivery's report).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub fan_out: u32,
+    /// A command target's run: how it ended and what it wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Run>,
+    /// Something to know about this attempt, e.g. that the run before it was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -82,6 +82,7 @@ fn act(role: Role) -> &'static str {
     match role {
         Role::Read => "read",
         Role::Write => "write",
+        Role::Command => "run commands",
         Role::Admin => "administer",
     }
 }
@@ -221,9 +222,22 @@ pub fn guarded<E>(router: Router<AppState>, namespace: Option<Namespace>) -> Rou
 where
     E: From<ApiError> + IntoResponse + 'static,
 {
+    guarded_with::<E>(router, namespace, Role::Write)
+}
+
+/// [`guarded`], with the role anything but a read needs (`command` for an API whose writes
+/// define commands).
+pub fn guarded_with<E>(
+    router: Router<AppState>,
+    namespace: Option<Namespace>,
+    writes: Role,
+) -> Router<AppState>
+where
+    E: From<ApiError> + IntoResponse + 'static,
+{
     router.route_layer(axum::middleware::from_fn(
         move |caller: Caller, request: Request, next: Next| {
-            let role = role_of(request.method(), Role::Write);
+            let role = role_of(request.method(), writes);
             let verdict = match &namespace {
                 Some(ns) => caller.require(role, ns),
                 None => caller.require_any(Role::Read),

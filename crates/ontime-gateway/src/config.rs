@@ -32,6 +32,8 @@ pub struct GatewayConfig {
     /// The key that seals secret headers, signing secrets and prerequisites' credentials;
     /// without one, requests that carry a secret are refused.
     pub secret_key: Option<ontime_core::trust::seal::SecretKey>,
+    /// The namespaces whose timers may run commands (none by default).
+    pub command_namespaces: Vec<ontime_core::Namespace>,
 }
 
 /// Whether the API asks for tokens.
@@ -60,6 +62,7 @@ impl Default for GatewayConfig {
             auth: Auth::Off,
             guard: ontime_core::trust::guard::TargetGuard::default(),
             secret_key: None,
+            command_namespaces: Vec::new(),
         }
     }
 }

@@ -24,7 +24,7 @@ mod validate;
 
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{Caller, challenge, first_admin_token, guarded};
+pub use auth::{Caller, challenge, first_admin_token, guarded, guarded_with};
 pub use config::{Auth, GatewayConfig};
 pub use error::{ApiError, GatewayError};
 pub use openapi::ApiDoc;

@@ -11,12 +11,18 @@ use ontime_core::timer::TimerSpec;
 use ontime_core::trust::seal::SecretKey;
 use serde_json::Value;
 
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::state::AppState;
+use ontime_core::trust::access::Role;
 
 /// Checks and seals the HTTP target of `command`, whole (a definition) or in part (a patch);
 /// the error names the field from the command's body.
 pub fn command(state: &AppState, command: &mut Command) -> Result<(), ValidationError> {
     let ns = command.namespace.clone();
+    if runs_command(command) {
+        commands_enabled(state, &ns)?;
+    }
     match &mut command.body {
         CommandBody::Upsert { spec, .. } => spec_target(state, &ns, spec),
         CommandBody::Patch { patch } => match patch.pointer_mut("/target/http") {
@@ -27,16 +33,47 @@ pub fn command(state: &AppState, command: &mut Command) -> Result<(), Validation
     }
 }
 
-/// Checks and seals a definition's HTTP target.
+/// Checks and seals a definition's HTTP target; a command target must be in a namespace
+/// enabled for commands.
 pub fn spec_target(
     state: &AppState,
     ns: &Namespace,
     spec: &mut TimerSpec,
 ) -> Result<(), ValidationError> {
+    if spec.target.command.is_some() {
+        commands_enabled(state, ns)?;
+    }
     match &mut spec.target.http {
         Some(http) => http_target(state, ns, http).map_err(|e| e.within("target.http")),
         None => Ok(()),
     }
+}
+
+/// Whether `command` defines a command target (a definition, or a patch that sets one).
+pub fn runs_command(command: &Command) -> bool {
+    match &command.body {
+        CommandBody::Upsert { spec, .. } => spec.target.command.is_some(),
+        CommandBody::Patch { patch } => patch
+            .pointer("/target/command")
+            .is_some_and(|c| !c.is_null()),
+        _ => false,
+    }
+}
+
+/// Only the namespaces the operator named may hold command timers.
+fn commands_enabled(state: &AppState, ns: &Namespace) -> Result<(), ValidationError> {
+    if state.config.command_namespaces.contains(ns) {
+        return Ok(());
+    }
+    Err(ValidationError::invalid(
+        "target.command",
+        format!("namespace {ns} is not enabled for commands (the operator's --command-namespaces)"),
+    ))
+}
+
+/// Defining a command target takes the `command` role in its namespace.
+pub fn may_run_commands(caller: &Caller, ns: &Namespace) -> Result<(), ApiError> {
+    caller.require(Role::Command, ns)
 }
 
 /// Checks and seals an HTTP target; fields are named from the target.

@@ -17,7 +17,12 @@ pub async fn publish(
     let body = bytes::Bytes::from(
         serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
     );
-    js.publish_with_headers(names.fire_subject(&fire.key()), hdrs, body)
+    let subject = if fire.command {
+        names.run_subject(&fire.key())
+    } else {
+        names.fire_subject(&fire.key())
+    };
+    js.publish_with_headers(subject, hdrs, body)
         .await
         .map_err(NatsError::nats)
 }

@@ -65,6 +65,10 @@ impl Names {
     pub fn fire_stream(&self) -> String {
         format!("{}_CALLS", self.upper())
     }
+    /// Command runs to make, for the command workers only (a work queue: few, and slow).
+    pub fn run_stream(&self) -> String {
+        format!("{}_RUNS", self.upper())
+    }
     /// The execution log, bounded per timer. Workers' entries are also their reports,
     /// which the schedulers consume.
     pub fn log_stream(&self) -> String {
@@ -132,6 +136,10 @@ impl Names {
     /// The workers' consumer group.
     pub fn fire_consumer(&self) -> &'static str {
         "workers"
+    }
+    /// The command workers' consumer group.
+    pub fn run_consumer(&self) -> &'static str {
+        "command-workers"
     }
 
     /// `<p>.cmd.>`: every command subject.
@@ -222,6 +230,13 @@ impl Names {
     }
     pub fn fire_subject(&self, key: &TimerKey) -> String {
         format!("{}.call.{}", self.prefix, key.subject_suffix())
+    }
+    /// `<p>.run.>`: every command fire.
+    pub fn run_all(&self) -> String {
+        format!("{}.run.>", self.prefix)
+    }
+    pub fn run_subject(&self, key: &TimerKey) -> String {
+        format!("{}.run.{}", self.prefix, key.subject_suffix())
     }
     pub fn log_all(&self) -> String {
         format!("{}.log.>", self.prefix)

@@ -155,6 +155,13 @@ impl Topology {
                 ..base.clone()
             },
             stream::Config {
+                name: n.run_stream(),
+                subjects: vec![n.run_all()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                duplicate_window: config.dedup_window,
+                ..base.clone()
+            },
+            stream::Config {
                 name: n.log_stream(),
                 subjects: vec![n.log_all()],
                 max_messages_per_subject: config.log_per_timer,
@@ -301,6 +308,15 @@ impl Topology {
                 pull(
                     n.fire_consumer(),
                     n.fire_all(),
+                    config.worker_max_ack_pending,
+                    config.ack_wait,
+                ),
+            ),
+            (
+                n.run_stream(),
+                pull(
+                    n.run_consumer(),
+                    n.run_all(),
                     config.worker_max_ack_pending,
                     config.ack_wait,
                 ),

@@ -80,6 +80,8 @@ async fn report_success(t: &Topology, fire: &Fire) {
         subscriber: None,
         subscribers: Vec::new(),
         fan_out: 0,
+        run: None,
+        note: None,
     };
     ontime_nats::log::report(&t.js, t.names(), &attempt, &fire.key(), false)
         .await

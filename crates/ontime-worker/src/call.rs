@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ontime_core::fire::Fire;
 use ontime_core::retry::{AttemptClass, parse_retry_after};
 use ontime_core::target::{AnswerUse, HttpTarget, NatsTarget};
+use ontime_core::timer::Run;
 use ontime_core::trust::signing::{self, SigningSecret};
 
 /// How much of an answer's body is read for the callback contract.
@@ -23,6 +24,8 @@ pub struct CallResult {
     /// The callback asked the timer to stop (`{"code": 400}`), with its message.
     pub stop: Option<String>,
     pub latency: Duration,
+    /// A command's run: how it ended and what it wrote.
+    pub run: Option<Run>,
 }
 
 /// What a call carries beyond its target's own fields.
@@ -44,6 +47,7 @@ pub fn not_made(class: AttemptClass, error: String) -> CallResult {
         reschedule_at: None,
         stop: None,
         latency: Duration::ZERO,
+        run: None,
     }
 }
 
@@ -219,6 +223,7 @@ pub async fn publish(
         reschedule_at: None,
         stop: None,
         latency: clock.elapsed(),
+        run: None,
     }
 }
 

@@ -144,6 +144,8 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         subscriber: fire.subscriber.clone(),
         subscribers: Vec::new(),
         fan_out: fire.fan_out,
+        run: None,
+        note: None,
     };
     // The record and the mark are the truth: a timer changed or deleted after this fire was
     // emitted is not called with its old definition.
@@ -204,8 +206,21 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
     let decision = (result.class != AttemptClass::Success)
         .then(|| policy.decide(attempt_no, result.class, result.retry_after, since_due));
-    let (outcome, next_at, rearm, settle) =
-        decide(&result, decision, now, ctx.config.nak_max_delay);
+    // A command's retries all go back to the scheduler: a command fire delivered again is
+    // then always one whose run was interrupted, and its entry can say so.
+    let nak_max = if fire.command {
+        Duration::ZERO
+    } else {
+        ctx.config.nak_max_delay
+    };
+    let (outcome, next_at, rearm, settle) = decide(&result, decision, now, nak_max);
+    if fire.command && delivered > 1 {
+        attempt.note = Some(format!(
+            "run again: the run of attempt {} was interrupted (its command worker stopped before it ended)",
+            attempt_no - 1
+        ));
+    }
+    attempt.run = result.run.clone();
     attempt.latency_ms = result.latency.as_millis() as u64;
     attempt.status_code = result.status_code;
     attempt.error = result.error.clone().or(result.stop.clone());
@@ -231,6 +246,21 @@ async fn deliver(
     attempt: u32,
     started_at: DateTime<Utc>,
 ) -> CallResult {
+    match (&target.command, &ctx.config.commands) {
+        (Some(command), Some(commands)) if commands.namespaces.contains(&fire.namespace) => {
+            let stopped = stopped(ctx, fire);
+            return crate::command::run(commands, command, stopped).await;
+        }
+        (Some(_), Some(_)) => {
+            return refused(format!(
+                "namespace {} is not enabled for commands on this worker",
+                fire.namespace
+            ));
+        }
+        (Some(_), None) => return refused("this worker does not run commands".into()),
+        (None, Some(_)) => return refused("a command worker runs commands only".into()),
+        (None, None) => {}
+    }
     if let Some(nats) = &target.nats {
         // A timer must not speak for ontime: its own subjects carry commands and fires.
         let own = ctx.topology.names().prefix();
@@ -252,6 +282,23 @@ async fn deliver(
         None => refused("the timer has nothing to call".into()),
     }
 }
+
+/// Completes once the timer of `fire` has been deleted or redefined (its mark supersedes the
+/// fire), checked every second while a command runs.
+async fn stopped(ctx: &Ctx, fire: &Fire) {
+    let key = fire.key();
+    loop {
+        tokio::time::sleep(STOP_CHECK).await;
+        if let Ok(Some(mark)) = ctx.topology.marks.get(&key).await
+            && mark.supersedes(fire)
+        {
+            return;
+        }
+    }
+}
+
+/// How often a running command's timer is checked for a stop.
+const STOP_CHECK: Duration = Duration::from_secs(1);
 
 /// An attempt not made, for good.
 fn refused(error: String) -> CallResult {
@@ -433,6 +480,7 @@ mod tests {
             triggered: false,
             subscriber: None,
             fan_out: 0,
+            command: false,
         }
     }
 
@@ -482,6 +530,7 @@ mod tests {
             reschedule_at: None,
             stop: None,
             latency: Duration::ZERO,
+            run: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! handed to the scheduler (long retry).
 
 mod call;
+mod command;
 mod deliver;
 pub mod guard;
 pub mod metrics;
@@ -41,7 +42,40 @@ pub struct WorkerConfig {
     /// Opens secret headers, prerequisites' credentials and signing secrets; without it,
     /// calls that need one fail and calls are not signed.
     pub secret_key: Option<ontime_core::trust::seal::SecretKey>,
+    /// Set, this worker is a command worker: it runs the command targets of these
+    /// namespaces, and nothing else. Unset (the default), it never runs a command.
+    pub commands: Option<Commands>,
 }
+
+/// What a command worker runs, and how.
+#[derive(Debug, Clone)]
+pub struct Commands {
+    /// The namespaces whose commands it runs; another's command fails for good.
+    pub namespaces: Vec<ontime_core::Namespace>,
+    /// The environment every run starts from (the target's variables are added): nothing
+    /// of the worker's own is inherited.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The working directory of a target that names none.
+    pub dir: std::path::PathBuf,
+    /// Bytes kept of each of stdout and stderr; the rest is counted.
+    pub max_output: usize,
+}
+
+impl Commands {
+    /// Running the commands of `namespaces`, with a `PATH` and nothing else in the
+    /// environment, in the system's temporary directory, keeping 64 KiB of each output.
+    pub fn of(namespaces: Vec<ontime_core::Namespace>) -> Self {
+        Self {
+            namespaces,
+            env: [("PATH".to_owned(), DEFAULT_PATH.to_owned())].into(),
+            dir: std::env::temp_dir(),
+            max_output: 64 * 1024,
+        }
+    }
+}
+
+/// The `PATH` of a command run when the operator sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -53,6 +87,7 @@ impl Default for WorkerConfig {
             limits: ontime_core::Limits::default(),
             guard: ontime_core::trust::guard::TargetGuard::default(),
             secret_key: None,
+            commands: None,
         }
     }
 }
@@ -106,9 +141,20 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let n = topology.names().clone();
-    let consumer = topology
-        .consumer(&n.fire_stream(), n.fire_consumer())
-        .await?;
+    // A command worker takes command fires only; any other worker never sees one.
+    let consumer = match &config.commands {
+        Some(commands) => {
+            let enabled: Vec<&str> = commands.namespaces.iter().map(|ns| ns.as_str()).collect();
+            tracing::info!(namespaces = ?enabled, "a command worker");
+            topology.consumer(&n.run_stream(), n.run_consumer()).await?
+        }
+        None => {
+            topology
+                .consumer(&n.fire_stream(), n.fire_consumer())
+                .await?
+        }
+    };
+    let http_worker = config.commands.is_none();
     let guard = Arc::new(config.guard.clone());
     // Every connection's address goes through the guard, after DNS resolution; a 3xx is an
     // answer like any other (final), never followed.
@@ -150,7 +196,13 @@ pub async fn run(
             }
         },
     );
-    let (result, ()) = tokio::join!(pull, clear_settled(&ctx, shutdown));
+    // The calls stream is cleared by the workers that consume it.
+    let clearing = async {
+        if http_worker {
+            clear_settled(&ctx, shutdown).await;
+        }
+    };
+    let (result, ()) = tokio::join!(pull, clearing);
     let all = ctx.config.concurrency as u32;
     let _ = tokio::time::timeout(ctx.config.drain_timeout, permits.acquire_many(all)).await;
     result.map_err(WorkerError::from)

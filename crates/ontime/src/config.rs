@@ -59,6 +59,56 @@ pub struct CommonArgs {
     /// `ontime dev` keeps one in its data directory when none is given.
     #[arg(long, env = "ONTIME_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Namespaces whose timers may run commands, comma-separated (none by default). Give the
+    /// gateways and the command workers the same list.
+    #[arg(long, env = "ONTIME_COMMAND_NAMESPACES", value_delimiter = ',')]
+    pub command_namespaces: Vec<String>,
+}
+
+/// A command worker's settings.
+#[derive(Args, Debug, Clone)]
+pub struct CommandArgs {
+    /// Make this worker a command worker: it runs the command targets of the namespaces of
+    /// `--command-namespaces`, and makes no other call. Off by default.
+    #[arg(long, env = "ONTIME_COMMANDS")]
+    pub commands: bool,
+    /// The environment of every run, `NAME=VALUE`, comma-separated or repeated (default
+    /// `PATH=/usr/local/bin:/usr/bin:/bin`); nothing else of the worker's is passed on.
+    #[arg(long, env = "ONTIME_COMMAND_ENV", value_delimiter = ',')]
+    pub command_env: Vec<String>,
+    /// The working directory of a command target that names none (default: the system's
+    /// temporary directory).
+    #[arg(long, env = "ONTIME_COMMAND_DIR")]
+    pub command_dir: Option<std::path::PathBuf>,
+}
+
+impl CommandArgs {
+    /// What the command worker runs, when this worker is one.
+    pub fn commands(&self, common: &CommonArgs) -> anyhow::Result<Option<ontime_worker::Commands>> {
+        if !self.commands {
+            return Ok(None);
+        }
+        let namespaces = common.command_namespaces()?;
+        if namespaces.is_empty() {
+            tracing::warn!("a command worker without --command-namespaces runs no command");
+        }
+        let mut commands = ontime_worker::Commands::of(namespaces);
+        if !self.command_env.is_empty() {
+            commands.env = self
+                .command_env
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--command-env {pair:?} is not NAME=VALUE"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(dir) = &self.command_dir {
+            commands.dir = dir.clone();
+        }
+        Ok(Some(commands))
+    }
 }
 
 impl CommonArgs {
@@ -125,6 +175,18 @@ impl CommonArgs {
             secret_key: Some(self.key(defaults)?),
             ..Default::default()
         })
+    }
+
+    /// The namespaces enabled for commands.
+    pub fn command_namespaces(&self) -> anyhow::Result<Vec<ontime_core::Namespace>> {
+        self.command_namespaces
+            .iter()
+            .filter(|ns| !ns.is_empty())
+            .map(|ns| {
+                ontime_core::Namespace::parse(ns)
+                    .map_err(|e| anyhow::anyhow!("--command-namespaces {ns:?}: {}", e.message))
+            })
+            .collect()
     }
 
     /// The target guard, from `--allow-targets` or the mode's default.
@@ -231,6 +293,7 @@ impl GatewayArgs {
             auth: self.auth(defaults)?,
             guard: common.guard(defaults)?,
             secret_key: Some(common.key(defaults)?),
+            command_namespaces: common.command_namespaces()?,
             ..Default::default()
         })
     }

@@ -10,7 +10,7 @@ use clap::Args;
 use ontime_core::trust::seal::SecretKey;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CommonArgs, GatewayArgs, PartDefaults};
+use crate::config::{CommandArgs, CommonArgs, GatewayArgs, PartDefaults};
 use crate::nats_server::{self, NatsServer};
 
 #[derive(Args, Debug)]
@@ -28,6 +28,9 @@ pub struct DevArgs {
     pub gateway: GatewayArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// `--commands` adds a command worker (off by default).
+    #[command(flatten)]
+    pub commands: CommandArgs,
 }
 
 pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -79,17 +82,39 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
         args.common.scheduler_config()?,
         stop.child_token(),
     ));
+    let command_worker = match args.commands.commands(&args.common)? {
+        Some(commands) => {
+            let config = ontime_worker::WorkerConfig {
+                commands: Some(commands),
+                ..worker_config.clone()
+            };
+            let topology = args.common.topology(&url, "ontime-command-worker").await?;
+            Some(tokio::spawn(ontime_worker::run(
+                topology,
+                config,
+                stop.child_token(),
+            )))
+        }
+        None => None,
+    };
     let worker = tokio::spawn(ontime_worker::run(
         worker_topology,
         worker_config,
         stop.child_token(),
     ));
-    let (g, s, w) = tokio::join!(
+    let command_worker = async {
+        match command_worker {
+            Some(task) => stop_all_when_done(task, stop.clone(), "command worker").await,
+            None => Ok(()),
+        }
+    };
+    let (g, s, w, c) = tokio::join!(
         stop_all_when_done(gateway, stop.clone(), "gateway"),
         stop_all_when_done(scheduler, stop.clone(), "scheduler"),
         stop_all_when_done(worker, stop.clone(), "worker"),
+        command_worker,
     );
-    g.and(s).and(w)
+    g.and(s).and(w).and(c)
 }
 
 async fn stop_all_when_done<E: std::error::Error + Send + Sync + 'static>(

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CommonArgs, GatewayArgs, PartDefaults};
+use crate::config::{CommandArgs, CommonArgs, GatewayArgs, PartDefaults};
 
 /// The scheduler and the workers allocate and free many small buffers per message (JSON,
 /// headers, futures); glibc's allocator spent about a third of their CPU time on it.
@@ -47,6 +47,8 @@ enum Cmd {
     Worker {
         #[command(flatten)]
         common: CommonArgs,
+        #[command(flatten)]
+        commands: CommandArgs,
     },
     /// Prints a new random secret key for `ONTIME_SECRET_KEY`.
     SecretKey,
@@ -93,8 +95,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("scheduler")
         }
-        Cmd::Worker { common } => {
-            let config = common.worker_config(&PartDefaults::alone())?;
+        Cmd::Worker { common, commands } => {
+            let config = ontime_worker::WorkerConfig {
+                commands: commands.commands(&common)?,
+                ..common.worker_config(&PartDefaults::alone())?
+            };
             tracing::info!(guard = %config.guard.describe(), "target guard");
             let topology = common.topology(&common.nats_url, "ontime-worker").await?;
             tracing::info!("worker running");

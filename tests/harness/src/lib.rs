@@ -7,7 +7,10 @@ mod ontime;
 mod sink;
 
 pub use nats::{NatsServer, nats_server_bin};
-pub use ontime::{Ontime, Part, gateway_config, test_key, topology, unique_prefix, worker_config};
+pub use ontime::{
+    Ontime, Part, command_worker_config, gateway_config, test_key, topology, unique_prefix,
+    worker_config,
+};
 pub use sink::{Call, Sink};
 
 use std::time::Duration;

@@ -41,6 +41,18 @@ pub fn worker_config() -> ontime_worker::WorkerConfig {
     }
 }
 
+/// A command worker's settings in tests: the commands of `namespaces`.
+pub fn command_worker_config(namespaces: &[&str]) -> ontime_worker::WorkerConfig {
+    let namespaces = namespaces
+        .iter()
+        .map(|ns| ontime_core::Namespace::parse(ns).expect("a namespace"))
+        .collect();
+    ontime_worker::WorkerConfig {
+        commands: Some(ontime_worker::Commands::of(namespaces)),
+        ..worker_config()
+    }
+}
+
 /// Which part of ontime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {

@@ -85,6 +85,7 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         // A held retry does not say whether its occurrence was an ad hoc run: an answer that
         // voids scheduled occurrences voids its later retries too.
         triggered: false,
+        command: record.spec.target.command.is_some(),
         fan_out: held
             .subscriber
             .as_ref()
@@ -197,6 +198,8 @@ pub(super) fn fire_scheduled(
             subscriber: None,
             subscribers: Vec::new(),
             fan_out: 0,
+            run: None,
+            note: None,
         });
     }
     let fires = due
@@ -216,6 +219,7 @@ pub(super) fn fire_scheduled(
                 triggered: false,
                 subscriber: None,
                 fan_out: 0,
+                command: record.spec.target.command.is_some(),
             }
         })
         .collect();

@@ -62,6 +62,8 @@ fn attempt(
         subscriber: None,
         subscribers: Vec::new(),
         fan_out: 0,
+        run: None,
+        note: None,
     }
 }
 

@@ -25,6 +25,8 @@ pub enum Role {
     Read,
     /// Create, change, trigger and delete timers, topics and subscribers.
     Write,
+    /// Also timers that run commands, in namespaces the operator enabled for them.
+    Command,
     /// Manage the namespace's signing secrets and prerequisites, and tokens within its scope.
     Admin,
 }
@@ -34,6 +36,7 @@ impl Role {
         match self {
             Self::Read => "read",
             Self::Write => "write",
+            Self::Command => "command",
             Self::Admin => "admin",
         }
     }

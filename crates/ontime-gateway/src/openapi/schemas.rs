@@ -44,7 +44,32 @@ pub fn components(max_batch_items: usize) -> Vec<(&'static str, Value)> {
         ("TimerPatch", timer_patch()),
         ("BatchRequest", batch_request(max_batch_items)),
         ("PrerequisiteName", prerequisite_name()),
+        ("CommandTarget", command_target()),
     ]
+}
+
+fn command_target() -> Value {
+    use ontime_core::target::{MAX_COMMAND_ENV, MAX_COMMAND_LEN};
+    json!({
+        "type": "object",
+        "description": "A command line run with `/bin/sh -c` at every attempt, in a clean environment (the operator's variables and these) and a process group of its own; a non-zero exit, a signal or the timeout is a failed attempt",
+        "properties": {
+            "run": { "type": "string", "minLength": 1, "maxLength": MAX_COMMAND_LEN, "pattern": "\\S" },
+            "env": {
+                "type": "object",
+                "maxProperties": MAX_COMMAND_ENV,
+                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                "additionalProperties": { "type": "string", "maxLength": MAX_COMMAND_LEN },
+            },
+            "dir": { "type": "string", "pattern": "^/", "maxLength": 4096 },
+            "timeout": {
+                "allOf": [reference("Duration")],
+                "description": "More than 0 and at most 24h (default 10m); past it the process group is killed",
+            },
+        },
+        "required": ["run"],
+        "additionalProperties": false,
+    })
 }
 
 fn prerequisite_name() -> Value {
@@ -234,11 +259,12 @@ fn schedule() -> Value {
 fn target() -> Value {
     json!({
         "type": "object",
-        "description": "Where a timer's call goes: exactly one of an HTTP request, a NATS message, or every subscriber of a topic.",
+        "description": "Where a timer's call goes: exactly one of an HTTP request, a NATS message, every subscriber of a topic, or a command run by a command worker (in a namespace enabled for commands, by a token with the `command` role).",
         "properties": {
             "http": reference("HttpTarget"),
             "nats": reference("NatsTarget"),
             "topic": reference("TopicTarget"),
+            "command": reference("CommandTarget"),
         },
         "minProperties": 1,
         "maxProperties": 1,
@@ -536,6 +562,7 @@ fn timer_patch() -> Value {
                     "http": { "anyOf": [reference("HttpTargetPatch"), { "type": "null" }] },
                     "nats": { "anyOf": [reference("NatsTarget"), { "type": "null" }] },
                     "topic": { "anyOf": [reference("TopicTarget"), { "type": "null" }] },
+                    "command": { "anyOf": [reference("CommandTarget"), { "type": "null" }] },
                 },
                 "additionalProperties": false,
             },

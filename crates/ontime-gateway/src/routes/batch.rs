@@ -10,6 +10,7 @@ use ontime_core::command::{Command, CommandBody, NamedOnce, Reply};
 use ontime_core::idempotency::{Remembered, fingerprint_of, reused};
 use ontime_core::{Namespace, TimerId, TimerKey, ValidationError};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::input::{self, NsPath};
 use crate::responses::{self, BatchResponse, BatchResult};
@@ -50,6 +51,7 @@ pub fn router(max_batch_body_bytes: usize) -> Router<AppState> {
 )]
 pub async fn create_batch(
     State(state): State<AppState>,
+    caller: Caller,
     NsPath(namespace): NsPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -67,6 +69,9 @@ pub async fn create_batch(
     let mut commands = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let item = item.and_then(|(id, mut spec)| {
+            if spec.target.command.is_some() {
+                protect::may_run_commands(&caller, &namespace).map_err(|e| e.0)?;
+            }
             protect::spec_target(&state, &namespace, &mut spec)
                 .map_err(|e| e.within(&format!("timers[{index}]")))?;
             Ok((

@@ -109,6 +109,8 @@ mod tests {
             subscriber: None,
             subscribers: Vec::new(),
             fan_out: 0,
+            run: None,
+            note: None,
         }
     }
 

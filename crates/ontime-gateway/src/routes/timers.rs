@@ -12,8 +12,10 @@ use ontime_core::metadata::TimerFilter;
 use ontime_core::timer::{TimerSpec, TimerStatus, TimerView};
 use ontime_core::{TimerId, TimerKey, ValidationError};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::input::{self, NsPath, TimerPath, TimerSegment};
+use crate::protect;
 use crate::responses::{self, Accepted, TimerPage};
 use crate::state::AppState;
 use crate::submit::{self, Submission};
@@ -88,12 +90,16 @@ pub(crate) async fn command(
 )]
 pub async fn put_timer(
     State(state): State<AppState>,
+    caller: Caller,
     TimerPath(key): TimerPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
     let spec = validate::spec(&body, &state.config.limits)?;
+    if spec.target.command.is_some() {
+        protect::may_run_commands(&caller, &key.namespace)?;
+    }
     command(
         &state,
         key,
@@ -126,12 +132,16 @@ pub async fn put_timer(
 )]
 pub async fn create_timer(
     State(state): State<AppState>,
+    caller: Caller,
     NsPath(namespace): NsPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
     let (id, spec) = validate::new_timer_body(&body, &state.config.limits)?;
+    if spec.target.command.is_some() {
+        protect::may_run_commands(&caller, &namespace)?;
+    }
     let idempotency_key = input::idempotency_key(&headers)?;
     let command_id = submit::command_id(&namespace, idempotency_key.as_deref());
     let id = match id {
@@ -258,12 +268,29 @@ pub async fn list_timers(
 )]
 pub async fn patch_timer(
     State(state): State<AppState>,
+    caller: Caller,
     TimerPath(key): TimerPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = input::body(body, state.config.max_body_bytes)?;
     let patch = validate::patch(&body, &state.config.limits)?;
+    // Changing any part of a command timer (its line, its schedule) is deciding what runs and
+    // when: it needs the role as much as the creation does.
+    let sets_command = patch
+        .pointer("/target/command")
+        .is_some_and(|c| !c.is_null());
+    if sets_command
+        || state
+            .topology
+            .timers
+            .get(&key)
+            .await?
+            .record
+            .is_some_and(|r| r.spec.target.command.is_some())
+    {
+        protect::may_run_commands(&caller, &key.namespace)?;
+    }
     command(
         &state,
         key,

@@ -39,6 +39,8 @@ fn called(
         subscriber: None,
         subscribers: Vec::new(),
         fan_out: 0,
+        run: None,
+        note: None,
     }
 }
 
