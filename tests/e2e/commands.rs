@@ -49,14 +49,7 @@ fn command(run: &str) -> Value {
 /// The timer's execution log once it holds `n` entries, newest first.
 async fn log(o: &Ontime, id: &str, n: usize) -> Vec<Value> {
     eventually(WAIT, &format!("{n} log entries of {id}"), || async {
-        let r = o
-            .http
-            .get(o.api(&format!("/namespaces/jobs/timers/{id}/executions")))
-            .send()
-            .await
-            .ok()?;
-        let page: Value = r.json().await.ok()?;
-        let items = page["items"].as_array()?.clone();
+        let items = o.executions("jobs", id).await?;
         (items.len() >= n).then_some(items)
     })
     .await
@@ -331,16 +324,7 @@ async fn a_command_worker_runs_only_the_namespaces_it_was_given() {
     o.add(Part::Worker).await;
     put(&o, "elsewhere", "x", command("true")).await;
     let entry = eventually(WAIT, "the refused run", || async {
-        let r = o
-            .http
-            .get(o.api("/namespaces/elsewhere/timers/x/executions"))
-            .send()
-            .await
-            .ok()?;
-        r.json::<Value>().await.ok()?["items"]
-            .as_array()?
-            .first()
-            .cloned()
+        o.executions("elsewhere", "x").await?.first().cloned()
     })
     .await;
     assert_eq!(entry["outcome"], "failed");

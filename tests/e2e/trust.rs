@@ -684,22 +684,11 @@ async fn prerequisites_alter_each_call() {
     assert_eq!(calls[1].header("authorization"), Some("Bearer oauth-2"));
     assert_eq!(sink.calls("/token").len(), 2);
     let log = eventually(WAIT, "the attempt logged", || async {
-        let (_, log, _) = send(
-            &o,
-            Method::GET,
-            "/v1/namespaces/pre/timers/o3/executions",
-            None,
-            None,
-        )
-        .await;
-        (!log["items"].as_array()?.is_empty()).then_some(log)
+        let items = o.executions("pre", "o3").await?;
+        (!items.is_empty()).then_some(items)
     })
     .await;
-    assert_eq!(
-        log["items"].as_array().unwrap().len(),
-        1,
-        "one attempt: {log}"
-    );
+    assert_eq!(log.len(), 1, "one attempt: {log:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -739,16 +728,8 @@ async fn a_token_endpoint_that_fails_is_the_attempts_error_and_retried() {
         Some("Bearer late")
     );
     let first = eventually(WAIT, "the first attempt logged", || async {
-        let (_, log, _) = send(
-            &o,
-            Method::GET,
-            "/v1/namespaces/pre/timers/t/executions",
-            None,
-            None,
-        )
-        .await;
-        log["items"]
-            .as_array()?
+        o.executions("pre", "t")
+            .await?
             .iter()
             .find(|a| a["attempt"] == 1)
             .cloned()
@@ -815,15 +796,7 @@ async fn the_target_guard_refuses_internal_addresses() {
     .await;
     assert!(status.is_success(), "{b}");
     let attempt = eventually(WAIT, "the refused attempt", || async {
-        let (_, log, _) = send(
-            &o,
-            Method::GET,
-            "/v1/namespaces/g/timers/n/executions",
-            None,
-            None,
-        )
-        .await;
-        log["items"].as_array()?.first().cloned()
+        o.executions("g", "n").await?.first().cloned()
     })
     .await;
     assert_eq!(attempt["outcome"], "failed", "{attempt}");
@@ -864,15 +837,7 @@ async fn a_redirect_is_an_answer_never_followed() {
     )
     .await;
     let attempt = eventually(WAIT, "the attempt", || async {
-        let (_, log, _) = send(
-            &o,
-            Method::GET,
-            "/v1/namespaces/g/timers/r/executions",
-            None,
-            None,
-        )
-        .await;
-        log["items"].as_array()?.first().cloned()
+        o.executions("g", "r").await?.first().cloned()
     })
     .await;
     assert_eq!(attempt["status_code"], 302, "{attempt}");

@@ -191,6 +191,15 @@ impl Ontime {
     pub fn api(&self, path: &str) -> String {
         format!("{}/v1{path}", self.url)
     }
+
+    /// The first page of a timer's execution log, newest first; `None` when it cannot be
+    /// read (for [`crate::eventually`]).
+    pub async fn executions(&self, ns: &str, id: &str) -> Option<Vec<serde_json::Value>> {
+        let url = self.api(&format!("/namespaces/{ns}/timers/{id}/executions"));
+        let response = self.http.get(url).send().await.ok()?;
+        let page: serde_json::Value = response.json().await.ok()?;
+        page["items"].as_array().cloned()
+    }
 }
 
 impl Drop for Ontime {

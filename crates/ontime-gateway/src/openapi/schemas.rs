@@ -48,6 +48,20 @@ pub fn components(max_batch_items: usize) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Header names and values, at most [`MAX_HEADERS`], none of `reserved`.
+fn header_map(description: &str, reserved: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "description": description,
+        "maxProperties": MAX_HEADERS,
+        "propertyNames": {
+            "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+            "not": { "enum": reserved },
+        },
+        "additionalProperties": { "type": "string", "pattern": HEADER_VALUE },
+    })
+}
+
 fn command_target() -> Value {
     use ontime_core::target::{MAX_COMMAND_ENV, MAX_COMMAND_LEN};
     json!({
@@ -392,16 +406,10 @@ fn http_target(partial: bool) -> Value {
                 "description": "Default POST; any case, answered in upper case",
                 "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
             })),
-            "headers": nullable(json!({
-                "type": "object",
-                "description": "Headers to send; ontime's own (webhook-id, webhook-timestamp, ontime-attempt) and the framing ones cannot be set",
-                "maxProperties": MAX_HEADERS,
-                "propertyNames": {
-                    "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
-                    "not": { "enum": reserved },
-                },
-                "additionalProperties": { "type": "string", "pattern": HEADER_VALUE },
-            })),
+            "headers": nullable(header_map(
+                "Headers to send; ontime's own (webhook-id, webhook-timestamp, webhook-signature, ontime-attempt) and the framing ones cannot be set",
+                &reserved,
+            )),
             "body": json!({
                 "description": format!("A JSON body (at most {MAX_BODY_BYTES} bytes once encoded), sent as application/json unless `content_type` says otherwise"),
             }),
@@ -416,16 +424,10 @@ fn http_target(partial: bool) -> Value {
                 "allOf": [reference("Duration")],
                 "description": "Per attempt, more than 0 and at most 15m (default 10s)",
             })),
-            "secret_headers": nullable(json!({
-                "type": "object",
-                "description": "Headers whose values are secrets: stored encrypted, sent only to the target, shown as `********` by every read (send the secret again to change it); not also in `headers`",
-                "maxProperties": MAX_HEADERS,
-                "propertyNames": {
-                    "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
-                    "not": { "enum": reserved },
-                },
-                "additionalProperties": { "type": "string", "pattern": HEADER_VALUE },
-            })),
+            "secret_headers": nullable(header_map(
+                "Headers whose values are secrets: stored encrypted, sent only to the target, shown as `********` by every read (send the secret again to change it); not also in `headers`",
+                &reserved,
+            )),
             "prerequisites": nullable(json!({
                 "type": "array",
                 "description": "Names of the namespace's prerequisites (`/v1/namespaces/{ns}/prerequisites`) applied to every attempt, in order",
