@@ -14,8 +14,10 @@
 //! - [`cronhubot`]: CronHubot's `/cronjobs`.
 //! - [`ontarget`]: ontime-ontarget's `/schedule/...` (topics, subscribers, events) and its
 //!   home document at `/`.
+//! - [`cronng`]: CronNG's `/jobs` and `/procs`, command lines run by command workers.
 
 pub mod cronhubot;
+pub mod cronng;
 pub mod crony;
 pub mod durable_timer;
 pub mod ontarget;
@@ -42,6 +44,9 @@ pub struct FacadeConfig {
     /// The namespace of ontime-ontarget's topics, subscribers and events (default
     /// `ontarget`).
     pub ontarget_namespace: Namespace,
+    /// The namespace of CronNG's jobs and procs (default `cronng`); the operator must
+    /// enable it for commands.
+    pub cronng_namespace: Namespace,
     /// The time zone of Crony's and CronHubot's cron expressions and of the times they show
     /// and take, and of ontime-ontarget's times written without an offset (default UTC); the
     /// originals used their server's local time.
@@ -54,6 +59,7 @@ impl Default for FacadeConfig {
             crony_namespace: Namespace::parse("crony").unwrap_or_else(|_| unreachable!()),
             cronhubot_namespace: Namespace::parse("cronhubot").unwrap_or_else(|_| unreachable!()),
             ontarget_namespace: Namespace::parse("ontarget").unwrap_or_else(|_| unreachable!()),
+            cronng_namespace: Namespace::parse("cronng").unwrap_or_else(|_| unreachable!()),
             timezone: Tz::UTC,
         }
     }
@@ -81,5 +87,8 @@ pub fn router(config: FacadeConfig) -> Router<AppState> {
         .merge(ontarget::router(ontarget::Ontarget {
             namespace: config.ontarget_namespace,
             timezone: config.timezone,
+        }))
+        .merge(cronng::router(cronng::CronNg {
+            namespace: config.cronng_namespace,
         }))
 }

@@ -264,6 +264,10 @@ pub struct GatewayArgs {
     /// (`/schedule/...`).
     #[arg(long, env = "ONTIME_ONTARGET_NAMESPACE", default_value = "ontarget")]
     pub ontarget_namespace: String,
+    /// Namespace of the jobs and procs served by the CronNG API (`/jobs`, `/procs`); enable
+    /// it for commands (`--command-namespaces`) for the API to create any.
+    #[arg(long, env = "ONTIME_CRONNG_NAMESPACE", default_value = "cronng")]
+    pub cronng_namespace: String,
     /// IANA time zone on which the Crony and CronHubot APIs read their cron expressions and
     /// write and read their times, and the ontime-ontarget API reads times written without an
     /// offset (the originals used their server's local time).
@@ -329,6 +333,7 @@ impl GatewayArgs {
             crony_namespace: namespace("crony-namespace", &self.crony_namespace)?,
             cronhubot_namespace: namespace("cronhubot-namespace", &self.cronhubot_namespace)?,
             ontarget_namespace: namespace("ontarget-namespace", &self.ontarget_namespace)?,
+            cronng_namespace: namespace("cronng-namespace", &self.cronng_namespace)?,
             timezone: self.facades_timezone.parse().map_err(|_| {
                 anyhow::anyhow!(
                     "--facades-timezone {:?} is not an IANA time zone",
