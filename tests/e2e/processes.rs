@@ -493,3 +493,88 @@ async fn a_command_run_cut_short_by_its_workers_death_is_run_again_and_logged_so
     );
     assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\nrun\n");
 }
+
+/// `/metrics` of each part run alone, parsed as Prometheus parses the text format: calls by
+/// outcome and status class, lateness and latency histograms, in-flight calls, command apply
+/// latency and NATS connections, and no label that names a timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_part_serves_its_metrics_in_the_prometheus_format() {
+    let d = Deployment::start().await;
+    let (sink, http, base) = (&d.sink, &d.http, &d.base);
+    let _gateway = d.gateway();
+    let (scheduler_port, worker_port) = (free_port(), free_port());
+    let with_metrics = |name: &str, port: u16| {
+        let mut cmd = d.part(name);
+        cmd.args(["--metrics-http", &format!("127.0.0.1:{port}")]);
+        cmd.spawn().unwrap()
+    };
+    let _scheduler = with_metrics("scheduler", scheduler_port);
+    let _worker = with_metrics("worker", worker_port);
+    ready(http, base).await;
+    create(http, base, "metered-timer", &sink.url("/m"), 100).await;
+    sink.wait_for("/m", 1, Duration::from_secs(60)).await;
+
+    let scrape = |url: String| async move {
+        eventually(Duration::from_secs(30), &url, || async {
+            let response = reqwest::get(&url).await.ok()?;
+            let ok = response.status() == 200;
+            let content_type = response
+                .headers()
+                .get("content-type")?
+                .to_str()
+                .ok()?
+                .to_owned();
+            let text = response.text().await.ok()?;
+            (ok && content_type.starts_with("text/plain")).then_some(text)
+        })
+        .await
+    };
+    let parse = |text: &str| {
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        prometheus_parse::Scrape::parse(lines).expect("the text format parses")
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+                prometheus_parse::Value::Histogram(ref buckets) => {
+                    buckets.last().map_or(0.0, |b| b.count)
+                }
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+
+    let text = scrape(format!("http://127.0.0.1:{worker_port}/metrics")).await;
+    assert!(
+        text.contains("# HELP ontime_worker_attempts_total "),
+        "{text}"
+    );
+    let worker = parse(&text);
+    let succeeded = [("outcome", "succeeded"), ("status_class", "2xx")];
+    assert!(value(&worker, "ontime_worker_attempts_total", &succeeded) >= 1.0);
+    assert!(value(&worker, "ontime_worker_call_latency_seconds", &[]) >= 1.0);
+    assert!(value(&worker, "ontime_worker_lateness_seconds", &[]) >= 1.0);
+    assert!(
+        worker
+            .samples
+            .iter()
+            .any(|s| s.metric == "ontime_worker_in_flight")
+    );
+    assert!(value(&worker, "ontime_nats_connects_total", &[]) >= 1.0);
+    let scheduler = parse(&scrape(format!("http://127.0.0.1:{scheduler_port}/metrics")).await);
+    assert!(value(&scheduler, "ontime_scheduler_command_apply_seconds", &[]) >= 1.0);
+    let gateway = parse(&scrape(format!("{base}/metrics")).await);
+    assert!(value(&gateway, "ontime_nats_connects_total", &[]) >= 1.0);
+    for scrape in [&worker, &scheduler, &gateway] {
+        for sample in &scrape.samples {
+            assert!(
+                !sample.labels.values().any(|v| v.contains("metered-timer")),
+                "a label names a timer: {sample:?}"
+            );
+        }
+    }
+}

@@ -108,6 +108,21 @@ impl AttemptOutcome {
     pub fn is_final(self) -> bool {
         !matches!(self, Self::Retrying | Self::Superseded | Self::FannedOut)
     }
+
+    /// The outcome as the API writes it (`succeeded`, `fanned_out`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Rescheduled => "rescheduled",
+            Self::Superseded => "superseded",
+            Self::Skipped => "skipped",
+            Self::Expired => "expired",
+            Self::Stopped => "stopped",
+            Self::FannedOut => "fanned_out",
+        }
+    }
 }
 
 /// How a command run ended, and the start of what it wrote.
@@ -411,4 +426,26 @@ pub struct TimerView {
     pub updated_at: DateTime<Utc>,
     /// The KV revision of this state; send it back in `If-Match` for a conditional change.
     pub revision: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AttemptOutcome;
+
+    #[test]
+    fn outcome_names_are_their_wire_names() {
+        for outcome in [
+            AttemptOutcome::Succeeded,
+            AttemptOutcome::Retrying,
+            AttemptOutcome::Failed,
+            AttemptOutcome::Rescheduled,
+            AttemptOutcome::Superseded,
+            AttemptOutcome::Skipped,
+            AttemptOutcome::Expired,
+            AttemptOutcome::Stopped,
+            AttemptOutcome::FannedOut,
+        ] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.name());
+        }
+    }
 }

@@ -34,6 +34,8 @@ pub struct GatewayConfig {
     pub secret_key: Option<ontime_core::trust::seal::SecretKey>,
     /// The namespaces whose timers may run commands (none by default).
     pub command_namespaces: Vec<ontime_core::Namespace>,
+    /// The process's Prometheus recorder, rendered on `/metrics` (see [`crate::metrics`]).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Whether the API asks for tokens.
@@ -63,6 +65,7 @@ impl Default for GatewayConfig {
             guard: ontime_core::trust::guard::TargetGuard::default(),
             secret_key: None,
             command_namespaces: Vec::new(),
+            metrics: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod auth;
 mod config;
 mod error;
 mod input;
+pub mod metrics;
 mod openapi;
 mod protect;
 mod replies;

@@ -56,6 +56,7 @@ use crate::routes::{batch, control, executions, health, preview, timers, topics,
         trust::delete_prerequisite,
         health::health,
         health::ready,
+        health::metrics,
         openapi_json,
     ),
     components(schemas(
@@ -172,7 +173,7 @@ fn refine(doc: &mut Value, config: &GatewayConfig) {
 }
 
 /// The routes anyone may call, token or not.
-const OPEN_PATHS: &[&str] = &["/health", "/ready", "/openapi.json"];
+const OPEN_PATHS: &[&str] = &["/health", "/ready", "/metrics", "/openapi.json"];
 
 /// Every route but the open ones answers 401 without a valid token and 403 outside its
 /// scope or role.
@@ -311,6 +312,7 @@ mod tests {
         ("delete", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("get", "/health"),
         ("get", "/ready"),
+        ("get", "/metrics"),
         ("get", "/openapi.json"),
     ];
 

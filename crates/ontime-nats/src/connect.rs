@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::NatsError;
 
+/// Connections made to NATS, the first one included: past 1, each is a reconnect.
+pub const CONNECTS: &str = "ontime_nats_connects_total";
+
 /// Connects to `url` (a comma-separated list of servers is accepted, for a cluster). Retries
 /// the first connection too, so processes may start before the server.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsError> {
@@ -12,6 +15,10 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()
         .map_err(NatsError::nats)?;
+    metrics::describe_counter!(
+        CONNECTS,
+        "Connections made to NATS (past the first, reconnects)"
+    );
     let mut options = async_nats::ConnectOptions::new();
     // The client reads no credentials from a server URL: they are taken from the first one
     // that has them (`nats://user:password@host:4222`).
@@ -19,6 +26,11 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         options = options.user_and_password(user, password);
     }
     options
+        .event_callback(|event| async move {
+            if let async_nats::Event::Connected = event {
+                metrics::counter!(CONNECTS).increment(1);
+            }
+        })
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))

@@ -153,6 +153,9 @@ async fn create_together(
         }
     };
     metrics::counter!(COMMANDS, "outcome" => "applied").increment(records.len() as u64);
+    for _ in &records {
+        crate::metrics::applied_after(accepted_at);
+    }
     for ((place, record), revision) in places.into_iter().zip(records).zip(revisions) {
         out[place] = Some((Ok(Some((record, revision))), armed));
     }

@@ -199,6 +199,19 @@ pub async fn apply(
     seq: u64,
     accepted_at: DateTime<Utc>,
 ) -> Result<Option<(TimerRecord, u64)>, Failure> {
+    let applied = apply_once(ctx, cmd, seq, accepted_at).await;
+    if !matches!(cmd.body, CommandBody::Report { .. }) {
+        crate::metrics::applied_after(accepted_at);
+    }
+    applied
+}
+
+async fn apply_once(
+    ctx: &Ctx,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Result<Option<(TimerRecord, u64)>, Failure> {
     let store = &ctx.topology.timers;
     if let CommandBody::Report { .. } = &cmd.body {
         // A report published as a command is applied as the log's reports are.

@@ -100,6 +100,7 @@ pub async fn run(
     config: SchedulerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
+    crate::metrics::describe();
     let n = topology.names().clone();
     let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;
     let batch_consumer = topology

@@ -171,7 +171,8 @@ pub async fn handle(ctx: &Ctx, message: Message) {
             "not called: {} ms late, more than max_lateness {max}",
             (started_at - fire.occurrence_due_at).num_milliseconds()
         ));
-        metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "Expired").increment(1);
+        metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "expired", "status_class" => "none")
+            .increment(1);
         return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
     }
     // A topic's occurrence is handed to its subscribers, each delivered by a fire of its own;
@@ -196,12 +197,20 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         }
         (None, _) => (Cow::Borrowed(&record.spec.target), record.spec.retry),
     };
+    if attempt_no == 1 {
+        let late = (started_at - fire.occurrence_due_at)
+            .to_std()
+            .unwrap_or_default();
+        metrics::histogram!(crate::metrics::LATENESS).record(late.as_secs_f64());
+    }
+    metrics::gauge!(crate::metrics::IN_FLIGHT).increment(1.0);
     let result = ontime_nats::pull::with_progress(
         &acker,
         ctx.config.progress_interval,
         deliver(ctx, &target, &fire, attempt_no, started_at),
     )
     .await;
+    metrics::gauge!(crate::metrics::IN_FLIGHT).decrement(1.0);
     let now = Utc::now();
     let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
     let decision = (result.class != AttemptClass::Success)
@@ -233,7 +242,12 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     {
         tracing::warn!(error = %e, "raising the mark of a stopping answer failed; the scheduler raises it with the report");
     }
-    metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => format!("{outcome:?}")).increment(1);
+    metrics::counter!(
+        crate::metrics::ATTEMPTS,
+        "outcome" => outcome.name(),
+        "status_class" => crate::metrics::status_class(result.status_code)
+    )
+    .increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
     report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
 }

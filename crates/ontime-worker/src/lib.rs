@@ -140,6 +140,7 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
+    crate::metrics::describe();
     let n = topology.names().clone();
     // A command worker takes command fires only; any other worker never sees one.
     let consumer = match &config.commands {

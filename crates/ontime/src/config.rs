@@ -63,6 +63,11 @@ pub struct CommonArgs {
     /// gateways and the command workers the same list.
     #[arg(long, env = "ONTIME_COMMAND_NAMESPACES", value_delimiter = ',')]
     pub command_namespaces: Vec<String>,
+    /// Where a scheduler or worker run alone serves `GET /metrics` (Prometheus's text
+    /// format), e.g. `0.0.0.0:9090`; not served when absent. A gateway serves its own on its
+    /// API's listener.
+    #[arg(long, env = "ONTIME_METRICS_HTTP")]
+    pub metrics_http: Option<String>,
 }
 
 /// A command worker's settings.

@@ -33,17 +33,25 @@ pub struct DevArgs {
     pub commands: CommandArgs,
 }
 
-pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    args: DevArgs,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let bin = nats_server::locate(args.nats_server_bin.clone())?;
     let server = NatsServer::start(&bin, args.nats_port, &args.data_dir).await?;
     tracing::info!(port = args.nats_port, data_dir = %args.data_dir.display(), "nats-server ready");
-    let result = run_parts(&args, shutdown).await;
+    let result = run_parts(&args, metrics, shutdown).await;
     server.stop().await;
     tracing::info!("stopped");
     result
 }
 
-async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn run_parts(
+    args: &DevArgs,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.gateway.http)
         .await
         .with_context(|| format!("binding {}", args.gateway.http))?;
@@ -55,7 +63,11 @@ async fn run_parts(args: &DevArgs, shutdown: CancellationToken) -> anyhow::Resul
         // Reachable from elsewhere, the API needs tokens like any gateway's.
         tokens_by_default: !loopback,
     };
-    let gateway_config = args.gateway.config(&args.common, &defaults)?;
+    // The gateway's /metrics shows every part: they share this process's recorder.
+    let gateway_config = ontime_gateway::GatewayConfig {
+        metrics: Some(metrics),
+        ..args.gateway.config(&args.common, &defaults)?
+    };
     let worker_config = args.common.worker_config(&defaults)?;
     tracing::info!(guard = %worker_config.guard.describe(), "target guard");
     let url = format!("nats://127.0.0.1:{}", args.nats_port);

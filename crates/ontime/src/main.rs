@@ -66,10 +66,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    // Every part records its metrics into this process's Prometheus recorder.
+    let metrics = ontime_gateway::metrics::install().map_err(anyhow::Error::msg)?;
     match cli.command {
-        Cmd::Dev(args) => dev::run(args, shutdown).await,
+        Cmd::Dev(args) => dev::run(args, metrics, shutdown).await,
         Cmd::Gateway { common, gateway } => {
-            let config = gateway.config(&common, &PartDefaults::alone())?;
+            let config = ontime_gateway::GatewayConfig {
+                metrics: Some(metrics),
+                ..gateway.config(&common, &PartDefaults::alone())?
+            };
             let topology = common.topology(&common.nats_url, "ontime-gateway").await?;
             let listener = tokio::net::TcpListener::bind(&gateway.http)
                 .await
@@ -91,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
                 .topology(&common.nats_url, "ontime-scheduler")
                 .await?;
             tracing::info!("scheduler running");
+            serve_metrics(&common, metrics, shutdown.clone()).await?;
             ontime_scheduler::run(topology, common.scheduler_config()?, shutdown)
                 .await
                 .context("scheduler")
@@ -103,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(guard = %config.guard.describe(), "target guard");
             let topology = common.topology(&common.nats_url, "ontime-worker").await?;
             tracing::info!("worker running");
+            serve_metrics(&common, metrics, shutdown.clone()).await?;
             ontime_worker::run(topology, config, shutdown)
                 .await
                 .context("worker")
@@ -113,6 +120,32 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `GET /metrics` on `--metrics-http`, for a part run alone, until `shutdown`.
+async fn serve_metrics(
+    common: &CommonArgs,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(addr) = &common.metrics_http else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics on /metrics");
+    let app = ontime_gateway::metrics::router(metrics);
+    tokio::spawn(async move {
+        let stopped = async move { shutdown.cancelled().await };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Cancels the root token on Ctrl-C or SIGTERM; a second signal exits at once.

@@ -1,8 +1,10 @@
-//! `/health` (the process is up) and `/ready` (it can serve: NATS connected, topology present).
+//! `/health` (the process is up), `/ready` (it can serve: NATS connected, topology present)
+//! and `/metrics` (this process's metrics, in Prometheus's text format).
 
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use ontime_core::ValidationError;
@@ -18,6 +20,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+/// This process's metrics in Prometheus's text format: every part run in it (with `ontime
+/// dev`, all of them). No label names a timer.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 404, description = "This gateway records no metrics", body = ValidationError),
+    )
+)]
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    match &state.config.metrics {
+        Some(handle) => Ok(crate::metrics::render(handle)),
+        None => Err(ApiError::not_found("this gateway records no metrics")),
+    }
 }
 
 /// Liveness: always 200 while the process serves HTTP, saying whether NATS is connected.
