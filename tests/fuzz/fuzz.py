@@ -9,7 +9,7 @@ type, headers, body), no 5xx, and no route that does what the credentials do not
 
   admin      with the admin token, every phase: nothing answers 401, and the run creates
              at least one timer (read back through the API);
-  anonymous  without any credentials, shorter: every route but /health, /ready and
+  anonymous  without any credentials, shorter: every route but /health, /ready, /metrics and
              /openapi.json answers 401, and every one of them is tried;
   read       with a `read` token scoped to the namespace `fuzz` (made with POST /v1/tokens),
              shorter, most requests sent to `fuzz`: nothing answers 401, no write (a method
@@ -59,7 +59,7 @@ CHECKS = ",".join(
 )
 
 # The routes anyone may call; every other one needs a token.
-OPEN_PATHS = ("/health", "/ready", "/openapi.json")
+OPEN_PATHS = ("/health", "/ready", "/metrics", "/openapi.json")
 # The methods that only read: a `read` token may use these, and only these.
 READS = ("GET", "HEAD")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
