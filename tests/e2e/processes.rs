@@ -569,6 +569,35 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     assert!(value(&scheduler, "ontime_scheduler_command_apply_seconds", &[]) >= 1.0);
     let gateway = parse(&scrape(format!("{base}/metrics")).await);
     assert!(value(&gateway, "ontime_nats_connects_total", &[]) >= 1.0);
+    // Every metric the Grafana dashboard plots is one the parts export (dead letters only
+    // once there is one).
+    let exported: std::collections::HashSet<&str> = [&worker, &scheduler, &gateway]
+        .iter()
+        .flat_map(|s| s.samples.iter().map(|sample| sample.metric.as_str()))
+        .collect();
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/ontime.json"
+    ))
+    .unwrap();
+    let dashboard: Value = serde_json::from_str(&dashboard).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    for target in panels.iter().flat_map(|p| p["targets"].as_array().unwrap()) {
+        let expr = target["expr"].as_str().unwrap();
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|t| t.starts_with("ontime_"))
+        {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name);
+            assert!(
+                exported.contains(family) || family == "ontime_dead_letters_total",
+                "the dashboard plots {family}, which no part exports"
+            );
+        }
+    }
     for scrape in [&worker, &scheduler, &gateway] {
         for sample in &scrape.samples {
             assert!(
