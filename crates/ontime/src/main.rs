@@ -1,6 +1,7 @@
 //! The `ontime` binary: every part in one process (`ontime dev`), or each part alone for
 //! scaling out (`ontime gateway|scheduler|worker`).
 
+mod cli;
 mod config;
 mod dev;
 mod nats_server;
@@ -27,8 +28,40 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
+    #[command(flatten)]
+    Part(Part),
+    /// Prints a new random secret key for `ONTIME_SECRET_KEY`.
+    SecretKey,
+    /// Timers through the REST API (`--url`, `--token`, `--json`).
+    Timers {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::Timers,
+    },
+    /// Topics and subscribers through the REST API.
+    Topics {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::Topics,
+    },
+    /// Check a schedule through the REST API.
+    Schedules {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::Schedules,
+    },
+}
+
+/// A part of ontime, run until stopped.
+#[derive(Subcommand)]
+enum Part {
     /// Everything in one process, on an embedded nats-server started as a child process.
     Dev(dev::DevArgs),
     /// The REST gateway alone.
@@ -50,12 +83,10 @@ enum Cmd {
         #[command(flatten)]
         commands: CommandArgs,
     },
-    /// Prints a new random secret key for `ONTIME_SECRET_KEY`.
-    SecretKey,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ONTIME_LOG")
@@ -64,13 +95,28 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // The API's clients exit with the answer's code; the parts run until stopped.
+    match cli.command {
+        Cmd::Part(part) => run(part).await.map(|()| std::process::ExitCode::SUCCESS),
+        Cmd::SecretKey => {
+            let key = ontime_core::trust::seal::SecretKey::from_bytes(rand::random());
+            println!("{}", key.to_base64());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Cmd::Timers { client, command } => cli::timers(client, command).await,
+        Cmd::Topics { client, command } => cli::topics(client, command).await,
+        Cmd::Schedules { client, command } => cli::schedules(client, command).await,
+    }
+}
+
+async fn run(part: Part) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     // Every part records its metrics into this process's Prometheus recorder.
     let metrics = ontime_gateway::metrics::install().map_err(anyhow::Error::msg)?;
-    match cli.command {
-        Cmd::Dev(args) => dev::run(args, metrics, shutdown).await,
-        Cmd::Gateway { common, gateway } => {
+    match part {
+        Part::Dev(args) => dev::run(args, metrics, shutdown).await,
+        Part::Gateway { common, gateway } => {
             let config = ontime_gateway::GatewayConfig {
                 metrics: Some(metrics),
                 ..gateway.config(&common, &PartDefaults::alone())?
@@ -91,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("gateway")
         }
-        Cmd::Scheduler { common } => {
+        Part::Scheduler { common } => {
             let topology = common
                 .topology(&common.nats_url, "ontime-scheduler")
                 .await?;
@@ -101,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("scheduler")
         }
-        Cmd::Worker { common, commands } => {
+        Part::Worker { common, commands } => {
             let config = ontime_worker::WorkerConfig {
                 commands: commands.commands(&common)?,
                 ..common.worker_config(&PartDefaults::alone())?
@@ -113,11 +159,6 @@ async fn main() -> anyhow::Result<()> {
             ontime_worker::run(topology, config, shutdown)
                 .await
                 .context("worker")
-        }
-        Cmd::SecretKey => {
-            let key = ontime_core::trust::seal::SecretKey::from_bytes(rand::random());
-            println!("{}", key.to_base64());
-            Ok(())
         }
     }
 }
