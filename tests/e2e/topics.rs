@@ -495,6 +495,7 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
         subscriber: None,
         fan_out: 0,
         command: false,
+        replay: false,
     };
     ontime_nats::fires::publish(&w.o.topology.js, w.o.names(), &again)
         .await

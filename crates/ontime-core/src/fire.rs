@@ -64,6 +64,9 @@ pub struct Fire {
     /// The timer runs a command: the fire goes to the command workers, never to the others.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub command: bool,
+    /// A replay of a dead letter: one more attempt of a delivery that had failed for good.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -115,6 +115,7 @@ mod tests {
             subscriber: None,
             fan_out: 0,
             command: false,
+            replay: false,
         }
     }
 

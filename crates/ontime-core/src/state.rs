@@ -306,6 +306,7 @@ fn patched(
             subscriber: None,
             fan_out: 0,
             command: next.spec.target.command.is_some(),
+            replay: false,
         })
         .collect();
     Ok(Outcome {
@@ -370,6 +371,7 @@ fn control(
                 subscriber: None,
                 fan_out: 0,
                 command: next.spec.target.command.is_some(),
+                replay: false,
             });
         }
     }

@@ -125,6 +125,27 @@ impl AttemptOutcome {
     }
 }
 
+/// A call that failed for good, kept in its namespace's dead-letter list: what was called
+/// (the target as the API shows it: credentials redacted, secrets masked) and the last
+/// attempt (its status, error and the start of the answer). Replaying it makes one more
+/// attempt of the same delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetter {
+    /// The letter's id in the list: the delivery id, encoded as one path segment.
+    pub id: String,
+    pub namespace: String,
+    /// The timer's id.
+    pub timer: String,
+    pub delivery_id: String,
+    pub request: crate::target::Target,
+    pub last_attempt: Attempt,
+    #[schema(value_type = String, format = DateTime)]
+    pub failed_at: DateTime<Utc>,
+    /// How many times it was replayed.
+    #[serde(default)]
+    pub replays: u32,
+}
+
 /// How a command run ended, and the start of what it wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Run {
@@ -203,6 +224,9 @@ pub struct Attempt {
     /// Something to know about this attempt, e.g. that the run before it was interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The start of the answer's body (1 KiB at most, invalid UTF-8 replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -16,7 +16,7 @@ use crate::config::GatewayConfig;
 use crate::responses::{
     Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
 };
-use crate::routes::{batch, control, executions, health, preview, timers, topics, trust};
+use crate::routes::{batch, control, executions, health, letters, preview, timers, topics, trust};
 
 /// The generated part of the document; [`document`] is what is served.
 #[derive(OpenApi)]
@@ -35,6 +35,10 @@ use crate::routes::{batch, control, executions, health, preview, timers, topics,
         batch::create_batch,
         preview::preview,
         executions::list_executions,
+        letters::list_dead_letters,
+        letters::get_dead_letter,
+        letters::discard_dead_letter,
+        letters::replay_dead_letter,
         topics::put_topic,
         topics::get_topic,
         topics::delete_topic,
@@ -74,6 +78,10 @@ use crate::routes::{batch, control, executions, health, preview, timers, topics,
         ontime_core::schedule::Misfire,
         ontime_core::schedule::Overlap,
         preview::Preview,
+        ontime_core::timer::DeadLetter,
+        ontime_core::timer::Run,
+        letters::DeadLetterPage,
+        letters::Replay,
         ontime_core::ValidationError,
         ontime_core::ErrorCode,
         BatchResponse,
@@ -203,6 +211,8 @@ fn refine_parameters(operation: &mut Value) {
         operation_id.as_str(),
         "get_token" | "revoke_token" | "delete_signing_secret"
     );
+    // A dead letter's id is its delivery id as one token (`=HH` escapes).
+    let letter_id = operation_id.ends_with("_dead_letter");
     // `get_mut`, not indexing: indexing a `Value` mutably inserts `null` where nothing was.
     let Some(parameters) = operation
         .get_mut("parameters")
@@ -216,6 +226,9 @@ fn refine_parameters(operation: &mut Value) {
         let schema = match (place.as_str(), name.as_str()) {
             ("path", "ns") => schemas::reference("Namespace"),
             ("path", "id") if hex_id => json!({ "type": "string", "pattern": "^[0-9a-f]{1,64}$" }),
+            ("path", "id") if letter_id => {
+                json!({ "type": "string", "pattern": "^[A-Za-z0-9_=-]{1,1024}(:replay)?$" })
+            }
             ("path", "id") => schemas::reference("TimerId"),
             ("path", "name") if prerequisite => schemas::reference("PrerequisiteName"),
             ("header", "Idempotency-Key") => schemas::idempotency_key(),
@@ -278,6 +291,10 @@ mod tests {
         ("get", "/v1/namespaces/{ns}/timers"),
         ("post", "/v1/namespaces/{ns}/timers:batch"),
         ("get", "/v1/namespaces/{ns}/timers/{id}/executions"),
+        ("get", "/v1/namespaces/{ns}/dead-letters"),
+        ("get", "/v1/namespaces/{ns}/dead-letters/{id}"),
+        ("delete", "/v1/namespaces/{ns}/dead-letters/{id}"),
+        ("post", "/v1/namespaces/{ns}/dead-letters/{id}"),
         ("post", "/v1/namespaces/{ns}/timers/{id}:pause"),
         ("post", "/v1/namespaces/{ns}/timers/{id}:resume"),
         ("post", "/v1/namespaces/{ns}/timers/{id}:trigger"),

@@ -93,6 +93,10 @@ impl Names {
     pub fn topics_bucket(&self) -> String {
         format!("{}_TOPICS", self.upper())
     }
+    /// Each namespace's calls that failed for good (see [`crate::letters`]).
+    pub fn dead_letters_bucket(&self) -> String {
+        format!("{}_DEADLETTERS", self.upper())
+    }
     /// API tokens, signing secrets and prerequisites (see [`crate::trust`]).
     pub fn trust_bucket(&self) -> String {
         format!("{}_TRUST", self.upper())

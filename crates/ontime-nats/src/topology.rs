@@ -9,6 +9,7 @@ use crate::NatsError;
 use crate::counters::Counters;
 use crate::dead::DeadLetters;
 use crate::idempotency::IdempotencyStore;
+use crate::letters::DeadLetterList;
 use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
@@ -98,6 +99,8 @@ pub struct Topology {
     pub counters: Counters,
     pub topics: TopicStore,
     pub trust: TrustStore,
+    /// Each namespace's calls that failed for good.
+    pub dead_letters: DeadLetterList,
 }
 
 impl Topology {
@@ -227,6 +230,13 @@ impl Topology {
             .create_or_update_key_value(bucket(n.topics_bucket()))
             .await
             .map_err(NatsError::nats)?;
+        let letters = js
+            .create_or_update_key_value(kv::Config {
+                max_age: config.retention,
+                ..bucket(n.dead_letters_bucket())
+            })
+            .await
+            .map_err(NatsError::nats)?;
         // Kept for ever, one revision per key: a revoked token or a removed secret is gone.
         let trust = js
             .create_or_update_key_value(bucket(n.trust_bucket()))
@@ -333,6 +343,7 @@ impl Topology {
         let counters = Counters::new(js.clone(), counters, n.clone(), config.replicas);
         let topics = TopicStore::new(js.clone(), topics, fan_outs, n.clone(), config.replicas);
         let trust = TrustStore::new(trust);
+        let dead_letters = DeadLetterList::new(letters);
         Ok(Self {
             config,
             client,
@@ -344,6 +355,7 @@ impl Topology {
             counters,
             topics,
             trust,
+            dead_letters,
         })
     }
 

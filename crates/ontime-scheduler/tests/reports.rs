@@ -82,6 +82,7 @@ async fn report_success(t: &Topology, fire: &Fire) {
         fan_out: 0,
         run: None,
         note: None,
+        response: None,
     };
     ontime_nats::log::report(&t.js, t.names(), &attempt, &fire.key(), false)
         .await

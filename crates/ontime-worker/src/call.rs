@@ -9,6 +9,9 @@ use ontime_core::target::{AnswerUse, HttpTarget, NatsTarget};
 use ontime_core::timer::Run;
 use ontime_core::trust::signing::{self, SigningSecret};
 
+/// How much of an answer's body is kept in the attempt's log entry.
+const RESPONSE_EXCERPT: usize = 1024;
+
 /// How much of an answer's body is read for the callback contract.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -26,6 +29,8 @@ pub struct CallResult {
     pub latency: Duration,
     /// A command's run: how it ended and what it wrote.
     pub run: Option<Run>,
+    /// The start of the answer's body.
+    pub response: Option<String>,
 }
 
 /// What a call carries beyond its target's own fields.
@@ -48,6 +53,7 @@ pub fn not_made(class: AttemptClass, error: String) -> CallResult {
         stop: None,
         latency: Duration::ZERO,
         run: None,
+        response: None,
     }
 }
 
@@ -116,6 +122,10 @@ pub async fn make(
                     Ok(Some(chunk)) => body.extend_from_slice(&chunk),
                     _ => break,
                 }
+            }
+            if !body.is_empty() {
+                let excerpt = &body[..body.len().min(RESPONSE_EXCERPT)];
+                result.response = Some(String::from_utf8_lossy(excerpt).into_owned());
             }
             if result.class != AttemptClass::Success {
                 result.error = Some(format!("HTTP {status}"));
@@ -224,6 +234,7 @@ pub async fn publish(
         stop: None,
         latency: clock.elapsed(),
         run: None,
+        response: None,
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         fan_out: fire.fan_out,
         run: None,
         note: None,
+        response: None,
     };
     // The record and the mark are the truth: a timer changed or deleted after this fire was
     // emitted is not called with its old definition.
@@ -230,6 +231,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         ));
     }
     attempt.run = result.run.clone();
+    attempt.response = result.response.clone();
     attempt.latency_ms = result.latency.as_millis() as u64;
     attempt.status_code = result.status_code;
     attempt.error = result.error.clone().or(result.stop.clone());
@@ -249,7 +251,24 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     )
     .increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
+    dead_letter(ctx, &fire, &target, &attempt).await;
     report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
+}
+
+/// A call that failed for good goes to its namespace's dead-letter list (a replay that
+/// failed again replaces its letter); a replay that succeeded takes it off.
+async fn dead_letter(ctx: &Ctx, fire: &Fire, target: &Target, attempt: &Attempt) {
+    let letters = &ctx.topology.dead_letters;
+    let written = match attempt.outcome {
+        AttemptOutcome::Failed => letters.put(fire, target, attempt, Utc::now()).await,
+        AttemptOutcome::Succeeded if fire.replay => {
+            letters.discard(&fire.namespace, &fire.delivery_id()).await
+        }
+        _ => return,
+    };
+    if let Err(e) = written {
+        tracing::warn!(error = %e, delivery = %fire.delivery_id(), "the dead-letter list was not updated");
+    }
 }
 
 /// Makes one attempt at `target`: an HTTP call, or a NATS message.
@@ -495,6 +514,7 @@ mod tests {
             subscriber: None,
             fan_out: 0,
             command: false,
+            replay: false,
         }
     }
 
@@ -545,6 +565,7 @@ mod tests {
             stop: None,
             latency: Duration::ZERO,
             run: None,
+            response: None,
         }
     }
 

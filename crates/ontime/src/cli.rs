@@ -125,6 +125,22 @@ pub enum Topics {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DeadLetters {
+    /// A namespace's calls that failed for good, newest first.
+    List {
+        namespace: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One letter: what was called, and its last attempt.
+    Get { namespace: String, id: String },
+    /// One more attempt of its delivery, now.
+    Replay { namespace: String, id: String },
+    /// Take it off the list.
+    Discard { namespace: String, id: String },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Schedules {
     /// The next occurrences of a schedule, created nowhere.
     Preview {
@@ -329,6 +345,31 @@ pub async fn topics(client: Client, command: Topics) -> anyhow::Result<ExitCode>
     send(&client, call).await
 }
 
+pub async fn dead_letters(client: Client, command: DeadLetters) -> anyhow::Result<ExitCode> {
+    let letters = |ns: &str| format!("/v1/namespaces/{}/dead-letters", seg(ns));
+    let call = match command {
+        DeadLetters::List { namespace, limit } => {
+            Call::new(Method::GET, letters(&namespace), letter_table).query("limit", Some(limit))
+        }
+        DeadLetters::Get { namespace, id } => Call::new(
+            Method::GET,
+            format!("{}/{}", letters(&namespace), seg(&id)),
+            pretty,
+        ),
+        DeadLetters::Replay { namespace, id } => Call::new(
+            Method::POST,
+            format!("{}/{}:replay", letters(&namespace), seg(&id)),
+            pretty,
+        ),
+        DeadLetters::Discard { namespace, id } => Call::new(
+            Method::DELETE,
+            format!("{}/{}", letters(&namespace), seg(&id)),
+            pretty,
+        ),
+    };
+    send(&client, call).await
+}
+
 pub async fn schedules(client: Client, command: Schedules) -> anyhow::Result<ExitCode> {
     let Schedules::Preview {
         cron,
@@ -518,6 +559,20 @@ fn execution_table(page: &Value) -> String {
         ],
         rows,
     )
+}
+
+fn letter_table(page: &Value) -> String {
+    let rows = items(page).map(|l| {
+        let last = &l["last_attempt"];
+        vec![
+            text(&l["id"]),
+            text(&l["timer"]),
+            text(&l["failed_at"]),
+            text(&last["status_code"]),
+            text(&last["error"]),
+        ]
+    });
+    table(&["ID", "TIMER", "FAILED AT", "STATUS", "ERROR"], rows)
 }
 
 fn topic_table(page: &Value) -> String {

@@ -50,6 +50,13 @@ enum Cmd {
         #[command(subcommand)]
         command: cli::Topics,
     },
+    /// Calls that failed for good, through the REST API: list, inspect, replay, discard.
+    DeadLetters {
+        #[command(flatten)]
+        client: cli::Client,
+        #[command(subcommand)]
+        command: cli::DeadLetters,
+    },
     /// Check a schedule through the REST API.
     Schedules {
         #[command(flatten)]
@@ -105,6 +112,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         }
         Cmd::Timers { client, command } => cli::timers(client, command).await,
         Cmd::Topics { client, command } => cli::topics(client, command).await,
+        Cmd::DeadLetters { client, command } => cli::dead_letters(client, command).await,
         Cmd::Schedules { client, command } => cli::schedules(client, command).await,
     }
 }

@@ -86,6 +86,7 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         // voids scheduled occurrences voids its later retries too.
         triggered: false,
         command: record.spec.target.command.is_some(),
+        replay: false,
         fan_out: held
             .subscriber
             .as_ref()
@@ -200,6 +201,7 @@ pub(super) fn fire_scheduled(
             fan_out: 0,
             run: None,
             note: None,
+            response: None,
         });
     }
     let fires = due
@@ -220,6 +222,7 @@ pub(super) fn fire_scheduled(
                 subscriber: None,
                 fan_out: 0,
                 command: record.spec.target.command.is_some(),
+                replay: false,
             }
         })
         .collect();

@@ -64,6 +64,7 @@ fn attempt(
         fan_out: 0,
         run: None,
         note: None,
+        response: None,
     }
 }
 

@@ -111,6 +111,7 @@ mod tests {
             fan_out: 0,
             run: None,
             note: None,
+            response: None,
         }
     }
 

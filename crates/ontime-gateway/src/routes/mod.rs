@@ -4,6 +4,7 @@ pub mod batch;
 pub mod control;
 pub mod executions;
 pub mod health;
+pub mod letters;
 pub mod preview;
 pub mod timers;
 pub mod topics;
@@ -40,6 +41,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(executions::router())
         .merge(topics::router(config.max_body_bytes))
         .merge(preview::router())
+        .merge(letters::router())
         .route_layer(middleware::from_fn(auth::native_access(Role::Write)));
     let trust = trust::router(config.max_body_bytes)
         .route_layer(middleware::from_fn(auth::native_access(Role::Admin)));

@@ -41,6 +41,7 @@ fn called(
         fan_out: 0,
         run: None,
         note: None,
+        response: None,
     }
 }
 
