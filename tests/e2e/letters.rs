@@ -153,4 +153,10 @@ async fn failed_calls_are_kept_replayed_and_discarded() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // An id that no delivery id encodes to names nothing.
+    for id in ["a:b", "a.b", "%20"] {
+        let path = o.api(&format!("/namespaces/dl/dead-letters/{id}"));
+        let r = o.http.get(path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{id}");
+    }
 }

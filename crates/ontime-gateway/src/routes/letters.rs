@@ -70,12 +70,18 @@ pub async fn list_dead_letters(
 }
 
 async fn letter(state: &AppState, ns: &Namespace, id: &str) -> Result<DeadLetter, ApiError> {
+    let none = || ApiError::not_found(format!("namespace {ns} has no dead letter {id}"));
+    // An id is a delivery id as one token: anything else names no letter (and is no key).
+    let token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'=');
+    if id.is_empty() || id.len() > 1024 || !id.bytes().all(token) {
+        return Err(none());
+    }
     state
         .topology
         .dead_letters
         .get(ns, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("namespace {ns} has no dead letter {id}")))
+        .ok_or_else(none)
 }
 
 /// A dead letter: what was called, and its last attempt.
