@@ -100,6 +100,16 @@ pub async fn run(
     config: SchedulerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
+    // On the heap: the scheduler's future is large (unoptimised builds above all), and
+    // whoever creates it would otherwise hold it on their own stack.
+    Box::pin(schedule(topology, config, shutdown)).await
+}
+
+async fn schedule(
+    topology: Topology,
+    config: SchedulerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     crate::metrics::describe();
     let n = topology.names().clone();
     let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;

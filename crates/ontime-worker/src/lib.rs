@@ -140,6 +140,16 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
+    // On the heap: the worker's future is large (unoptimised builds above all), and whoever
+    // creates it would otherwise hold it on their own stack.
+    Box::pin(work(topology, config, shutdown)).await
+}
+
+async fn work(
+    topology: Topology,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), WorkerError> {
     crate::metrics::describe();
     let n = topology.names().clone();
     // A command worker takes command fires only; any other worker never sees one.
