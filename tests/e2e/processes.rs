@@ -513,6 +513,21 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     ready(http, base).await;
     create(http, base, "metered-timer", &sink.url("/m"), 100).await;
     sink.wait_for("/m", 1, Duration::from_secs(60)).await;
+    // And one that fails for good (a final 4xx): a dead letter.
+    sink.script("/refused", &[404]);
+    create(http, base, "refused-timer", &sink.url("/refused"), 100).await;
+    sink.wait_for("/refused", 1, Duration::from_secs(60)).await;
+
+    // Each attempt's log entry is written after its metrics: once both are logged, both
+    // are counted.
+    for id in ["metered-timer", "refused-timer"] {
+        let url = format!("{base}/v1/namespaces/p/timers/{id}/executions");
+        eventually(Duration::from_secs(30), &url, || async {
+            let page: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+            (!page["items"].as_array()?.is_empty()).then_some(())
+        })
+        .await;
+    }
 
     let scrape = |url: String| async move {
         eventually(Duration::from_secs(30), &url, || async {
@@ -565,12 +580,15 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
             .any(|s| s.metric == "ontime_worker_in_flight")
     );
     assert!(value(&worker, "ontime_nats_connects_total", &[]) >= 1.0);
+    let failed = [("outcome", "failed"), ("status_class", "4xx")];
+    assert!(value(&worker, "ontime_worker_attempts_total", &failed) >= 1.0);
+    assert!(value(&worker, "ontime_worker_dead_letters_total", &[]) >= 1.0);
     let scheduler = parse(&scrape(format!("http://127.0.0.1:{scheduler_port}/metrics")).await);
     assert!(value(&scheduler, "ontime_scheduler_command_apply_seconds", &[]) >= 1.0);
     let gateway = parse(&scrape(format!("{base}/metrics")).await);
     assert!(value(&gateway, "ontime_nats_connects_total", &[]) >= 1.0);
-    // Every metric the Grafana dashboard plots is one the parts export (dead letters only
-    // once there is one).
+    // Every metric the Grafana dashboard plots is one the parts export (unsettled messages
+    // only once there is one).
     let exported: std::collections::HashSet<&str> = [&worker, &scheduler, &gateway]
         .iter()
         .flat_map(|s| s.samples.iter().map(|sample| sample.metric.as_str()))
@@ -601,7 +619,7 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     for scrape in [&worker, &scheduler, &gateway] {
         for sample in &scrape.samples {
             assert!(
-                !sample.labels.values().any(|v| v.contains("metered-timer")),
+                !sample.labels.values().any(|v| v.contains("-timer")),
                 "a label names a timer: {sample:?}"
             );
         }

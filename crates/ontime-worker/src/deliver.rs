@@ -260,7 +260,10 @@ pub async fn handle(ctx: &Ctx, message: Message) {
 async fn dead_letter(ctx: &Ctx, fire: &Fire, target: &Target, attempt: &Attempt) {
     let letters = &ctx.topology.dead_letters;
     let written = match attempt.outcome {
-        AttemptOutcome::Failed => letters.put(fire, target, attempt, Utc::now()).await,
+        AttemptOutcome::Failed => {
+            metrics::counter!(crate::metrics::DEAD_LETTERS).increment(1);
+            letters.put(fire, target, attempt, Utc::now()).await
+        }
         AttemptOutcome::Succeeded if fire.replay => {
             letters.discard(&fire.namespace, &fire.delivery_id()).await
         }

@@ -9,6 +9,8 @@ pub const CALL_LATENCY: &str = "ontime_worker_call_latency_seconds";
 pub const LATENESS: &str = "ontime_worker_lateness_seconds";
 /// Attempts being made now.
 pub const IN_FLIGHT: &str = "ontime_worker_in_flight";
+/// Calls that failed for good, filed in their namespace's dead-letter list.
+pub const DEAD_LETTERS: &str = "ontime_worker_dead_letters_total";
 
 /// The class of an HTTP status: `2xx` … `5xx`; `none` without one.
 pub fn status_class(status: Option<u16>) -> &'static str {
@@ -36,4 +38,8 @@ pub fn describe() {
         "How late a first attempt started after its due instant"
     );
     metrics::describe_gauge!(IN_FLIGHT, "Attempts being made now");
+    metrics::describe_counter!(
+        DEAD_LETTERS,
+        "Calls that failed for good, filed in their namespace's dead-letter list"
+    );
 }
