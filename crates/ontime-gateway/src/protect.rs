@@ -53,11 +53,16 @@ pub fn spec_target(
 pub fn runs_command(command: &Command) -> bool {
     match &command.body {
         CommandBody::Upsert { spec, .. } => spec.target.command.is_some(),
-        CommandBody::Patch { patch } => patch
-            .pointer("/target/command")
-            .is_some_and(|c| !c.is_null()),
+        CommandBody::Patch { patch } => patch_sets_command(patch),
         _ => false,
     }
+}
+
+/// Whether a patch gives the timer a command target (or changes its command).
+pub fn patch_sets_command(patch: &Value) -> bool {
+    patch
+        .pointer("/target/command")
+        .is_some_and(|c| !c.is_null())
 }
 
 /// Only the namespaces the operator named may hold command timers.

@@ -276,20 +276,20 @@ pub async fn patch_timer(
     let body = input::body(body, state.config.max_body_bytes)?;
     let patch = validate::patch(&body, &state.config.limits)?;
     // Changing any part of a command timer (its line, its schedule) is deciding what runs and
-    // when: it needs the role as much as the creation does.
-    let sets_command = patch
-        .pointer("/target/command")
-        .is_some_and(|c| !c.is_null());
-    if sets_command
-        || state
-            .topology
-            .timers
-            .get(&key)
-            .await?
-            .record
-            .is_some_and(|r| r.spec.target.command.is_some())
-    {
-        protect::may_run_commands(&caller, &key.namespace)?;
+    // when: it needs the role as much as the creation does. Only a caller without the role
+    // costs a read of the timer.
+    if let Err(refused) = protect::may_run_commands(&caller, &key.namespace) {
+        let touches_command = protect::patch_sets_command(&patch)
+            || state
+                .topology
+                .timers
+                .get(&key)
+                .await?
+                .record
+                .is_some_and(|r| r.spec.target.command.is_some());
+        if touches_command {
+            return Err(refused);
+        }
     }
     command(
         &state,
