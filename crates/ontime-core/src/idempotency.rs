@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::command::{Command, Reply};
 use crate::error::{ErrorCode, ValidationError};
+use crate::hex;
 use crate::id::Namespace;
 
 /// The idempotency key a command was sent under, and what identifies its request.
@@ -124,10 +125,6 @@ fn canonical(value: &serde_json::Value, out: &mut Sha256) {
         }
         other => out.update(other.to_string().as_bytes()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -26,5 +26,10 @@ pub use error::{ErrorCode, ValidationError};
 pub use id::{Namespace, SubscriberId, TimerId, TimerKey, TopicName};
 pub use limits::Limits;
 
+/// `bytes` in lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod bounds_tests;

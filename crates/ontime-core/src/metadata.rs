@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::ValidationError;
+use crate::schedule::ScheduleKind;
 use crate::timer::TimerStatus;
 
 /// Most keys a timer's metadata holds.
@@ -66,11 +67,12 @@ pub fn validate(metadata: &Metadata) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// What a listing keeps: timers in a status (by default every status but `cancelled`) whose
-/// metadata holds every given entry.
+/// What a listing keeps: timers in a status (by default every status but `cancelled`), with a
+/// schedule of a kind if one is given, whose metadata holds every given entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimerFilter {
     pub status: Option<TimerStatus>,
+    pub kind: Option<ScheduleKind>,
     /// Entries a timer's metadata must all hold (an AND).
     pub metadata: Metadata,
 }
@@ -80,6 +82,7 @@ impl TimerFilter {
     pub fn status(status: Option<TimerStatus>) -> Self {
         Self {
             status,
+            kind: None,
             metadata: Metadata::new(),
         }
     }
@@ -98,14 +101,15 @@ impl TimerFilter {
         Ok(())
     }
 
-    /// Whether the filter asks about metadata (a listing must then read it).
-    pub fn reads_metadata(&self) -> bool {
-        !self.metadata.is_empty()
+    /// Whether the filter asks about the definition, its schedule or its metadata (a listing
+    /// must then read it).
+    pub fn reads_spec(&self) -> bool {
+        self.kind.is_some() || !self.metadata.is_empty()
     }
 
     /// Whether only the default (every live timer) is asked for.
     pub fn is_everything(&self) -> bool {
-        self.status.is_none() && self.metadata.is_empty()
+        self.status.is_none() && !self.reads_spec()
     }
 
     /// Whether a timer in `status` is kept, before its metadata is looked at.
@@ -116,9 +120,10 @@ impl TimerFilter {
         }
     }
 
-    /// Whether a timer in `status` with `metadata` is kept.
-    pub fn matches(&self, status: TimerStatus, metadata: &Metadata) -> bool {
+    /// Whether a timer in `status`, with a schedule of `kind` and `metadata`, is kept.
+    pub fn matches(&self, status: TimerStatus, kind: ScheduleKind, metadata: &Metadata) -> bool {
         self.admits_status(status)
+            && self.kind.is_none_or(|wanted| wanted == kind)
             && self
                 .metadata
                 .iter()
@@ -183,22 +188,28 @@ mod tests {
 
     #[test]
     fn filters_are_an_and_of_entries_over_live_timers_by_default() {
+        use crate::schedule::ScheduleKind::{At, Cron};
         let mut f = TimerFilter::status(None);
         assert!(f.is_everything());
         let labels = map(&[("app", "crony"), ("team", "a")]);
-        assert!(f.matches(TimerStatus::Scheduled, &labels));
-        assert!(!f.matches(TimerStatus::Cancelled, &labels));
+        assert!(f.matches(TimerStatus::Scheduled, At, &labels));
+        assert!(!f.matches(TimerStatus::Cancelled, At, &labels));
         f.require("app", "crony").unwrap();
-        assert!(f.reads_metadata() && !f.is_everything());
-        assert!(f.matches(TimerStatus::Paused, &labels));
+        assert!(f.reads_spec() && !f.is_everything());
+        assert!(f.matches(TimerStatus::Paused, At, &labels));
         f.require("team", "b").unwrap();
-        assert!(!f.matches(TimerStatus::Paused, &labels));
+        assert!(!f.matches(TimerStatus::Paused, At, &labels));
         f.require("team", "a").unwrap();
-        assert!(f.matches(TimerStatus::Paused, &labels));
-        assert!(!f.matches(TimerStatus::Paused, &map(&[("app", "crony")])));
+        assert!(f.matches(TimerStatus::Paused, At, &labels));
+        assert!(!f.matches(TimerStatus::Paused, At, &map(&[("app", "crony")])));
         f.status = Some(TimerStatus::Cancelled);
-        assert!(f.matches(TimerStatus::Cancelled, &labels));
-        assert!(!f.matches(TimerStatus::Scheduled, &labels));
+        assert!(f.matches(TimerStatus::Cancelled, At, &labels));
+        assert!(!f.matches(TimerStatus::Scheduled, At, &labels));
+
+        f.kind = Some(Cron);
+        assert!(f.reads_spec());
+        assert!(!f.matches(TimerStatus::Cancelled, At, &labels));
+        assert!(f.matches(TimerStatus::Cancelled, Cron, &labels));
 
         let err = f.require("a b", "x").unwrap_err();
         assert_eq!(err.field.as_deref(), Some("metadata.a b"));

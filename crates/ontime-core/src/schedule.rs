@@ -105,8 +105,9 @@ pub enum Overlap {
     Skip,
 }
 
-/// Which kind of schedule a [`Schedule`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which kind of schedule a [`Schedule`] is: the name of the field that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ScheduleKind {
     At,
     After,

@@ -5,7 +5,8 @@
 //! request. Each router then checks the caller against the namespace and role its routes
 //! need ([`native_access`] for `/v1`, [`guarded`] for the seeds' APIs, which answer in their
 //! own error shapes), and [`Caller::require`] is there for handlers whose namespace is in the
-//! body. `/health`, `/ready` and `/openapi.json` check nothing.
+//! body. `/health`, `/ready`, `/metrics`, `/openapi.json` and the pages of `/console/` and
+//! `/docs/` (which call the API with the token their user gives) check nothing.
 
 use axum::Router;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -66,6 +67,14 @@ impl Caller {
                 format!("token {} may not {}", grant.token_id, act(role)),
             )),
         }
+    }
+
+    /// The namespaces in which the caller has `role`: 401 or 403 if there are none.
+    pub fn scope_for(&self, role: Role) -> Result<Scope, ApiError> {
+        self.require_any(role)?;
+        self.scope()
+            .map(|(_, scope)| scope)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, NO_TOKEN))
     }
 
     /// What the caller may see and grant: every namespace when tokens are off.

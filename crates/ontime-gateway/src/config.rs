@@ -44,7 +44,8 @@ pub enum Auth {
     /// Anyone who reaches the gateway may do anything: for a gateway on a loopback address.
     #[default]
     Off,
-    /// Every route but `/health`, `/ready` and `/openapi.json` needs a token.
+    /// Every route but `/health`, `/ready`, `/metrics`, `/openapi.json` and the console's and
+    /// the documentation's pages needs a token.
     Tokens {
         /// An admin token over every namespace given by the operator (`ONTIME_ADMIN_TOKEN`),
         /// checked in memory and never stored: changed by restarting with another.

@@ -11,6 +11,7 @@
 
 mod auth;
 mod config;
+mod console;
 mod error;
 mod input;
 pub mod metrics;

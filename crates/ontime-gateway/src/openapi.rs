@@ -16,7 +16,9 @@ use crate::config::GatewayConfig;
 use crate::responses::{
     Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
 };
-use crate::routes::{batch, control, executions, health, letters, preview, timers, topics, trust};
+use crate::routes::{
+    batch, control, executions, health, letters, namespaces, preview, timers, topics, trust,
+};
 
 /// The generated part of the document; [`document`] is what is served.
 #[derive(OpenApi)]
@@ -58,14 +60,17 @@ use crate::routes::{batch, control, executions, health, letters, preview, timers
         trust::get_prerequisite,
         trust::put_prerequisite,
         trust::delete_prerequisite,
+        namespaces::list_namespaces,
         health::health,
         health::ready,
         health::metrics,
         openapi_json,
     ),
     components(schemas(
+        namespaces::NamespaceList,
         ontime_core::timer::TimerView,
         ontime_core::timer::TimerStatus,
+        ontime_core::schedule::ScheduleKind,
         ontime_core::timer::Attempt,
         ontime_core::timer::AttemptOutcome,
         ontime_core::timer::FanOut,
@@ -327,6 +332,7 @@ mod tests {
         ("get", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("put", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("delete", "/v1/namespaces/{ns}/prerequisites/{name}"),
+        ("get", "/v1/namespaces"),
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/metrics"),

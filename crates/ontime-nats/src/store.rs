@@ -1,13 +1,14 @@
 //! The timers' state in the KV bucket: typed reads for everyone, compare-and-set writes for
 //! the scheduler (its only writer).
 
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::metadata::{Metadata, TimerFilter};
+use ontime_core::schedule::Schedule;
 use ontime_core::timer::{TimerRecord, TimerStatus};
 use ontime_core::{Namespace, TimerId, TimerKey};
 use serde::de::DeserializeOwned;
@@ -156,6 +157,12 @@ impl TimerStore {
             .await
     }
 
+    /// The namespaces with at least one timer (cancelled ones included), from the stream's
+    /// index of keys: no record is read.
+    pub async fn namespaces(&self) -> Result<BTreeSet<Namespace>, NatsError> {
+        namespaces_of(&self.kv.stream, &self.names.timers_bucket()).await
+    }
+
     /// Lists the timers of a namespace that `filter` keeps, in a stable order (by id),
     /// starting after `cursor` (the id that ended the previous page).
     ///
@@ -283,16 +290,17 @@ impl TimerStore {
                     return;
                 }
                 // Most records are passed over: read their id and status alone first, and
-                // their metadata only when the filter asks about it.
+                // their schedule and metadata only when the filter asks about them.
                 let Ok(head) = serde_json::from_slice::<RecordHead>(&payload) else {
                     return;
                 };
                 let kept = filter.admits_status(head.status)
                     && cursor.is_none_or(|c| head.id.as_str() > c)
                     && first.admits(|largest: &ById| head.id < largest.0.id)
-                    && (!filter.reads_metadata()
+                    && (!filter.reads_spec()
                         || serde_json::from_slice::<RecordLabels>(&payload).is_ok_and(|labels| {
-                            filter.matches(head.status, &labels.spec.metadata)
+                            let kind = labels.spec.schedule.kind();
+                            filter.matches(head.status, kind, &labels.spec.metadata)
                         }));
                 if !kept {
                     return;
@@ -309,6 +317,30 @@ impl TimerStore {
             .map(|ById(record, seq)| (record, seq))
             .collect())
     }
+}
+
+/// The namespaces of the keys of a bucket whose keys are `<ns>.…`, from its stream's index
+/// of subjects. A key whose entry was deleted still names its namespace until it is purged.
+pub(crate) async fn namespaces_of(
+    stream: &jetstream::stream::Stream,
+    bucket: &str,
+) -> Result<BTreeSet<Namespace>, NatsError> {
+    let prefix = format!("$KV.{bucket}.");
+    let mut subjects = stream
+        .info_with_subjects(format!("{prefix}>"))
+        .await
+        .map_err(NatsError::nats)?;
+    let mut namespaces = BTreeSet::new();
+    while let Some(entry) = subjects.next().await {
+        let (subject, _) = entry.map_err(NatsError::nats)?;
+        let namespace = subject
+            .strip_prefix(&prefix)
+            .and_then(|key| key.split('.').next())
+            .and_then(ontime_core::id::decode_token)
+            .and_then(|name| Namespace::parse(&name).ok());
+        namespaces.extend(namespace);
+    }
+    Ok(namespaces)
 }
 
 /// A listing keeps at least this many keys per look at the namespace's index.
@@ -358,7 +390,8 @@ struct RecordHead {
     status: TimerStatus,
 }
 
-/// What a listing filtered by metadata reads of a record that has the status asked for.
+/// What a listing filtered by schedule kind or metadata reads of a record that has the
+/// status asked for.
 #[derive(serde::Deserialize)]
 struct RecordLabels {
     spec: SpecLabels,
@@ -366,6 +399,7 @@ struct RecordLabels {
 
 #[derive(serde::Deserialize)]
 struct SpecLabels {
+    schedule: Schedule,
     #[serde(default)]
     metadata: Metadata,
 }

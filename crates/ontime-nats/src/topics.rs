@@ -188,6 +188,11 @@ impl TopicStore {
         Ok(true)
     }
 
+    /// The namespaces with at least one topic.
+    pub async fn namespaces(&self) -> Result<std::collections::BTreeSet<Namespace>, NatsError> {
+        crate::store::namespaces_of(&self.kv.stream, &self.names.topics_bucket()).await
+    }
+
     /// The topics of `ns` in name order, `limit` of them after `cursor` (a name), and the
     /// cursor of the next page.
     pub async fn list(

@@ -85,8 +85,7 @@ impl SigningSecret {
     /// `echo <base64 after whsec_> | base64 -d | sha256sum | cut -c1-8`.
     pub fn hint(&self) -> String {
         let digest = Sha256::digest(&self.0);
-        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", crate::hex(&digest[..4]))
     }
 
     /// `v1,<base64 of the HMAC>` of one message.

@@ -5,6 +5,7 @@ pub mod control;
 pub mod executions;
 pub mod health;
 pub mod letters;
+pub mod namespaces;
 pub mod preview;
 pub mod timers;
 pub mod topics;
@@ -42,6 +43,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(topics::router(config.max_body_bytes))
         .merge(preview::router())
         .merge(letters::router())
+        .merge(namespaces::router())
         .route_layer(middleware::from_fn(auth::native_access(Role::Write)));
     let trust = trust::router(config.max_body_bytes)
         .route_layer(middleware::from_fn(auth::native_access(Role::Admin)));
@@ -50,6 +52,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(native)
         .merge(trust)
         .merge(health::router())
+        .merge(crate::console::router())
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(error::route_not_found)
         // After the merges: it applies to the routes present when it is called.

@@ -9,6 +9,7 @@ use axum::routing::{get, put};
 use bytes::Bytes;
 use ontime_core::command::{Command, CommandBody};
 use ontime_core::metadata::TimerFilter;
+use ontime_core::schedule::ScheduleKind;
 use ontime_core::timer::{TimerSpec, TimerStatus, TimerView};
 use ontime_core::{TimerId, TimerKey, ValidationError};
 
@@ -191,8 +192,9 @@ pub const METADATA_PARAMS: &str = "metadata.*";
 
 /// List a namespace's timers, ordered by id. Cancelled timers are listed only when asked
 /// for with `status=cancelled`. `metadata.<key>=<value>` keeps the timers whose metadata
-/// holds that entry (several: all of them). Without a filter, a page reads only its own
-/// timers (their ids come from the stream's index of keys); with `status` or metadata, every
+/// holds that entry (several: all of them); `kind` keeps the timers whose schedule is of
+/// that kind. Without a filter, a page reads only its own
+/// timers (their ids come from the stream's index of keys); with any filter, every
 /// timer of the namespace is read to find the page's. Either way, memory follows the page,
 /// not the namespace.
 #[utoipa::path(
@@ -200,6 +202,7 @@ pub const METADATA_PARAMS: &str = "metadata.*";
     params(
         ("ns" = String, Path, description = "Namespace"),
         ("status" = Option<TimerStatus>, Query, description = "Only timers in this status"),
+        ("kind" = Option<ScheduleKind>, Query, description = "Only timers whose schedule is of this kind (the field that sets it: `at`, `after`, `cron`, `every` or `iso`)"),
         ("metadata" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`metadata.<key>=<value>`: only timers whose metadata holds this entry; several are all required"),
         ("limit" = Option<usize>, Query, description = "Page size, 1-1000 (default 100)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
@@ -217,9 +220,10 @@ pub async fn list_timers(
 ) -> Result<Response, ApiError> {
     let params = input::query(
         query.as_deref(),
-        &["status", "limit", "cursor", METADATA_PARAMS],
+        &["status", "kind", "limit", "cursor", METADATA_PARAMS],
     )?;
     let mut filter = TimerFilter::status(input::enum_param::<TimerStatus>(&params, "status")?);
+    filter.kind = input::enum_param::<ScheduleKind>(&params, "kind")?;
     for (name, value) in &params {
         if let Some(key) = name.strip_prefix("metadata.") {
             filter.require(key, value)?;

@@ -121,11 +121,7 @@ pub struct TokenList {
 
 /// The caller's role and scope when it may manage tokens.
 fn token_admin(caller: &Caller) -> Result<Scope, ApiError> {
-    caller.require_any(Role::Admin)?;
-    caller
-        .scope()
-        .map(|(_, scope)| scope)
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "no token"))
+    caller.scope_for(Role::Admin)
 }
 
 /// Make a token.
@@ -553,5 +549,5 @@ async fn settle(state: &AppState) -> Result<(), ApiError> {
 /// A short random id.
 fn short_id() -> String {
     let bytes: [u8; 6] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ontime_core::hex(&bytes)
 }
