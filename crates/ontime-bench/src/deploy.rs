@@ -37,16 +37,33 @@ impl Ontime {
     /// Starts nats-server (store under `dir/jetstream`) and the three parts, and waits until
     /// the gateway is ready and the scheduler and the worker are pulling.
     pub async fn start(bins: &Bins, dir: &Path, sync: Sync) -> anyhow::Result<Self> {
+        Self::start_with_workers(bins, dir, sync, 1).await
+    }
+
+    /// [`Self::start`], with `workers` worker processes.
+    pub async fn start_with_workers(
+        bins: &Bins,
+        dir: &Path,
+        sync: Sync,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
         let store = dir.join("jetstream");
         let nats = Nats::start(bins, dir, &store, sync).await?;
         let url = nats.url();
         let http_addr = format!("127.0.0.1:{}", free_port());
         let mut parts = Vec::new();
-        for (name, extra) in [
-            ("gateway", vec!["--http", http_addr.as_str()]),
-            ("scheduler", vec![]),
-            ("worker", vec![]),
-        ] {
+        let workers = (0..workers).map(|i| match i {
+            0 => ("worker".to_owned(), vec![]),
+            i => (format!("worker{}", i + 1), vec![]),
+        });
+        let parts_to_start = [
+            ("gateway".to_owned(), vec!["--http", http_addr.as_str()]),
+            ("scheduler".to_owned(), vec![]),
+        ]
+        .into_iter()
+        .chain(workers);
+        for (label, extra) in parts_to_start {
+            let name = label.trim_end_matches(|c: char| c.is_ascii_digit());
             let mut cmd = Command::new(&bins.ontime);
             cmd.arg(name).args(["--nats-url", &url]).args(extra);
             // The sink is on loopback, the parts share a key, the load sends no tokens.
@@ -56,7 +73,7 @@ impl Ontime {
             if bins.stages {
                 cmd.env("ONTIME_LOG", crate::stages::LOG_FILTER);
             }
-            parts.push(Proc::spawn(name, cmd, dir.join(format!("{name}.log")))?);
+            parts.push(Proc::spawn(&label, cmd, dir.join(format!("{label}.log")))?);
         }
         let client = async_nats::connect(&url)
             .await

@@ -10,6 +10,7 @@ mod burst;
 mod create;
 mod deploy;
 mod fanout;
+mod flow;
 mod fsyncs;
 mod load;
 mod pending;
@@ -38,7 +39,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "precision,create,burst,fanout,pending,durability"
+        default_value = "precision,create,burst,fanout,pending,durability,flow"
     )]
     scenarios: Vec<Scenario>,
     /// precision, durability: timers.
@@ -81,6 +82,15 @@ struct Args {
     /// fanout: occurrences of the timer, one a second.
     #[arg(long, default_value_t = 10)]
     fanout_occurrences: usize,
+    /// flow: timers due at the same instant under the rate limit.
+    #[arg(long, default_value_t = 1_500)]
+    flow_n: usize,
+    /// flow: the namespace's limit, calls a second.
+    #[arg(long, default_value_t = 100.0)]
+    flow_rate: f64,
+    /// flow: worker processes sharing the limit.
+    #[arg(long, default_value_t = 2)]
+    flow_workers: usize,
     /// pending: timers pending far in the future (1000000 takes about 3 minutes here).
     #[arg(long, default_value_t = 100_000)]
     pending_n: usize,
@@ -115,6 +125,7 @@ enum Scenario {
     Fanout,
     Pending,
     Durability,
+    Flow,
 }
 
 /// Where scenarios keep their stores and logs: temporary directories, kept with `--keep`.
@@ -320,6 +331,17 @@ async fn run(args: &Args) -> anyhow::Result<i32> {
                     fanout::run(&bins, &workdir, &p).await,
                     "fanout",
                 );
+            }
+            Scenario::Flow => {
+                let p = flow::Params {
+                    n: args.flow_n,
+                    rate: args.flow_rate,
+                    workers: args.flow_workers,
+                    grace: args.grace,
+                    sync: args.sync,
+                };
+                let result = flow::run(&bins, &workdir, &p).await;
+                emit(&mut outcomes, result.map(|o| vec![o]), "flow");
             }
             Scenario::Pending => {
                 let p = pending::Params { n: args.pending_n };

@@ -6,6 +6,7 @@ pub mod command;
 pub mod duration;
 pub mod error;
 pub mod fire;
+pub mod flow;
 pub mod id;
 pub mod idempotency;
 pub mod limits;

@@ -30,6 +30,8 @@ pub struct SubscriberPath(pub Namespace, pub TopicName, pub SubscriberId);
 pub struct NamePath(pub String);
 /// The `{id}` of the path, as sent: an id the route looks up.
 pub struct IdPath(pub String);
+/// The `{host}` of the path, as URLs write it (lower-cased, no port).
+pub struct HostPath(pub String);
 
 /// The `{ns}` of the path, validated, and the `{id}` segment as sent: it may carry an
 /// action (`{id}:pause`), so it is split before the id is validated.
@@ -124,6 +126,16 @@ impl<S: Send + Sync> FromRequestParts<S> for NamePath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params = params(parts, state).await?;
         Ok(Self(param(&params, "name")?.to_owned()))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HostPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = params(parts, state).await?;
+        let host = ontime_core::flow::host(param(&params, "host")?)?;
+        Ok(Self(host))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::responses::{
     Accepted, BatchResponse, BatchResult, ExecutionPage, Health, Liveness, TimerPage,
 };
 use crate::routes::{
-    batch, control, executions, health, letters, namespaces, preview, timers, topics, trust,
+    batch, control, executions, flow, health, letters, namespaces, preview, timers, topics, trust,
 };
 
 /// The generated part of the document; [`document`] is what is served.
@@ -61,6 +61,13 @@ use crate::routes::{
         trust::put_prerequisite,
         trust::delete_prerequisite,
         namespaces::list_namespaces,
+        flow::get_namespace_limit,
+        flow::put_namespace_limit,
+        flow::delete_namespace_limit,
+        flow::list_host_limits,
+        flow::get_host_limit,
+        flow::put_host_limit,
+        flow::delete_host_limit,
         health::health,
         health::ready,
         health::metrics,
@@ -68,6 +75,9 @@ use crate::routes::{
     ),
     components(schemas(
         namespaces::NamespaceList,
+        ontime_core::flow::FlowLimit,
+        flow::FlowLimitView,
+        flow::FlowLimitList,
         ontime_core::timer::TimerView,
         ontime_core::timer::TimerStatus,
         ontime_core::schedule::ScheduleKind,
@@ -114,6 +124,7 @@ use crate::routes::{
         (name = "timers", description = "Create, read, change, pause, trigger and cancel timers"),
         (name = "schedules", description = "Check a schedule before using it"),
         (name = "topics", description = "Topics and their subscribers: a timer whose target is a topic delivers each occurrence to every subscriber"),
+        (name = "limits", description = "Flow limits: at most so many calls a second and at once, for a namespace or one of its target hosts, across every worker"),
         (name = "access", description = "API tokens, and each namespace's signing secrets and prerequisites"),
         (name = "operations", description = "Health, readiness and this document"),
     )
@@ -333,6 +344,13 @@ mod tests {
         ("put", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("delete", "/v1/namespaces/{ns}/prerequisites/{name}"),
         ("get", "/v1/namespaces"),
+        ("get", "/v1/namespaces/{ns}/limits"),
+        ("put", "/v1/namespaces/{ns}/limits"),
+        ("delete", "/v1/namespaces/{ns}/limits"),
+        ("get", "/v1/namespaces/{ns}/hosts"),
+        ("get", "/v1/namespaces/{ns}/hosts/{host}/limits"),
+        ("put", "/v1/namespaces/{ns}/hosts/{host}/limits"),
+        ("delete", "/v1/namespaces/{ns}/hosts/{host}/limits"),
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/metrics"),

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod counters;
 pub mod dead;
 pub mod fires;
+pub mod flow;
 pub mod headers;
 pub mod idempotency;
 pub mod letters;

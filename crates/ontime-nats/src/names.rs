@@ -101,6 +101,10 @@ impl Names {
     pub fn trust_bucket(&self) -> String {
         format!("{}_TRUST", self.upper())
     }
+    /// The state of the flow limits: each rate's next start, each concurrency's places.
+    pub fn flow_bucket(&self) -> String {
+        format!("{}_FLOW", self.upper())
+    }
     /// The subscribers each topic occurrence was fanned out to, kept a day.
     pub fn fan_outs_bucket(&self) -> String {
         format!("{}_FANOUTS", self.upper())

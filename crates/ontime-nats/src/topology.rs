@@ -8,6 +8,7 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use crate::NatsError;
 use crate::counters::Counters;
 use crate::dead::DeadLetters;
+use crate::flow::FlowState;
 use crate::idempotency::IdempotencyStore;
 use crate::letters::DeadLetterList;
 use crate::marks::MarkStore;
@@ -101,6 +102,8 @@ pub struct Topology {
     pub trust: TrustStore,
     /// Each namespace's calls that failed for good.
     pub dead_letters: DeadLetterList,
+    /// Where the workers share the flow limits' state.
+    pub flow: FlowState,
 }
 
 impl Topology {
@@ -250,6 +253,16 @@ impl Topology {
             .await
             .map_err(NatsError::nats)?;
 
+        let flow = js
+            .create_or_update_key_value(kv::Config {
+                max_age: crate::flow::FLOW_TTL,
+                // Enables the places' time to live.
+                limit_markers: Some(Duration::from_secs(60)),
+                ..bucket(n.flow_bucket())
+            })
+            .await
+            .map_err(NatsError::nats)?;
+
         let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| {
             consumer::pull::Config {
                 durable_name: Some(durable.to_owned()),
@@ -344,6 +357,7 @@ impl Topology {
         let topics = TopicStore::new(js.clone(), topics, fan_outs, n.clone(), config.replicas);
         let trust = TrustStore::new(trust);
         let dead_letters = DeadLetterList::new(letters);
+        let flow = FlowState::new(js.clone(), flow, n.flow_bucket());
         Ok(Self {
             config,
             client,
@@ -356,6 +370,7 @@ impl Topology {
             topics,
             trust,
             dead_letters,
+            flow,
         })
     }
 

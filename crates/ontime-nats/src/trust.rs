@@ -3,8 +3,9 @@
 //! keeps a live copy ([`TrustView`]) fed by a watch of the bucket, so a lookup costs no round
 //! trip and a revocation reaches every gateway and worker as soon as NATS delivers it.
 //!
-//! Keys: `token.<id>`, `signing.<ns>.<id>`, `prereq.<ns>.<name>` (namespaces as subject
-//! tokens), and `bootstrap`, taken once by the gateway that generates the first admin token.
+//! Keys: `token.<id>`, `signing.<ns>.<id>`, `prereq.<ns>.<name>`, `flow.<ns>` (a namespace's
+//! flow limit) and `flow.<ns>.<host>` (its limit for one host), namespaces and names as
+//! subject tokens, and `bootstrap`, taken once by the gateway that generates the first admin token.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -14,6 +15,7 @@ use async_nats::jetstream::kv;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use ontime_core::flow::FlowLimit;
 use ontime_core::id::{Namespace, encode_token};
 use ontime_core::trust::access::TokenRecord;
 use ontime_core::trust::prerequisite::StoredPrerequisite;
@@ -32,6 +34,15 @@ pub struct SigningKey {
     /// What reads show of it (see `ontime_core::trust::signing::SigningSecret::hint`).
     pub hint: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A flow limit as stored: over a namespace's calls, or those to one host (`host`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFlowLimit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(flatten)]
+    pub limit: FlowLimit,
 }
 
 /// How long a writer waits for its own change to reach its live copy.
@@ -98,6 +109,23 @@ impl TrustStore {
 
     pub async fn delete_prerequisite(&self, ns: &Namespace, name: &str) -> Result<(), NatsError> {
         self.delete(prereq_key(ns, name)).await
+    }
+
+    pub async fn put_flow_limit(
+        &self,
+        ns: &Namespace,
+        stored: &StoredFlowLimit,
+    ) -> Result<(), NatsError> {
+        self.put(flow_key(ns, stored.host.as_deref()), json(stored)?)
+            .await
+    }
+
+    pub async fn delete_flow_limit(
+        &self,
+        ns: &Namespace,
+        host: Option<&str>,
+    ) -> Result<(), NatsError> {
+        self.delete(flow_key(ns, host)).await
     }
 
     async fn put(&self, key: String, value: Bytes) -> Result<(), NatsError> {
@@ -174,6 +202,19 @@ impl TrustView {
 
     pub fn prerequisites(&self, ns: &Namespace) -> Vec<StoredPrerequisite> {
         self.under(&format!("prereq.{}.", ns.token()))
+    }
+
+    /// The limit over the calls of `ns` (`host` `None`), or over those to `host`.
+    pub fn flow_limit(&self, ns: &Namespace, host: Option<&str>) -> Option<FlowLimit> {
+        self.get::<StoredFlowLimit>(&flow_key(ns, host))
+            .map(|stored| stored.limit)
+    }
+
+    /// Every flow limit of `ns`: the namespace's first, then by host.
+    pub fn flow_limits(&self, ns: &Namespace) -> Vec<StoredFlowLimit> {
+        let mut limits: Vec<StoredFlowLimit> = self.get(&flow_key(ns, None)).into_iter().collect();
+        limits.extend(self.under::<StoredFlowLimit>(&format!("flow.{}.", ns.token())));
+        limits
     }
 
     fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -258,6 +299,13 @@ fn token_key(id: &str) -> String {
 
 fn signing_key(ns: &Namespace, id: &str) -> String {
     format!("signing.{}.{}", ns.token(), encode_token(id))
+}
+
+fn flow_key(ns: &Namespace, host: Option<&str>) -> String {
+    match host {
+        Some(host) => format!("flow.{}.{}", ns.token(), encode_token(host)),
+        None => format!("flow.{}", ns.token()),
+    }
 }
 
 fn prereq_key(ns: &Namespace, name: &str) -> String {

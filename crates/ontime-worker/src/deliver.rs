@@ -198,6 +198,24 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         }
         (None, _) => (Cow::Borrowed(&record.spec.target), record.spec.retry),
     };
+    // An HTTP call waits for its turn under the flow limits of its namespace and host: it
+    // starts, and its lateness counts, from then.
+    let admitted = match &target.http {
+        Some(http) => {
+            let host = url::Url::parse(&http.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned));
+            let admission = ctx
+                .flow
+                .admit(&fire.namespace, host.as_deref(), http.timeout());
+            ontime_nats::pull::with_progress(&acker, ctx.config.progress_interval, admission).await
+        }
+        None => Default::default(),
+    };
+    if admitted.waited {
+        attempt.started_at = Utc::now();
+    }
+    let started_at = attempt.started_at;
     if attempt_no == 1 {
         let late = (started_at - fire.occurrence_due_at)
             .to_std()
@@ -212,6 +230,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     )
     .await;
     metrics::gauge!(crate::metrics::IN_FLIGHT).decrement(1.0);
+    ctx.flow.release(admitted).await;
     let now = Utc::now();
     let since_due = (now - fire.occurrence_due_at).to_std().unwrap_or_default();
     let decision = (result.class != AttemptClass::Success)

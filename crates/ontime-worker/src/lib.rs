@@ -6,6 +6,7 @@
 mod call;
 mod command;
 mod deliver;
+mod flow;
 pub mod guard;
 pub mod metrics;
 pub mod oauth;
@@ -106,6 +107,7 @@ pub(crate) struct Ctx {
     pub config: WorkerConfig,
     pub http: reqwest::Client,
     pub trust: trusted::Trust,
+    pub flow: flow::Limiter,
 }
 
 /// Deliveries after which a fire is buried: well above the most attempts a retry policy
@@ -174,8 +176,10 @@ async fn work(
         .user_agent(concat!("ontime/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| WorkerError::Http(e.to_string()))?;
+    let view = topology.trust.view().await?;
+    let flow = flow::Limiter::new(topology.flow.clone(), view.clone());
     let trust = trusted::Trust {
-        view: topology.trust.view().await?,
+        view,
         key: config.secret_key.clone(),
         guard,
         tokens: oauth::TokenCache::new(http.clone()),
@@ -186,6 +190,7 @@ async fn work(
         config,
         http,
         trust,
+        flow,
     });
     // A fire settles itself (retries by policy included); what the loop contains is a panic,
     // and a fire handed back more often than any retry policy asks, which is buried.

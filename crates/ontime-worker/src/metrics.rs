@@ -12,6 +12,12 @@ pub const IN_FLIGHT: &str = "ontime_worker_in_flight";
 /// Calls that failed for good, filed in their namespace's dead-letter list.
 pub const DEAD_LETTERS: &str = "ontime_worker_dead_letters_total";
 
+/// How long calls waited for their turn under flow limits, in seconds (only calls that a
+/// limit covers).
+pub const FLOW_WAIT: &str = "ontime_worker_flow_wait_seconds";
+/// Calls waiting for their turn under flow limits now.
+pub const FLOW_WAITING: &str = "ontime_worker_flow_waiting";
+
 /// The class of an HTTP status: `2xx` … `5xx`; `none` without one.
 pub fn status_class(status: Option<u16>) -> &'static str {
     match status.map(|s| s / 100) {
@@ -38,6 +44,15 @@ pub fn describe() {
         "How late a first attempt started after its due instant"
     );
     metrics::describe_gauge!(IN_FLIGHT, "Attempts being made now");
+    metrics::describe_histogram!(
+        FLOW_WAIT,
+        metrics::Unit::Seconds,
+        "How long calls covered by a flow limit waited for their turn"
+    );
+    metrics::describe_gauge!(
+        FLOW_WAITING,
+        "Calls waiting for their turn under flow limits"
+    );
     metrics::describe_counter!(
         DEAD_LETTERS,
         "Calls that failed for good, filed in their namespace's dead-letter list"

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod control;
 pub mod executions;
+pub mod flow;
 pub mod health;
 pub mod letters;
 pub mod namespaces;
@@ -46,6 +47,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(namespaces::router())
         .route_layer(middleware::from_fn(auth::native_access(Role::Write)));
     let trust = trust::router(config.max_body_bytes)
+        .merge(flow::router(config.max_body_bytes))
         .route_layer(middleware::from_fn(auth::native_access(Role::Admin)));
     Router::new()
         .merge(extra)

@@ -540,7 +540,7 @@ pub async fn delete_prerequisite(
 
 /// Waits until this gateway's copy of the trust bucket has the change just made, so the
 /// caller's next request sees it.
-async fn settle(state: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn settle(state: &AppState) -> Result<(), ApiError> {
     let revision = state.topology.trust.last_revision().await?;
     state.trust.reach(revision).await?;
     Ok(())
