@@ -495,8 +495,9 @@ async fn a_command_run_cut_short_by_its_workers_death_is_run_again_and_logged_so
 }
 
 /// `/metrics` of each part run alone, parsed as Prometheus parses the text format: calls by
-/// outcome and status class, lateness and latency histograms, in-flight calls, command apply
-/// latency and NATS connections, and no label that names a timer.
+/// outcome and status class, lateness and latency histograms, in-flight calls, pending
+/// wake-ups and calls, command apply latency and NATS connections, and no label that names a
+/// timer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     let d = Deployment::start().await;
@@ -511,12 +512,22 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     let _scheduler = with_metrics("scheduler", scheduler_port);
     let _worker = with_metrics("worker", worker_port);
     ready(http, base).await;
+    // Under a flow limit, so that its waits are measured too.
+    let limit = http
+        .put(format!("{base}/v1/namespaces/p/limits"))
+        .json(&json!({"rate": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limit.status(), 201);
     create(http, base, "metered-timer", &sink.url("/m"), 100).await;
     sink.wait_for("/m", 1, Duration::from_secs(60)).await;
     // And one that fails for good (a final 4xx): a dead letter.
     sink.script("/refused", &[404]);
     create(http, base, "refused-timer", &sink.url("/refused"), 100).await;
     sink.wait_for("/refused", 1, Duration::from_secs(60)).await;
+    // And one pending for an hour: a wake-up stored.
+    create(http, base, "pending-timer", &sink.url("/later"), 3_600_000).await;
 
     // Each attempt's log entry is written after its metrics: once both are logged, both
     // are counted.
@@ -573,6 +584,7 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     assert!(value(&worker, "ontime_worker_attempts_total", &succeeded) >= 1.0);
     assert!(value(&worker, "ontime_worker_call_latency_seconds", &[]) >= 1.0);
     assert!(value(&worker, "ontime_worker_lateness_seconds", &[]) >= 1.0);
+    assert!(value(&worker, "ontime_worker_flow_wait_seconds", &[]) >= 1.0);
     assert!(
         worker
             .samples
@@ -583,8 +595,20 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
     let failed = [("outcome", "failed"), ("status_class", "4xx")];
     assert!(value(&worker, "ontime_worker_attempts_total", &failed) >= 1.0);
     assert!(value(&worker, "ontime_worker_dead_letters_total", &[]) >= 1.0);
-    let scheduler = parse(&scrape(format!("http://127.0.0.1:{scheduler_port}/metrics")).await);
+    // The backlog is read every few seconds.
+    let scheduler_url = format!("http://127.0.0.1:{scheduler_port}/metrics");
+    let scheduler = eventually(Duration::from_secs(30), "a wake-up pending", || async {
+        let scheduler = parse(&scrape(scheduler_url.clone()).await);
+        (value(&scheduler, "ontime_scheduler_wake_ups_pending", &[]) >= 1.0).then_some(scheduler)
+    })
+    .await;
     assert!(value(&scheduler, "ontime_scheduler_command_apply_seconds", &[]) >= 1.0);
+    assert!(
+        scheduler
+            .samples
+            .iter()
+            .any(|s| s.metric == "ontime_scheduler_calls_pending")
+    );
     let gateway = parse(&scrape(format!("{base}/metrics")).await);
     assert!(value(&gateway, "ontime_nats_connects_total", &[]) >= 1.0);
     // Every metric the Grafana dashboard plots is one the parts export (unsettled messages

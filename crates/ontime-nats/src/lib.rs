@@ -31,7 +31,7 @@ pub use marks::MarkStore;
 pub use names::Names;
 pub use store::TimerStore;
 pub use topics::TopicStore;
-pub use topology::{Topology, TopologyConfig};
+pub use topology::{Backlog, Topology, TopologyConfig};
 pub use trust::{TrustStore, TrustView};
 
 /// Errors of the NATS adapter.

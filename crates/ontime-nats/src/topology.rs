@@ -87,6 +87,13 @@ async fn allow_atomic_publish(js: &jetstream::Context, stream: &str) -> Result<(
     Ok(())
 }
 
+/// What is waiting in NATS: see [`Topology::backlog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub wake_ups: u64,
+    pub calls: u64,
+}
+
 /// Handles on a ready topology, cheap to clone.
 #[derive(Clone)]
 pub struct Topology {
@@ -387,6 +394,25 @@ impl Topology {
             .get_consumer(durable)
             .await
             .map_err(NatsError::nats)
+    }
+
+    /// What is waiting: the wake-ups stored (about one per pending timer: a timer re-armed
+    /// into another second has two until the first one's second has passed), and the calls
+    /// stored that no worker has settled yet.
+    pub async fn backlog(&self) -> Result<Backlog, NatsError> {
+        let n = self.names();
+        let mut slots = self
+            .js
+            .get_stream(n.slots_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        let wake_ups = slots.info().await.map_err(NatsError::nats)?.state.messages;
+        let mut workers = self.consumer(&n.fire_stream(), n.fire_consumer()).await?;
+        let info = workers.info().await.map_err(NatsError::nats)?;
+        Ok(Backlog {
+            wake_ups,
+            calls: info.num_pending + info.num_ack_pending as u64,
+        })
     }
 
     /// True when NATS answers and the topology is present.

@@ -134,6 +134,10 @@ async fn schedule(
         queue: PrecisionQueue::default(),
     });
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
+    let backlog = tokio::spawn(crate::metrics::watch_backlog(
+        ctx.topology.clone(),
+        shutdown.clone(),
+    ));
     let permits = ctx.permits.clone();
     // Bounds the batches pulled, hence applied, at once: each applies up to
     // `batch::AT_ONCE` commands at once, and is up to `max_payload` in memory.
@@ -186,6 +190,7 @@ async fn schedule(
         .await;
     let _ = batch_permits.acquire_many(BATCHES_AT_ONCE as u32).await;
     firing.abort();
+    backlog.abort();
     for due in ctx.queue.drain() {
         due.release().await;
     }

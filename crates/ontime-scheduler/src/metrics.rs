@@ -8,6 +8,33 @@ pub const FIRES: &str = "ontime_scheduler_fires_total";
 pub const FIRE_LATENESS: &str = "ontime_scheduler_fire_lateness_seconds";
 /// Wake-ups held in the precision queue.
 pub const QUEUE_DEPTH: &str = "ontime_scheduler_queue_depth";
+/// Wake-ups stored in NATS: about one per pending timer.
+pub const WAKE_UPS_PENDING: &str = "ontime_scheduler_wake_ups_pending";
+/// Calls stored that no worker has settled yet.
+pub const CALLS_PENDING: &str = "ontime_scheduler_calls_pending";
+/// How often the two are read.
+pub const BACKLOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sets the backlog gauges every [`BACKLOG_EVERY`] until `shutdown`.
+pub async fn watch_backlog(
+    topology: ontime_nats::Topology,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match topology.backlog().await {
+            Ok(backlog) => {
+                metrics::gauge!(WAKE_UPS_PENDING).set(backlog.wake_ups as f64);
+                metrics::gauge!(CALLS_PENDING).set(backlog.calls as f64);
+            }
+            Err(e) => tracing::debug!(error = %e, "reading the backlog failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(BACKLOG_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// How long after JetStream accepted a command the scheduler had applied it, in seconds.
 pub const COMMAND_APPLY: &str = "ontime_scheduler_command_apply_seconds";
 
@@ -29,6 +56,11 @@ pub fn describe() {
         "How late a fire was emitted after its due instant"
     );
     metrics::describe_gauge!(QUEUE_DEPTH, "Wake-ups held in the precision queue");
+    metrics::describe_gauge!(
+        WAKE_UPS_PENDING,
+        "Wake-ups stored in NATS: about one per pending timer"
+    );
+    metrics::describe_gauge!(CALLS_PENDING, "Calls stored that no worker has settled yet");
     metrics::describe_histogram!(
         COMMAND_APPLY,
         metrics::Unit::Seconds,
