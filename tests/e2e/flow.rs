@@ -9,15 +9,6 @@ use chrono::{DateTime, Utc};
 use ontime_testkit::{NatsServer, Ontime, Sink, eventually};
 use serde_json::{Value, json};
 
-async fn send(o: &Ontime, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = o.http.request(method.parse().unwrap(), o.api(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// `n` timers of `ns`, due now, calling `url`, created in one batch.
 async fn due_now(o: &Ontime, ns: &str, n: usize, url: &str) {
     let timers: Vec<Value> = (0..n)
@@ -28,7 +19,7 @@ async fn due_now(o: &Ontime, ns: &str, n: usize, url: &str) {
         })
         .collect();
     let path = format!("/namespaces/{ns}/timers:batch");
-    let (status, batch) = send(o, "POST", &path, Some(json!({"timers": timers}))).await;
+    let (status, batch) = o.send("POST", &path, Some(json!({"timers": timers}))).await;
     assert_eq!(status, 200, "{batch}");
     for result in batch["results"].as_array().unwrap() {
         assert!(result["status"].as_u64().unwrap() < 300, "{batch}");
@@ -65,42 +56,36 @@ async fn limits_are_set_read_replaced_and_removed() {
     let o = Ontime::start(&nats.url(), 1, 0).await;
     let ns = "/namespaces/shop";
 
-    let (status, _) = send(&o, "GET", &format!("{ns}/limits"), None).await;
+    let (status, _) = o.send("GET", &format!("{ns}/limits"), None).await;
     assert_eq!(status, 404);
-    let (status, set) = send(
-        &o,
-        "PUT",
-        &format!("{ns}/limits"),
-        Some(json!({"rate": 50})),
-    )
-    .await;
+    let (status, set) = o
+        .send("PUT", &format!("{ns}/limits"), Some(json!({"rate": 50})))
+        .await;
     assert_eq!((status, set), (201, json!({"rate": 50.0})));
     let replaced = json!({"rate": 0.5, "concurrency": 3});
-    let (status, set) = send(&o, "PUT", &format!("{ns}/limits"), Some(replaced.clone())).await;
+    let (status, set) = o
+        .send("PUT", &format!("{ns}/limits"), Some(replaced.clone()))
+        .await;
     assert_eq!((status, set), (200, replaced.clone()));
-    let (status, read) = send(&o, "GET", &format!("{ns}/limits"), None).await;
+    let (status, read) = o.send("GET", &format!("{ns}/limits"), None).await;
     assert_eq!((status, read), (200, replaced));
 
     // A host's own limit; the host as URLs write it, whatever case it was given in.
     let host = format!("{ns}/hosts/API.Example.com/limits");
-    let (status, set) = send(&o, "PUT", &host, Some(json!({"concurrency": 2}))).await;
+    let (status, set) = o.send("PUT", &host, Some(json!({"concurrency": 2}))).await;
     assert_eq!(
         (status, set),
         (201, json!({"host": "api.example.com", "concurrency": 2}))
     );
-    let (status, list) = send(&o, "GET", &format!("{ns}/hosts"), None).await;
+    let (status, list) = o.send("GET", &format!("{ns}/hosts"), None).await;
     assert_eq!(status, 200);
     assert_eq!(
         list,
         json!({"items": [{"host": "api.example.com", "concurrency": 2}]})
     );
-    let (status, _) = send(
-        &o,
-        "GET",
-        &format!("{ns}/hosts/other.example.com/limits"),
-        None,
-    )
-    .await;
+    let (status, _) = o
+        .send("GET", &format!("{ns}/hosts/other.example.com/limits"), None)
+        .await;
     assert_eq!(status, 404);
 
     // Refused: nothing set, out of bounds, unknown fields, not a host.
@@ -111,20 +96,22 @@ async fn limits_are_set_read_replaced_and_removed() {
         (json!({"concurrency": 0}), "concurrency"),
         (json!({"rate": 1, "burst": 3}), "burst"),
     ] {
-        let (status, err) = send(&o, "PUT", &format!("{ns}/limits"), Some(body.clone())).await;
+        let (status, err) = o
+            .send("PUT", &format!("{ns}/limits"), Some(body.clone()))
+            .await;
         assert_eq!(
             (status, err["field"].as_str()),
             (422, Some(field)),
             "{body}: {err}"
         );
     }
-    let (status, err) = send(
-        &o,
-        "PUT",
-        &format!("{ns}/hosts/a:80/limits"),
-        Some(json!({"rate": 1})),
-    )
-    .await;
+    let (status, err) = o
+        .send(
+            "PUT",
+            &format!("{ns}/hosts/a:80/limits"),
+            Some(json!({"rate": 1})),
+        )
+        .await;
     assert_eq!(
         (status, err["field"].as_str()),
         (422, Some("host")),
@@ -132,11 +119,11 @@ async fn limits_are_set_read_replaced_and_removed() {
     );
 
     for path in [format!("{ns}/limits"), host] {
-        let (status, _) = send(&o, "DELETE", &path, None).await;
+        let (status, _) = o.send("DELETE", &path, None).await;
         assert_eq!(status, 204, "{path}");
-        let (status, _) = send(&o, "GET", &path, None).await;
+        let (status, _) = o.send("GET", &path, None).await;
         assert_eq!(status, 404, "{path}");
-        let (status, _) = send(&o, "DELETE", &path, None).await;
+        let (status, _) = o.send("DELETE", &path, None).await;
         assert_eq!(status, 404, "{path}");
     }
 }
@@ -148,13 +135,13 @@ async fn a_rate_spaces_the_calls_of_every_worker_together() {
     let o = Ontime::start(&nats.url(), 1, 2).await;
     const RATE: usize = 20;
     const CALLS: usize = 60;
-    let (status, _) = send(
-        &o,
-        "PUT",
-        "/namespaces/paced/limits",
-        Some(json!({"rate": RATE})),
-    )
-    .await;
+    let (status, _) = o
+        .send(
+            "PUT",
+            "/namespaces/paced/limits",
+            Some(json!({"rate": RATE})),
+        )
+        .await;
     assert_eq!(status, 201);
 
     due_now(&o, "paced", CALLS, &sink.url("/paced")).await;
@@ -208,13 +195,13 @@ async fn a_concurrency_bounds_the_calls_in_flight_of_every_worker_together() {
         sink.script_answer("/slow", 200, "{}", SLOW);
     }
     let limit = json!({"concurrency": AT_ONCE});
-    let (status, _) = send(
-        &o,
-        "PUT",
-        "/namespaces/narrow/hosts/127.0.0.1/limits",
-        Some(limit),
-    )
-    .await;
+    let (status, _) = o
+        .send(
+            "PUT",
+            "/namespaces/narrow/hosts/127.0.0.1/limits",
+            Some(limit),
+        )
+        .await;
     assert_eq!(status, 201);
 
     due_now(&o, "narrow", CALLS, &sink.url("/slow")).await;

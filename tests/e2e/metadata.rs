@@ -7,15 +7,6 @@ use serde_json::{Value, json};
 
 const NS: &str = "/namespaces/md";
 
-async fn send(o: &Ontime, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = o.http.request(method.parse().unwrap(), o.api(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// A timer due in an hour (nothing fires during the test), with `metadata`.
 fn timer(sink: &Sink, metadata: Value) -> Value {
     json!({"schedule": {"after": "1h"}, "target": {"http": {"url": sink.url("/md")}},
@@ -31,7 +22,7 @@ async fn pages(o: &Ontime, query: &str, limit: usize) -> Vec<Vec<String>> {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let (status, page) = send(o, "GET", &path, None).await;
+        let (status, page) = o.send("GET", &path, None).await;
         assert_eq!(status, 200, "{path}: {page}");
         out.push(
             page["items"]
@@ -55,53 +46,55 @@ async fn metadata_is_stored_shown_patched_and_filtered() {
     let o = Ontime::start(&nats.url(), 1, 1).await;
 
     // Created with PUT: shown back on the answer and on a read.
-    let (status, created) = send(
-        &o,
-        "PUT",
-        &format!("{NS}/timers/labelled"),
-        Some(timer(&sink, json!({"app": "crony", "team": "a"}))),
-    )
-    .await;
+    let (status, created) = o
+        .send(
+            "PUT",
+            &format!("{NS}/timers/labelled"),
+            Some(timer(&sink, json!({"app": "crony", "team": "a"}))),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["metadata"], json!({"app": "crony", "team": "a"}));
-    let (_, read) = send(&o, "GET", &format!("{NS}/timers/labelled"), None).await;
+    let (_, read) = o.send("GET", &format!("{NS}/timers/labelled"), None).await;
     assert_eq!(read["metadata"], json!({"app": "crony", "team": "a"}));
 
     // A timer without metadata shows an empty map.
-    let (status, bare) = send(
-        &o,
-        "PUT",
-        &format!("{NS}/timers/bare"),
-        Some(json!({"schedule": {"after": "1h"}, "target": {"http": {"url": sink.url("/md")}}})),
-    )
-    .await;
+    let (status, bare) = o
+        .send(
+            "PUT",
+            &format!("{NS}/timers/bare"),
+            Some(
+                json!({"schedule": {"after": "1h"}, "target": {"http": {"url": sink.url("/md")}}}),
+            ),
+        )
+        .await;
     assert_eq!(status, 200, "{bare}");
     assert_eq!(bare["metadata"], json!({}));
 
     // PATCH merges: a key added, one changed, one removed; the schedule keeps its place.
-    let (status, patched) = send(
-        &o,
-        "PATCH",
-        &format!("{NS}/timers/labelled"),
-        Some(json!({"metadata": {"owner": "ops", "app": "crony2", "team": null}})),
-    )
-    .await;
+    let (status, patched) = o
+        .send(
+            "PATCH",
+            &format!("{NS}/timers/labelled"),
+            Some(json!({"metadata": {"owner": "ops", "app": "crony2", "team": null}})),
+        )
+        .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(
         patched["metadata"],
         json!({"app": "crony2", "owner": "ops"})
     );
     assert_eq!(patched["next_fire_at"], created["next_fire_at"]);
-    let (_, read) = send(&o, "GET", &format!("{NS}/timers/labelled"), None).await;
+    let (_, read) = o.send("GET", &format!("{NS}/timers/labelled"), None).await;
     assert_eq!(read["metadata"], json!({"app": "crony2", "owner": "ops"}));
     // `"metadata": null` removes them all.
-    let (status, cleared) = send(
-        &o,
-        "PATCH",
-        &format!("{NS}/timers/labelled"),
-        Some(json!({"metadata": null})),
-    )
-    .await;
+    let (status, cleared) = o
+        .send(
+            "PATCH",
+            &format!("{NS}/timers/labelled"),
+            Some(json!({"metadata": null})),
+        )
+        .await;
     assert_eq!(status, 200, "{cleared}");
     assert_eq!(cleared["metadata"], json!({}));
 
@@ -123,20 +116,20 @@ async fn metadata_is_stored_shown_patched_and_filtered() {
         let mut item = timer(&sink, json!({"app": app, "team": team}));
         item["id"] = json!(id);
         if i == 0 {
-            let (status, posted) = send(&o, "POST", &format!("{NS}/timers"), Some(item)).await;
+            let (status, posted) = o.send("POST", &format!("{NS}/timers"), Some(item)).await;
             assert_eq!(status, 201, "{posted}");
             assert_eq!(posted["metadata"]["app"], "crony");
         } else {
             items.push(item);
         }
     }
-    let (status, batch) = send(
-        &o,
-        "POST",
-        &format!("{NS}/timers:batch"),
-        Some(json!({ "timers": items })),
-    )
-    .await;
+    let (status, batch) = o
+        .send(
+            "POST",
+            &format!("{NS}/timers:batch"),
+            Some(json!({ "timers": items })),
+        )
+        .await;
     assert_eq!(status, 200, "{batch}");
     for result in batch["results"].as_array().unwrap() {
         assert_eq!(result["status"], 201, "{result}");
@@ -161,7 +154,7 @@ async fn metadata_is_stored_shown_patched_and_filtered() {
     // With a status: cancel two crony timers; they leave the default listing and are found
     // with status=cancelled.
     for id in &crony[..2] {
-        let (status, gone) = send(&o, "DELETE", &format!("{NS}/timers/{id}"), None).await;
+        let (status, gone) = o.send("DELETE", &format!("{NS}/timers/{id}"), None).await;
         assert_eq!(status, 200, "{gone}");
     }
     assert_eq!(
@@ -187,12 +180,14 @@ async fn metadata_is_stored_shown_patched_and_filtered() {
         ("metadata.=x", "metadata."),
         ("metadata.app=crony&metadata.app=other", "metadata.app"),
     ] {
-        let (status, err) = send(&o, "GET", &format!("{NS}/timers?{query}"), None).await;
+        let (status, err) = o.send("GET", &format!("{NS}/timers?{query}"), None).await;
         assert_eq!(status, 422, "{query}: {err}");
         assert_eq!(err["field"], field, "{query}: {err}");
     }
     let long = "x".repeat(513);
-    let (status, err) = send(&o, "GET", &format!("{NS}/timers?metadata.k={long}"), None).await;
+    let (status, err) = o
+        .send("GET", &format!("{NS}/timers?metadata.k={long}"), None)
+        .await;
     assert_eq!((status, err["field"].as_str()), (422, Some("metadata.k")));
 }
 
@@ -220,19 +215,21 @@ async fn bad_metadata_is_refused_and_nothing_is_stored() {
             ("PUT", format!("{NS}/timers/bad")),
             ("POST", format!("{NS}/timers")),
         ] {
-            let (status, err) = send(&o, method, &path, Some(timer(&sink, metadata.clone()))).await;
+            let (status, err) = o
+                .send(method, &path, Some(timer(&sink, metadata.clone())))
+                .await;
             assert_eq!(status, 422, "{method} {metadata}: {err}");
             assert_eq!(err["error"], "invalid_field", "{method} {metadata}: {err}");
             assert_eq!(err["field"], *field, "{method} {metadata}: {err}");
         }
         // In a batch, the item alone is refused.
-        let (status, batch) = send(
-            &o,
-            "POST",
-            &format!("{NS}/timers:batch"),
-            Some(json!({"timers": [timer(&sink, metadata.clone())]})),
-        )
-        .await;
+        let (status, batch) = o
+            .send(
+                "POST",
+                &format!("{NS}/timers:batch"),
+                Some(json!({"timers": [timer(&sink, metadata.clone())]})),
+            )
+            .await;
         assert_eq!(status, 200, "{batch}");
         assert_eq!(batch["results"][0]["status"], 422, "{batch}");
         assert_eq!(
@@ -243,13 +240,13 @@ async fn bad_metadata_is_refused_and_nothing_is_stored() {
     }
 
     // A patch that would break the bounds is refused; the timer is unchanged.
-    let (status, created) = send(
-        &o,
-        "PUT",
-        &format!("{NS}/timers/kept"),
-        Some(timer(&sink, json!({"app": "crony"}))),
-    )
-    .await;
+    let (status, created) = o
+        .send(
+            "PUT",
+            &format!("{NS}/timers/kept"),
+            Some(timer(&sink, json!({"app": "crony"}))),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     let full: serde_json::Map<String, Value> =
         (0..32).map(|i| (format!("k{i}"), json!("v"))).collect();
@@ -261,17 +258,13 @@ async fn bad_metadata_is_refused_and_nothing_is_stored() {
         // the scheduler sees.
         (json!({ "metadata": full }), "metadata"),
     ] {
-        let (status, err) = send(
-            &o,
-            "PATCH",
-            &format!("{NS}/timers/kept"),
-            Some(patch.clone()),
-        )
-        .await;
+        let (status, err) = o
+            .send("PATCH", &format!("{NS}/timers/kept"), Some(patch.clone()))
+            .await;
         assert_eq!(status, 422, "{patch}: {err}");
         assert_eq!(err["field"], field, "{patch}: {err}");
     }
-    let (_, read) = send(&o, "GET", &format!("{NS}/timers/kept"), None).await;
+    let (_, read) = o.send("GET", &format!("{NS}/timers/kept"), None).await;
     assert_eq!(read["metadata"], json!({"app": "crony"}));
     assert_eq!(read["revision"], created["revision"]);
 

@@ -192,6 +192,25 @@ impl Ontime {
         format!("{}/v1{path}", self.url)
     }
 
+    /// `method` on the API's `path` (under `/v1`) with `body` (if any) as JSON: the status and
+    /// the answer's JSON (null when it has none).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.http.request(method.parse().unwrap(), self.api(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// The first page of a timer's execution log, newest first; `None` when it cannot be
     /// read (for [`crate::eventually`]).
     pub async fn executions(&self, ns: &str, id: &str) -> Option<Vec<serde_json::Value>> {
