@@ -94,6 +94,21 @@ pub struct Backlog {
     pub calls: u64,
 }
 
+/// Creates or updates a bucket. The future is boxed here, in a frame of its own: built in
+/// [`Topology::ensure`]'s, its many siblings would make that frame too large for a 2 MiB
+/// thread stack in unoptimised builds.
+fn key_value(
+    js: &jetstream::Context,
+    config: kv::Config,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<kv::Store, NatsError>> + Send + '_>>
+{
+    Box::pin(async move {
+        js.create_or_update_key_value(config)
+            .await
+            .map_err(NatsError::nats)
+    })
+}
+
 /// Handles on a ready topology, cheap to clone.
 #[derive(Clone)]
 pub struct Topology {
@@ -205,70 +220,67 @@ impl Topology {
             storage,
             ..Default::default()
         };
-        let kv = js
-            .create_or_update_key_value(kv::Config {
+        let kv = key_value(
+            &js,
+            kv::Config {
                 // Enables per-entry TTLs, which expire finished timers after `retention`.
                 limit_markers: Some(Duration::from_secs(60)),
                 ..bucket(n.timers_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
         // A batch's new timers are written together (see `crate::batch`).
         allow_atomic_publish(&js, &format!("KV_{}", n.timers_bucket())).await?;
-        let marks = js
-            .create_or_update_key_value(kv::Config {
+        let marks = key_value(
+            &js,
+            kv::Config {
                 max_age: crate::marks::MARK_TTL,
                 ..bucket(n.marks_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
 
-        let idempotency = js
-            .create_or_update_key_value(kv::Config {
+        let idempotency = key_value(
+            &js,
+            kv::Config {
                 max_age: config.idempotency_retention,
                 ..bucket(n.idempotency_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
 
         // Counters keep their last value only, for ever: an id once given is never given again.
-        let counters = js
-            .create_or_update_key_value(bucket(n.counters_bucket()))
-            .await
-            .map_err(NatsError::nats)?;
-        let topics = js
-            .create_or_update_key_value(bucket(n.topics_bucket()))
-            .await
-            .map_err(NatsError::nats)?;
-        let letters = js
-            .create_or_update_key_value(kv::Config {
+        let counters = key_value(&js, bucket(n.counters_bucket())).await?;
+        let topics = key_value(&js, bucket(n.topics_bucket())).await?;
+        let letters = key_value(
+            &js,
+            kv::Config {
                 max_age: config.retention,
                 ..bucket(n.dead_letters_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
         // Kept for ever, one revision per key: a revoked token or a removed secret is gone.
-        let trust = js
-            .create_or_update_key_value(bucket(n.trust_bucket()))
-            .await
-            .map_err(NatsError::nats)?;
-        let fan_outs = js
-            .create_or_update_key_value(kv::Config {
+        let trust = key_value(&js, bucket(n.trust_bucket())).await?;
+        let fan_outs = key_value(
+            &js,
+            kv::Config {
                 max_age: crate::topics::FAN_OUT_TTL,
                 ..bucket(n.fan_outs_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
 
-        let flow = js
-            .create_or_update_key_value(kv::Config {
+        let flow = key_value(
+            &js,
+            kv::Config {
                 max_age: crate::flow::FLOW_TTL,
                 // Enables the places' time to live.
                 limit_markers: Some(Duration::from_secs(60)),
                 ..bucket(n.flow_bucket())
-            })
-            .await
-            .map_err(NatsError::nats)?;
+            },
+        )
+        .await?;
 
         let pull = |durable: &str, filter: String, max_ack_pending: i64, ack_wait: Duration| {
             consumer::pull::Config {
