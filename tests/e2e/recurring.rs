@@ -354,3 +354,52 @@ async fn a_scheduler_killed_between_occurrences_loses_and_duplicates_none() {
     // another occurrence; here nothing failed, so nothing should repeat at all.
     assert!(occurrences.values().all(|&n| n == 1), "{occurrences:?}");
 }
+
+/// Triggers while the timer's own occurrences come and go: each triggered call is made,
+/// reported and counted; none stays in flight (an occurrence left in flight would make
+/// `overlap: skip` skip every later one for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_of_a_busy_recurring_timer_are_each_called_and_counted() {
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let o = Ontime::start(&nats.url(), 1, 1).await;
+    put(
+        &o,
+        "busy",
+        json!({"schedule": {"every": "1s", "overlap": "skip"}, "target": target(&sink, "/busy")}),
+    )
+    .await;
+    sink.wait_for("/busy", 1, WAIT).await;
+    const TRIGGERS: u64 = 6;
+    for _ in 0..TRIGGERS {
+        let (code, triggered) = action(&o, "busy", "trigger").await;
+        assert_eq!(code, 200, "{triggered}");
+        // Spread over the schedule's second, so that some land near its own firing.
+        tokio::time::sleep(Duration::from_millis(170)).await;
+    }
+    let (code, paused) = action(&o, "busy", "pause").await;
+    assert_eq!(code, 200, "{paused}");
+    let timer = eventually(WAIT, "every run reported", || async {
+        let t = get(&o, "busy").await;
+        let settled = t["in_flight"].as_array().is_none_or(|f| f.is_empty());
+        (settled && t["successes"] == t["runs"]).then_some(t)
+    })
+    .await;
+    assert_eq!(timer["triggered"], TRIGGERS, "{timer}");
+    // Every call was a delivery of its own.
+    let calls = sink.calls("/busy");
+    let ids: BTreeSet<&str> = calls
+        .iter()
+        .filter_map(|c| c.header("webhook-id"))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        calls.len(),
+        "a delivery id called twice: {calls:?}"
+    );
+    assert_eq!(
+        calls.len() as u64,
+        timer["runs"].as_u64().unwrap(),
+        "{timer}"
+    );
+}

@@ -21,7 +21,9 @@ use crate::error::{ErrorCode, ValidationError};
 use crate::fire::Fire;
 use crate::limits::{self, Limits};
 use crate::mark::Mark;
-use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, TimerStatus};
+use crate::timer::{
+    Attempt, AttemptOutcome, HeldRetry, LastTrigger, TimerRecord, TimerSpec, TimerStatus,
+};
 
 /// At most this many occurrences are tracked in flight; beyond it the oldest are forgotten
 /// (their reports are then ignored). Only a target that never answers and a schedule much
@@ -29,8 +31,10 @@ use crate::timer::{Attempt, AttemptOutcome, HeldRetry, TimerRecord, TimerSpec, T
 const MAX_IN_FLIGHT: usize = 1000;
 
 /// What applying a command or firing a wake-up produces: the record to write and the
-/// messages to publish before writing it (fires first: their ids de-duplicate a retry, while
-/// a record written first and then lost with its fire would lose the occurrence).
+/// messages to publish. A firing publishes them first (their ids de-duplicate a retry, while a
+/// record written first and then lost with its fire would lose the occurrence); a command
+/// writes first, so that no report of its calls can come before the record expects them, and
+/// sends them again when it is redelivered ([`unsent`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub record: TimerRecord,
@@ -57,7 +61,7 @@ impl Outcome {
 /// The result of applying a command to the stored state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
-    /// Write this record (CAS on the revision it was read at), after publishing its fires.
+    /// Write this record (CAS on the revision it was read at) and publish its fires.
     Changed(Box<Outcome>),
     /// Nothing to write: a stale command, a redelivery, or a report about another generation.
     Unchanged,
@@ -204,6 +208,7 @@ fn define(
         fan_outs: Vec::new(),
         deliveries: 0,
         delivery_failures: 0,
+        last_trigger: None,
         created_at,
         updated_at: now,
     })
@@ -291,13 +296,22 @@ fn patched(
     next.retries.clear();
     // A topic occurrence fired again is fanned out again, to the subscribers of the moment.
     next.fan_outs.clear();
-    let fires = next
+    Ok(Outcome {
+        fires: fired_again(&next, accepted_at),
+        ..Outcome::of(next)
+    })
+}
+
+/// The occurrences in flight of `record`, fired again under its generation (a redefinition
+/// accepted at `accepted_at` made it).
+fn fired_again(record: &TimerRecord, accepted_at: DateTime<Utc>) -> Vec<Fire> {
+    record
         .in_flight
         .iter()
         .map(|&occurrence| Fire {
-            namespace: next.namespace.clone(),
-            id: next.id.clone(),
-            generation: seq,
+            namespace: record.namespace.clone(),
+            id: record.id.clone(),
+            generation: record.generation,
             occurrence,
             attempt: 1,
             due_at: accepted_at,
@@ -305,14 +319,10 @@ fn patched(
             triggered: false,
             subscriber: None,
             fan_out: 0,
-            command: next.spec.target.command.is_some(),
+            command: record.spec.target.command.is_some(),
             replay: false,
         })
-        .collect();
-    Ok(Outcome {
-        fires,
-        ..Outcome::of(next)
-    })
+        .collect()
 }
 
 /// Pause, resume, trigger. Always a write, even pausing a paused timer: `last_command` moves,
@@ -359,26 +369,70 @@ fn control(
             if next.status != TimerStatus::Paused {
                 next.status = TimerStatus::Running;
             }
-            fires.push(Fire {
-                namespace: next.namespace.clone(),
-                id: next.id.clone(),
-                generation: next.generation,
+            let trigger = LastTrigger {
+                command: seq,
                 occurrence,
-                attempt: 1,
                 due_at: accepted_at,
-                occurrence_due_at: accepted_at,
-                triggered: true,
-                subscriber: None,
-                fan_out: 0,
-                command: next.spec.target.command.is_some(),
-                replay: false,
-            });
+            };
+            next.last_trigger = Some(trigger);
+            fires.push(triggered_fire(&next, &trigger));
         }
     }
     Ok(Outcome {
         fires,
         ..Outcome::of(next)
     })
+}
+
+/// The call a trigger makes.
+fn triggered_fire(record: &TimerRecord, trigger: &LastTrigger) -> Fire {
+    Fire {
+        namespace: record.namespace.clone(),
+        id: record.id.clone(),
+        generation: record.generation,
+        occurrence: trigger.occurrence,
+        attempt: 1,
+        due_at: trigger.due_at,
+        occurrence_due_at: trigger.due_at,
+        triggered: true,
+        subscriber: None,
+        fan_out: 0,
+        command: record.spec.target.command.is_some(),
+        replay: false,
+    }
+}
+
+/// The calls command `cmd` (sequence `seq`, accepted at `accepted_at`), already applied to
+/// `record`, made and that may not have gone out: the record is written before its fires are
+/// sent, so a command redelivered after the write sends them again. They carry the same ids,
+/// and NATS drops those that did go out. A trigger's call, while its occurrence is in flight
+/// and unreported; a redefinition's calls again, while they are in flight under it.
+pub fn unsent(
+    record: &TimerRecord,
+    cmd: &Command,
+    seq: u64,
+    accepted_at: DateTime<Utc>,
+) -> Vec<Fire> {
+    match &cmd.body {
+        CommandBody::Trigger => {
+            let Some(trigger) = record.last_trigger.filter(|t| t.command == seq) else {
+                return Vec::new();
+            };
+            let reported = record
+                .last_result
+                .as_ref()
+                .is_some_and(|r| r.occurrence == trigger.occurrence);
+            if record.in_flight.contains(&trigger.occurrence) && !reported {
+                vec![triggered_fire(record, &trigger)]
+            } else {
+                Vec::new()
+            }
+        }
+        CommandBody::Upsert { .. } | CommandBody::Patch { .. } if record.generation == seq => {
+            fired_again(record, accepted_at)
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// How a value is written on the wire (`fire_once`, `succeeded`), for messages.

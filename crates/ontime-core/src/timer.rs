@@ -312,8 +312,21 @@ pub struct TimerRecord {
     pub deliveries: u64,
     #[serde(default)]
     pub delivery_failures: u64,
+    /// The last `:trigger` applied, so that the command, redelivered after its record was
+    /// written, sends its call again if it may not have gone out (NATS drops a second one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trigger: Option<LastTrigger>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A trigger as applied: its command (the command stream's sequence), the occurrence it made
+/// and the instant it is due at (the command's acceptance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastTrigger {
+    pub command: u64,
+    pub occurrence: u64,
+    pub due_at: DateTime<Utc>,
 }
 
 pub use crate::mark::{Mark, Void};

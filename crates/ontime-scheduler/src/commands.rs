@@ -244,20 +244,26 @@ async fn apply_once(
         {
             Applied::Unchanged => {
                 // A redelivered command may have been applied by a scheduler that died
-                // before raising the mark.
+                // before raising the mark, or, a trigger, before sending its call.
                 if let Some(record) = &slot.record {
                     raise_mark(ctx, cmd, record).await?;
+                    let unsent = state::unsent(record, cmd, seq, accepted_at);
+                    emit::fires(ctx, &unsent).await.map_err(Failure::Nats)?;
                 }
                 return Ok(slot.record.map(|r| (r, slot.revision)));
             }
             Applied::Changed(outcome) => {
-                // A trigger's fire goes out before the record says it did; a retry after a
-                // conflict or a crash publishes it again under the same id, which NATS drops.
-                emit::fires(ctx, &outcome.fires)
-                    .await
-                    .map_err(Failure::Nats)?;
+                // A command's calls (a trigger's, a redefinition's) go out once the record says
+                // they are in flight: their reports can then never come before the record
+                // expects them. Sending may fail after the write: the command is then
+                // redelivered, and sends them (above).
                 match store.write(&outcome.record, slot.revision).await {
                     Ok(revision) => {
+                        // The reports of the calls it makes find it.
+                        ctx.recent.put(outcome.record.clone(), revision);
+                        emit::fires(ctx, &outcome.fires)
+                            .await
+                            .map_err(Failure::Nats)?;
                         emit::log(ctx, &outcome.record, &outcome.log).await;
                         if slot.record.is_some() {
                             raise_mark(ctx, cmd, &outcome.record).await?;

@@ -204,6 +204,7 @@ pub async fn apply_group(
     let store = &ctx.topology.timers;
     let mut remembered = ctx.recent.take(&key);
     for _ in 0..TRIES {
+        let from_memory = remembered.is_some();
         let (current, revision) = match remembered.take() {
             Some((record, revision)) => (Some(record), revision),
             None => {
@@ -227,6 +228,12 @@ pub async fn apply_group(
                 record = Some(outcome.record);
                 changed = true;
             }
+        }
+        // A remembered copy is checked only by the write: one that changes nothing may be
+        // stale (a trigger or a redefinition applied since put an occurrence in flight that
+        // it does not know of), so the reports are applied again to a fresh read.
+        if from_memory && !changed {
+            continue;
         }
         let Some(record) = record else {
             return Ok(None);

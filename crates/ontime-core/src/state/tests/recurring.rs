@@ -404,3 +404,45 @@ fn a_due_instant_keeps_its_occurrence_number_whatever_is_decided() {
     assert_eq!(identities(&o), vec![(5, t("2026-11-24T10:00:50Z"))]);
     assert_eq!((o.log[0].occurrence, o.record.occurrence), (1, 6));
 }
+
+#[test]
+fn a_trigger_or_redefinition_redelivered_after_its_write_sends_its_calls_again() {
+    let r = define(json!({"every": "10s"}), 7, NOW);
+    let (_, r) = fire_one(&r, t("2026-11-24T10:00:10Z"));
+    let trigger = Command::new(key(), CommandBody::Trigger);
+    let o = control(&r, CommandBody::Trigger, 20, t(NOW));
+    let triggered = o.record;
+    assert_eq!(o.fires.len(), 1);
+    // Redelivered: the record already has it, so nothing changes, and its call is sent again
+    // (the same delivery id) while it is in flight and unreported.
+    assert_eq!(
+        apply(Some((&triggered, 4)), &trigger, 20, t(NOW), t(NOW)).unwrap(),
+        Applied::Unchanged
+    );
+    assert_eq!(unsent(&triggered, &trigger, 20, t(NOW)), o.fires);
+    // Not for another command, nor once the occurrence was reported.
+    assert!(unsent(&triggered, &trigger, 21, t(NOW)).is_empty());
+    let occurrence = o.fires[0].occurrence;
+    let succeeded = Attempt {
+        occurrence,
+        delivery_id: triggered.delivery_id(occurrence),
+        ..attempt(&triggered, 1, AttemptOutcome::Succeeded, None)
+    };
+    let Applied::Changed(reported) = report(&triggered, succeeded, false) else {
+        panic!()
+    };
+    assert!(unsent(&reported.record, &trigger, 20, t(NOW)).is_empty());
+
+    // A new target: the occurrences in flight are fired again under the new generation, and
+    // sent again if the patch is redelivered.
+    let patch = Command::new(
+        key(),
+        CommandBody::Patch {
+            patch: json!({"target": {"http": {"url": "http://y.test/"}}}),
+        },
+    );
+    let o = outcome(apply(Some((&triggered, 4)), &patch, 30, t(NOW), t(NOW)));
+    assert_eq!(o.fires.len(), 2);
+    assert_eq!(unsent(&o.record, &patch, 30, t(NOW)), o.fires);
+    assert!(unsent(&o.record, &patch, 29, t(NOW)).is_empty());
+}
