@@ -403,3 +403,75 @@ async fn triggers_of_a_busy_recurring_timer_are_each_called_and_counted() {
         "{timer}"
     );
 }
+
+/// W3C trace context: a call carries a `traceparent` in the trace of the request that
+/// defined its timer (or triggered it), as a span of its own; a timer defined without one
+/// calls without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_carry_the_trace_of_the_request_that_defined_or_triggered_them() {
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let o = Ontime::start(&nats.url(), 1, 1).await;
+    const DEFINED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const TRIGGERED: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let traced = |method: reqwest::Method, path: &str, trace: &str| {
+        o.http
+            .request(method, o.api(path))
+            .header("traceparent", trace)
+    };
+    let body = json!({"schedule": {"every": "1h", "start_at": Utc::now() + chrono::Duration::milliseconds(300)},
+                      "target": target(&sink, "/traced")});
+    let r = traced(
+        reqwest::Method::PUT,
+        "/namespaces/rec/timers/traced",
+        DEFINED,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let first = sink.wait_for("/traced", 1, WAIT).await;
+    let parent = |call: &Call| {
+        let header = call
+            .header("traceparent")
+            .expect("a traceparent")
+            .to_owned();
+        let parts: Vec<String> = header.split('-').map(str::to_owned).collect();
+        assert_eq!(parts.len(), 4, "{header}");
+        parts
+    };
+    let call = parent(&first[0]);
+    assert_eq!(
+        call[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the defining request's trace"
+    );
+    assert_ne!(call[2], "00f067aa0ba902b7", "a span of its own");
+    assert_eq!(call[2].len(), 16);
+
+    let r = traced(
+        reqwest::Method::POST,
+        "/namespaces/rec/timers/traced:trigger",
+        TRIGGERED,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let calls = sink.wait_for("/traced", 2, WAIT).await;
+    assert_eq!(
+        parent(&calls[1])[1],
+        "0af7651916cd43dd8448eb211c80319c",
+        "the trigger's trace"
+    );
+
+    // Defined without one: its calls carry none.
+    put(
+        &o,
+        "untraced",
+        json!({"schedule": {"after": "0s"}, "target": target(&sink, "/untraced")}),
+    )
+    .await;
+    let calls = sink.wait_for("/untraced", 1, WAIT).await;
+    assert!(calls[0].header("traceparent").is_none());
+}

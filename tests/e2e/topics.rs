@@ -496,6 +496,7 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
         fan_out: 0,
         command: false,
         replay: false,
+        trace: None,
     };
     ontime_nats::fires::publish(&w.o.topology.js, w.o.names(), &again)
         .await

@@ -29,6 +29,10 @@ pub struct Command {
     /// The idempotency key the command was sent under, and its request's fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
+    /// The trace of the request that sent it (W3C `traceparent`): the calls it makes belong
+    /// to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::TraceParent>,
     #[serde(flatten)]
     pub body: CommandBody,
 }
@@ -86,6 +90,7 @@ impl Command {
             id: key.id,
             expected_revision: None,
             idempotency: None,
+            trace: None,
             body,
         }
     }
@@ -141,6 +146,8 @@ impl Command {
             expected_revision: Option<u64>,
             #[serde(default)]
             idempotency: Option<Idempotency>,
+            #[serde(default)]
+            trace: Option<crate::trace::TraceParent>,
             kind: Kind,
             #[serde(borrow, default)]
             spec: Option<&'a RawValue>,
@@ -180,6 +187,7 @@ impl Command {
             id: flat.id,
             expected_revision: flat.expected_revision,
             idempotency: flat.idempotency,
+            trace: flat.trace,
             body,
         })
     }

@@ -67,6 +67,10 @@ pub struct Fire {
     /// A replay of a dead letter: one more attempt of a delivery that had failed for good.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay: bool,
+    /// The trace the call belongs to: the one of the request that defined the timer (or
+    /// triggered this call), if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::TraceParent>,
 }
 
 fn is_zero(n: &u32) -> bool {

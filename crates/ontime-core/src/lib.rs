@@ -20,6 +20,7 @@ pub mod target;
 pub mod timer;
 pub mod timing;
 pub mod topic;
+pub mod trace;
 pub mod trust;
 
 pub use duration::HumanDuration;

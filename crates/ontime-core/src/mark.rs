@@ -116,6 +116,7 @@ mod tests {
             fan_out: 0,
             command: false,
             replay: false,
+            trace: None,
         }
     }
 

@@ -165,7 +165,7 @@ pub fn apply_with(
             if seq <= record.last_command {
                 return Ok(Applied::Unchanged);
             }
-            control(record, &cmd.body, seq, accepted_at, now)
+            control(record, cmd, seq, accepted_at, now)
                 .map(|outcome| Applied::Changed(Box::new(outcome)))
         }
     }
@@ -209,6 +209,7 @@ fn define(
         deliveries: 0,
         delivery_failures: 0,
         last_trigger: None,
+        trace: cmd.trace,
         created_at,
         updated_at: now,
     })
@@ -268,6 +269,7 @@ fn patched(
         next.spec = spec;
         next.generation = seq;
         next.last_command = seq;
+        next.trace = cmd.trace.or(record.trace);
         next.updated_at = now;
         return Ok(Outcome::of(next));
     }
@@ -292,6 +294,7 @@ fn patched(
     next.spec = spec;
     next.generation = seq;
     next.last_command = seq;
+    next.trace = cmd.trace.or(record.trace);
     next.updated_at = now;
     next.retries.clear();
     // A topic occurrence fired again is fanned out again, to the subscribers of the moment.
@@ -321,6 +324,7 @@ fn fired_again(record: &TimerRecord, accepted_at: DateTime<Utc>) -> Vec<Fire> {
             fan_out: 0,
             command: record.spec.target.command.is_some(),
             replay: false,
+            trace: record.trace,
         })
         .collect()
 }
@@ -329,11 +333,12 @@ fn fired_again(record: &TimerRecord, accepted_at: DateTime<Utc>) -> Vec<Fire> {
 /// so an older control command delivered late stays stale.
 fn control(
     record: &TimerRecord,
-    body: &CommandBody,
+    cmd: &Command,
     seq: u64,
     accepted_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ValidationError> {
+    let (body, cmd_trace) = (&cmd.body, cmd.trace);
     if record.status.is_final() {
         let verb = match body {
             CommandBody::Pause => "paused",
@@ -373,6 +378,7 @@ fn control(
                 command: seq,
                 occurrence,
                 due_at: accepted_at,
+                trace: cmd_trace,
             };
             next.last_trigger = Some(trigger);
             fires.push(triggered_fire(&next, &trigger));
@@ -399,6 +405,7 @@ fn triggered_fire(record: &TimerRecord, trigger: &LastTrigger) -> Fire {
         fan_out: 0,
         command: record.spec.target.command.is_some(),
         replay: false,
+        trace: trigger.trace.or(record.trace),
     }
 }
 

@@ -316,6 +316,9 @@ pub struct TimerRecord {
     /// written, sends its call again if it may not have gone out (NATS drops a second one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_trigger: Option<LastTrigger>,
+    /// The trace of the request that defined it, which its calls belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::TraceParent>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -327,6 +330,9 @@ pub struct LastTrigger {
     pub command: u64,
     pub occurrence: u64,
     pub due_at: DateTime<Utc>,
+    /// The trace of the request that triggered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::TraceParent>,
 }
 
 pub use crate::mark::{Mark, Void};

@@ -22,6 +22,7 @@ mod responses;
 mod routes;
 mod state;
 mod submit;
+pub mod trace;
 mod validate;
 
 use tokio_util::sync::CancellationToken;

@@ -182,7 +182,19 @@ struct Delivered {
     idempotency: Option<Idempotency>,
 }
 
+/// A command's wire form, in the trace of the request that sends it (if it has one).
 fn encode(command: &Command) -> Result<Vec<u8>, ApiError> {
+    let traced;
+    let command = match crate::trace::current() {
+        Some(trace) if command.trace.is_none() => {
+            traced = Command {
+                trace: Some(trace),
+                ..command.clone()
+            };
+            &traced
+        }
+        _ => command,
+    };
     serde_json::to_vec(command).map_err(|e| ApiError::internal("encoding a command", e))
 }
 

@@ -76,6 +76,15 @@ pub async fn make(
         .header("webhook-id", &delivery_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("ontime-attempt", attempt.to_string());
+    // The call belongs to its timer's trace: a span of its own within it, unless the target
+    // sets the header itself.
+    let own_trace = target
+        .headers
+        .keys()
+        .any(|name| name.eq_ignore_ascii_case("traceparent"));
+    if let Some(trace) = fire.trace.filter(|_| !own_trace) {
+        request = request.header("traceparent", trace.child(rand::random()).to_string());
+    }
     for (name, value) in target
         .headers
         .iter()

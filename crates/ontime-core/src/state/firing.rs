@@ -87,6 +87,7 @@ fn fire_retry(record: &TimerRecord, wake: &WakeUp, now: DateTime<Utc>) -> Option
         triggered: false,
         command: record.spec.target.command.is_some(),
         replay: false,
+        trace: record.trace,
         fan_out: held
             .subscriber
             .as_ref()
@@ -223,6 +224,7 @@ pub(super) fn fire_scheduled(
                 fan_out: 0,
                 command: record.spec.target.command.is_some(),
                 replay: false,
+                trace: record.trace,
             }
         })
         .collect();

@@ -182,6 +182,8 @@ pub async fn replay_dead_letter(
         fan_out: last.fan_out,
         command: record.spec.target.command.is_some(),
         replay: true,
+        // The replay's request's trace, or the timer's.
+        trace: crate::trace::current().or(record.trace),
     };
     let names = state.topology.names();
     ontime_nats::fires::publish(&state.topology.js, names, &fire)
