@@ -649,3 +649,77 @@ async fn each_part_serves_its_metrics_in_the_prometheus_format() {
         }
     }
 }
+
+/// With an OTLP endpoint configured, the gateway exports the span of a request and the
+/// worker the span of each call it caused, as the request's child, in the trace the request
+/// came with; the call's `traceparent` names the worker's span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_go_from_the_request_to_each_call_over_otlp() {
+    let d = Deployment::start().await;
+    let (sink, http, base) = (&d.sink, &d.http, &d.base);
+    let collector = Sink::start().await;
+    let traced = |name: &str| {
+        let mut cmd = d.part(name);
+        cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base)
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+        if name == "gateway" {
+            cmd.args(["--http", &d.addr]);
+        }
+        cmd.spawn().unwrap()
+    };
+    let _parts = [traced("gateway"), traced("scheduler"), traced("worker")];
+    ready(http, base).await;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+    let body =
+        json!({"schedule": {"after": "200ms"}, "target": {"http": {"url": sink.url("/traced")}}});
+    let r = http
+        .put(format!("{base}/v1/namespaces/p/timers/traced"))
+        .header("traceparent", format!("00-{TRACE}-{CLIENT_SPAN}-01"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let call = &sink.wait_for("/traced", 1, Duration::from_secs(60)).await[0];
+    let header = call.header("traceparent").unwrap().to_owned();
+    let call_span = header.split('-').nth(2).unwrap().to_owned();
+    assert!(header.starts_with(&format!("00-{TRACE}-")), "{header}");
+
+    // The exported spans of the trace, by span id: (parent, name).
+    let spans = eventually(Duration::from_secs(30), "both spans exported", || async {
+        let mut spans = std::collections::HashMap::new();
+        for export in collector.calls("/v1/traces") {
+            let export: Value = serde_json::from_slice(&export.body).ok()?;
+            for resource in export["resourceSpans"].as_array()? {
+                for scope in resource["scopeSpans"].as_array()? {
+                    for span in scope["spans"].as_array()? {
+                        if span["traceId"] == TRACE {
+                            spans.insert(
+                                span["spanId"].as_str()?.to_owned(),
+                                (
+                                    span["parentSpanId"].as_str()?.to_owned(),
+                                    span["name"].as_str()?.to_owned(),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        (spans.len() >= 2 && spans.contains_key(&call_span)).then_some(spans)
+    })
+    .await;
+    let (gateway_span, (_, name)) = spans
+        .iter()
+        .find(|(_, (parent, _))| parent == CLIENT_SPAN)
+        .expect("the request's span, a child of the client's");
+    assert_eq!(name, "PUT /v1/namespaces/p/timers/traced");
+    let (call_parent, call_name) = &spans[&call_span];
+    assert_eq!(
+        call_parent, gateway_span,
+        "the call's span is the request's child"
+    );
+    assert_eq!(call_name, "POST 127.0.0.1");
+}

@@ -3,10 +3,15 @@
 //! as one trace.
 //!
 //! `00-<trace id: 32 hex>-<parent id: 16 hex>-<flags: 2 hex>`, lower case; an all-zero id is
-//! invalid (https://www.w3.org/TR/trace-context/#traceparent-header).
+//! invalid (https://www.w3.org/TR/trace-context/#traceparent-header). [`span`] starts an
+//! OpenTelemetry span within one, recorded when a tracer provider is installed.
 
 use std::fmt;
 
+use opentelemetry::Context;
+use opentelemetry::trace::{
+    Span, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+};
 use serde::{Deserialize, Serialize};
 
 /// One `traceparent`: a trace, and the span that is the parent of what comes next in it.
@@ -85,6 +90,44 @@ impl From<TraceParent> for String {
     fn from(t: TraceParent) -> Self {
         t.to_string()
     }
+}
+
+/// Starts a span of `kind` under `parent` (or a new trace) with `tracer`, and the
+/// `traceparent` of what follows it: the span's own when it is recorded, else (no tracer
+/// provider installed) `unrecorded` as a span id under `parent`, or nothing without a parent.
+pub fn span<T: Tracer>(
+    tracer: T,
+    name: String,
+    kind: SpanKind,
+    parent: Option<TraceParent>,
+    unrecorded: [u8; 8],
+) -> (T::Span, Option<TraceParent>) {
+    let context = match parent {
+        Some(p) => Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_bytes(p.trace_id),
+            SpanId::from_bytes(p.span_id),
+            TraceFlags::new(p.flags),
+            true,
+            TraceState::default(),
+        )),
+        None => Context::new(),
+    };
+    let span = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .start_with_context(&tracer, &context);
+    let own = span.span_context();
+    let recorded = own.is_valid() && parent.is_none_or(|p| own.span_id().to_bytes() != p.span_id);
+    let next = if recorded {
+        Some(TraceParent {
+            trace_id: own.trace_id().to_bytes(),
+            span_id: own.span_id().to_bytes(),
+            flags: own.trace_flags().to_u8(),
+        })
+    } else {
+        parent.map(|p| p.child(unrecorded))
+    };
+    (span, next)
 }
 
 fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {

@@ -1,12 +1,16 @@
-//! The trace a request belongs to. A request that carries a W3C `traceparent` continues its
-//! trace: the gateway's part of it gets a span id of its own, which the commands the request
-//! sends carry, and with them every call they make (`traceparent` on the call, a child of
-//! that span).
+//! The trace a request belongs to (W3C trace context). A request that carries a
+//! `traceparent` continues its trace; when traces are exported (an OpenTelemetry tracer
+//! provider is installed, see the binary), every request starts one if it carries none, and
+//! its span is exported. The commands the request sends carry the request's span as the
+//! parent of what follows, and with them every call they make.
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use ontime_core::trace::TraceParent;
+use ontime_core::trace::span;
+use opentelemetry::trace::{Span, SpanKind};
+use opentelemetry::{KeyValue, global};
 
 tokio::task_local! {
     static CURRENT: Option<TraceParent>;
@@ -15,15 +19,28 @@ tokio::task_local! {
 /// The header.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// Runs the request within its trace, if it sent one.
+/// Runs the request within its trace, in a span of its own.
 pub async fn within(request: Request, next: Next) -> Response {
-    let trace = request
+    let parent = request
         .headers()
         .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .map(|parent| parent.child(rand::random()));
-    CURRENT.scope(trace, next.run(request)).await
+        .and_then(TraceParent::parse);
+    let name = format!("{} {}", request.method(), request.uri().path());
+    let (mut span, trace) = span(
+        global::tracer("ontime-gateway"),
+        name,
+        SpanKind::Server,
+        parent,
+        rand::random(),
+    );
+    let response = CURRENT.scope(trace, next.run(request)).await;
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    ));
+    span.end();
+    response
 }
 
 /// The trace of the request being served, if it has one.

@@ -1,5 +1,7 @@
 //! One HTTP call and what its answer means.
 
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span, SpanKind, Status};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -76,14 +78,23 @@ pub async fn make(
         .header("webhook-id", &delivery_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("ontime-attempt", attempt.to_string());
-    // The call belongs to its timer's trace: a span of its own within it, unless the target
-    // sets the header itself.
+    // The call belongs to its timer's trace: a span of its own within it (exported when
+    // traces are), named in the header unless the target sets the header itself.
+    let (mut span, trace) = ontime_core::trace::span(
+        opentelemetry::global::tracer("ontime-worker"),
+        format!("{} {}", target.method, host_of(&target.url)),
+        SpanKind::Client,
+        fire.trace,
+        rand::random(),
+    );
+    span.set_attribute(KeyValue::new("ontime.delivery_id", delivery_id.clone()));
+    span.set_attribute(KeyValue::new("ontime.attempt", i64::from(attempt)));
     let own_trace = target
         .headers
         .keys()
         .any(|name| name.eq_ignore_ascii_case("traceparent"));
-    if let Some(trace) = fire.trace.filter(|_| !own_trace) {
-        request = request.header("traceparent", trace.child(rand::random()).to_string());
+    if let Some(trace) = trace.filter(|_| !own_trace && fire.trace.is_some()) {
+        request = request.header("traceparent", trace.to_string());
     }
     for (name, value) in target
         .headers
@@ -152,7 +163,25 @@ pub async fn make(
         }
     }
     result.latency = clock.elapsed();
+    if let Some(status) = result.status_code {
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+    }
+    if let Some(error) = &result.error {
+        span.set_status(Status::error(error.clone()));
+    }
+    span.end();
     result
+}
+
+/// The host of a URL, for a span's name (never its path or query, which may carry data).
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// How long a publish to a NATS subject may take, its stream's acknowledgement included.

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod dev;
 mod nats_server;
+mod traces;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -92,6 +93,18 @@ enum Part {
     },
 }
 
+impl Part {
+    /// The service name of the part's spans.
+    fn service(&self) -> &'static str {
+        match self {
+            Self::Dev(_) => "ontime",
+            Self::Gateway { .. } => "ontime-gateway",
+            Self::Scheduler { .. } => "ontime-scheduler",
+            Self::Worker { .. } => "ontime-worker",
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
@@ -118,6 +131,15 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn run(part: Part) -> anyhow::Result<()> {
+    let traces = traces::Traces::install(part.service())?;
+    let result = run_part(part).await;
+    if let Some(traces) = traces {
+        traces.flush().await;
+    }
+    result
+}
+
+async fn run_part(part: Part) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     // Every part records its metrics into this process's Prometheus recorder.
