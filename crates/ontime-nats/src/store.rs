@@ -518,12 +518,15 @@ pub(crate) async fn read_all(
 const READ_STALL: Duration = Duration::from_secs(5);
 
 /// Hands `each` every message an ordered consumer with `filter` and `policy` has pending at
-/// the start, as it arrives: `(payload, stream sequence, is a KV put)`.
+/// the start, as it arrives: `(payload, stream sequence, is a KV put)`. The consumer is
+/// deleted once read: left to expire, those of frequent reads (a console refreshing a log)
+/// would pile up to the server's limit on consumers, and every read, the schedulers' own
+/// included, would then be refused.
 pub(crate) async fn for_each_pending(
     stream: &jetstream::stream::Stream,
     filter: String,
     deliver_policy: consumer::DeliverPolicy,
-    mut each: impl FnMut(Bytes, u64, bool),
+    each: impl FnMut(Bytes, u64, bool),
 ) -> Result<(), NatsError> {
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
@@ -533,6 +536,20 @@ pub(crate) async fn for_each_pending(
         })
         .await
         .map_err(NatsError::nats)?;
+    let name = consumer.cached_info().name.clone();
+    let read = read_pending(consumer, each).await;
+    // An ordered consumer that had to be recreated on the way has another name: the first
+    // one is gone already, and the other expires on its own.
+    if let Err(e) = stream.delete_consumer(&name).await {
+        tracing::debug!(error = %e, consumer = %name, "deleting a read's consumer failed; it expires on its own");
+    }
+    read
+}
+
+async fn read_pending(
+    consumer: consumer::Consumer<consumer::pull::OrderedConfig>,
+    mut each: impl FnMut(Bytes, u64, bool),
+) -> Result<(), NatsError> {
     let pending = consumer.cached_info().num_pending as usize;
     if pending == 0 {
         return Ok(());

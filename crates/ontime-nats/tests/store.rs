@@ -335,3 +335,38 @@ async fn new_timers_are_created_together_all_or_none() {
         assert_eq!(store.get(&key).await.unwrap().record, None);
     }
 }
+
+/// Reads leave no consumer behind: a console refreshing a log many times a second would
+/// otherwise pile them up to the server's limit, and every read would be refused.
+#[tokio::test]
+async fn reads_leave_no_consumer_behind() {
+    let server = NatsServer::start().await;
+    let topology = topology(&server, "rd").await;
+    let key = TimerKey::from_subject_suffix("ns.read").unwrap();
+    let record = created(&key);
+    topology.timers.write(&record, 0).await.unwrap();
+    let names = topology.names();
+    let mut log = topology.js.get_stream(names.log_stream()).await.unwrap();
+    let before = log.info().await.unwrap().state.consumer_count;
+    let mut kv = topology
+        .js
+        .get_stream(format!("KV_{}", names.timers_bucket()))
+        .await
+        .unwrap();
+    let kv_before = kv.info().await.unwrap().state.consumer_count;
+    let ns = ontime_core::Namespace::parse("ns").unwrap();
+    let filter = ontime_core::metadata::TimerFilter::status(Some(TimerStatus::Scheduled));
+    for _ in 0..50 {
+        ontime_nats::log::read_entries(&topology.js, names, &key)
+            .await
+            .unwrap();
+        let page = topology
+            .timers
+            .list_matching(&ns, &filter, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+    assert_eq!(log.info().await.unwrap().state.consumer_count, before);
+    assert_eq!(kv.info().await.unwrap().state.consumer_count, kv_before);
+}
