@@ -18,15 +18,22 @@ use crate::submit::{Outcome, Submitted};
 pub struct Accepted {
     /// The command's id (its `Nats-Msg-Id`).
     pub command_id: String,
+    /// The timer's namespace and id (a generated one included): where to poll.
+    #[schema(value_type = String)]
+    pub namespace: ontime_core::Namespace,
+    #[schema(value_type = String)]
+    pub id: ontime_core::TimerId,
     /// Always `accepted`.
     #[schema(example = "accepted")]
     pub status: String,
 }
 
 impl Accepted {
-    pub fn new(command_id: String) -> Self {
+    pub fn new(command_id: String, key: ontime_core::TimerKey) -> Self {
         Self {
             command_id,
+            namespace: key.namespace,
+            id: key.id,
             status: "accepted".into(),
         }
     }
@@ -116,7 +123,7 @@ pub fn submitted(submitted: Submitted, applied: StatusCode) -> Response {
         Outcome::Duplicate(Some(view)) => timer(StatusCode::OK, view),
         Outcome::Duplicate(None) | Outcome::Pending => (
             StatusCode::ACCEPTED,
-            Json(Accepted::new(submitted.command_id)),
+            Json(Accepted::new(submitted.command_id, submitted.key)),
         )
             .into_response(),
     }
@@ -154,6 +161,7 @@ pub fn batch_result(
         Ok(Submitted {
             outcome: Outcome::Duplicate(None) | Outcome::Pending,
             command_id,
+            ..
         }) => {
             result.status = 202;
             result.command_id = Some(command_id);

@@ -61,6 +61,8 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Submitted {
     pub command_id: String,
+    /// The timer the command is about.
+    pub key: TimerKey,
     pub outcome: Outcome,
 }
 
@@ -224,6 +226,7 @@ async fn submit_messages(
             };
             Ok(Submitted {
                 command_id,
+                key,
                 outcome,
             })
         })

@@ -26,6 +26,10 @@ async fn without_a_scheduler_a_change_is_accepted_after_the_reply_timeout() {
     let took = started.elapsed();
     assert_eq!(status, 202, "{doc}");
     assert_eq!(doc["status"], "accepted");
+    assert_eq!(
+        (doc["namespace"].as_str(), doc["id"].as_str()),
+        (Some("ns"), Some("t1"))
+    );
     let command_id = doc["command_id"].as_str().unwrap().to_owned();
     assert!(
         took >= Duration::from_millis(200) && took < Duration::from_secs(3),
@@ -41,6 +45,7 @@ async fn without_a_scheduler_a_change_is_accepted_after_the_reply_timeout() {
     )
     .await;
     assert_eq!(status, 202, "{doc}");
+    let generated = doc["id"].as_str().unwrap().to_owned();
     let commands = gw.stream_commands().await;
     assert_eq!(commands.len(), 2);
     let (put, hdrs) = &commands[0];
@@ -56,6 +61,11 @@ async fn without_a_scheduler_a_change_is_accepted_after_the_reply_timeout() {
     );
     assert!(hdrs.get(headers::REPLY_TO).is_some());
     let (post, _) = &commands[1];
+    assert_eq!(
+        post.id.as_str(),
+        generated,
+        "the answer names the generated id"
+    );
     assert!(
         uuid::Uuid::parse_str(post.id.as_str()).is_ok(),
         "a generated id is a UUID: {}",

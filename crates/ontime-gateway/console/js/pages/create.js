@@ -450,9 +450,9 @@ export async function render(view) {
       const { status, data } = await timers.create(ns, doc);
       view.refreshNamespaces();
       if (status === 202) {
-        // Durable but not applied yet: the answer has no timer to show.
+        // Durable but not applied yet: the answer names the timer, not its state.
         toast('Accepted: the timer will be applied shortly', 'success');
-        go(doc.id ? href.timer(ns, doc.id) : href.timers(ns));
+        go(href.timer(ns, data.id));
       } else {
         toast(`Timer ${data.id} created`, 'success');
         go(href.timer(ns, data.id));
