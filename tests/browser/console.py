@@ -42,20 +42,21 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The helpers every test script shares, in tests/; no __pycache__ left behind.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(HERE))
+from ontime_dev import Dev, request_json, serve  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -75,12 +76,6 @@ NAMESPACE = "console-test"
 FAIL_BODY = "sink refuses this call: console-test failure 4242"
 # Generous: a debug build on a busy machine.
 WAIT_MS = 30_000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sink(http.server.BaseHTTPRequestHandler):
@@ -112,33 +107,6 @@ class Sink(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def request_json(url, token=None, body=None, method=None):
-    """The JSON answer of a request (a GET, or a POST of `body`), with `token` as bearer."""
-    headers = {"accept": "application/json"}
-    data = None
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if body is not None:
-        headers["content-type"] = "application/json"
-        data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        text = answer.read()
-        return json.loads(text) if text else None
-
-
-def wait_ready(base, process, deadline):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"ontime dev exited with {process.returncode} before it was ready")
-        try:
-            request_json(f"{base}/ready")
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.2)
-    raise SystemExit("ontime dev was not ready within 60 s")
 
 
 class Console:
@@ -483,34 +451,17 @@ def main():
         os.makedirs(shots, exist_ok=True)
 
     work = tempfile.mkdtemp(prefix="ontime-browser-")
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    sink_base = f"http://127.0.0.1:{sink.server_address[1]}"
+    sink, sink_base = serve(Sink)
 
     admin_token = "browser-admin-" + secrets.token_urlsafe(32)
-    http_port, nats_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{http_port}"
-    ontime_log = open(os.path.join(work, "ontime.log"), "w")
-    ontime = subprocess.Popen(
-        [
-            args.ontime, "dev",
-            "--data-dir", os.path.join(work, "data"),
-            "--nats-server-bin", args.nats_server_bin,
-            "--nats-port", str(nats_port),
-            "--http", f"127.0.0.1:{http_port}",
-            # On loopback, `auto` would mean no tokens.
-            "--auth", "tokens",
-        ],
-        stdout=ontime_log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ONTIME_LOG": os.environ.get("ONTIME_LOG", "warn"), "ONTIME_ADMIN_TOKEN": admin_token},
-    )
+    dev = Dev(args.ontime, args.nats_server_bin, work, admin_token)
+    base = dev.base
     started = time.monotonic()
     problems = []
     passed = []
     api = {}
     try:
-        wait_ready(base, ontime, started + 60)
+        dev.wait_ready(started + 60)
         document = request_json(f"{base}/openapi.json")
         listing = document["paths"]["/v1/namespaces/{ns}/timers"]["get"].get("parameters", [])
         api.update(namespaces="/v1/namespaces" in document["paths"],
@@ -551,18 +502,13 @@ def main():
                 print(f"   ok ({time.monotonic() - step_started:.1f} s)", flush=True)
             problems += page_errors
             context.close()
-        if ontime.poll() is not None:
-            problems.append(f"ontime dev exited with {ontime.returncode} during the run")
+        if dev.exited():
+            problems.append(f"{dev.exited()} during the run")
     except Exception:
         problems.append(traceback.format_exc())
     finally:
-        ontime.terminate()
-        try:
-            ontime.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            ontime.kill()
+        dev.stop()
         sink.shutdown()
-        ontime_log.close()
 
     print()
     print("ontime console browser test")

@@ -31,17 +31,18 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The helpers every test script shares, in tests/; no __pycache__ left behind.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(HERE))
+from ontime_dev import Dev, request_json, serve  # noqa: E402
 
 # What every run checks: no 5xx, every answer as the document describes it (status code,
 # content type, headers, body), and no operation that declares a token answering 2xx
@@ -66,12 +67,6 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 # The token the read run uses.
 READ_TOKEN = {"name": "fuzz-read", "role": "read", "namespaces": ["fuzz"]}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sink(http.server.BaseHTTPRequestHandler):
@@ -104,32 +99,6 @@ class Sink(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def request_json(url, token=None, body=None):
-    """The JSON answer of a GET (or of a POST of `body`), with `token` as bearer."""
-    headers = {"accept": "application/json"}
-    data = None
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if body is not None:
-        headers["content-type"] = "application/json"
-        data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
-
-
-def wait_ready(base, process, deadline):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"ontime dev exited with {process.returncode} before it was ready")
-        try:
-            request_json(f"{base}/ready")
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.2)
-    raise SystemExit("ontime dev was not ready within 60 s")
 
 
 def count_timers(base, token, namespace):
@@ -269,43 +238,16 @@ def main():
 
     work = tempfile.mkdtemp(prefix="ontime-fuzz-")
 
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    sink_base = f"http://127.0.0.1:{sink.server_address[1]}"
+    sink, sink_base = serve(Sink)
     sink_url = f"{sink_base}/hook"
 
     admin_token = "fuzz-admin-" + secrets.token_urlsafe(32)
-    http_port, nats_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{http_port}"
-    ontime_log = open(os.path.join(work, "ontime.log"), "w")
-    ontime = subprocess.Popen(
-        [
-            args.ontime,
-            "dev",
-            "--data-dir",
-            os.path.join(work, "data"),
-            "--nats-server-bin",
-            args.nats_server_bin,
-            "--nats-port",
-            str(nats_port),
-            "--http",
-            f"127.0.0.1:{http_port}",
-            # On loopback, `auto` would mean no tokens.
-            "--auth",
-            "tokens",
-        ],
-        stdout=ontime_log,
-        stderr=subprocess.STDOUT,
-        env={
-            **os.environ,
-            "ONTIME_LOG": os.environ.get("ONTIME_LOG", "warn"),
-            "ONTIME_ADMIN_TOKEN": admin_token,
-        },
-    )
+    dev = Dev(args.ontime, args.nats_server_bin, work, admin_token)
+    base = dev.base
     started = time.monotonic()
     failed = True
     try:
-        wait_ready(base, ontime, started + 60)
+        dev.wait_ready(started + 60)
         protected = {op for op in operations(request_json(f"{base}/openapi.json"))
                      if op[1] not in OPEN_PATHS}
         runs = Runs(args, base, work, {
@@ -321,9 +263,10 @@ def main():
         exits = {}
 
         def alive():
-            if ontime.poll() is None:
+            exited = dev.exited()
+            if exited is None:
                 return True
-            problems.append(f"ontime dev exited with {ontime.returncode} during the runs")
+            problems.append(f"{exited} during the runs")
             return False
 
         # 1. Admin: everything, with the admin token.
@@ -435,13 +378,8 @@ def main():
         failed = bool(problems)
         print("FAILED" if failed else "OK")
     finally:
-        ontime.terminate()
-        try:
-            ontime.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            ontime.kill()
+        dev.stop()
         sink.shutdown()
-        ontime_log.close()
         if failed or args.keep:
             print(f"logs and reports kept in {work}")
         else:
