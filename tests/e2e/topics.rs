@@ -498,11 +498,7 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
         replay: false,
         trace: None,
     };
-    ontime_nats::fires::publish(&w.o.topology.js, w.o.names(), &again)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    w.o.topology.fires.store(&again).await.unwrap();
     eventually(WAIT, "the second delivery to be made", || async {
         w.log("bus", "due")
             .await

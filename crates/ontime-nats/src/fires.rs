@@ -1,30 +1,57 @@
-//! Fire messages: one per attempt to make, on the timer's fire subject of the fire stream,
-//! which the workers consume. Schedulers publish them for occurrences and held retries;
-//! workers for the deliveries a topic occurrence fans out to.
+//! Fire messages: one per attempt to make, on the timer's fire subject of the fire stream
+//! (or of the command stream, for a command), which the workers consume. Schedulers publish
+//! them for occurrences and held retries; workers for the deliveries a topic occurrence fans
+//! out to; the gateway for a replayed dead letter. Each stream has one group-committing
+//! writer per process ([`crate::commit`]), so fires that fall due together are stored
+//! together.
 
+use crate::commit::{Committer, Stored};
 use crate::names::Names;
-use crate::{NatsError, headers};
+use crate::{NatsError, batch, headers};
 
-/// Publishes `fire` on its timer's fire subject, de-duplicated by its attempt's id (every
-/// emission of one attempt, by any scheduler or worker, is stored once).
-pub async fn publish(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    fire: &ontime_core::fire::Fire,
-) -> Result<async_nats::jetstream::context::PublishAckFuture, NatsError> {
-    let mut hdrs = async_nats::HeaderMap::new();
-    hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
-    let body = bytes::Bytes::from(
-        serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
-    );
-    let subject = if fire.command {
-        names.run_subject(&fire.key())
-    } else {
-        names.fire_subject(&fire.key())
-    };
-    js.publish_with_headers(subject, hdrs, body)
-        .await
-        .map_err(NatsError::nats)
+/// Where fires are stored.
+#[derive(Clone)]
+pub struct Fires {
+    names: Names,
+    calls: Committer,
+    commands: Committer,
+}
+
+impl Fires {
+    pub(crate) fn new(js: &async_nats::jetstream::Context, names: Names) -> Self {
+        Self {
+            names,
+            calls: Committer::start(js.clone()),
+            commands: Committer::start(js.clone()),
+        }
+    }
+
+    /// Hands `fire` to its stream's writer and returns at once; the [`Stored`] says when it
+    /// is stored. De-duplicated by its attempt's id: every emission of one attempt, by any
+    /// scheduler or worker, is stored once. [`NatsError::InProcess`] when another is storing
+    /// the same attempt at this moment.
+    pub fn emit(&self, fire: &ontime_core::fire::Fire) -> Result<Stored, NatsError> {
+        let mut hdrs = async_nats::HeaderMap::new();
+        hdrs.insert(headers::MSG_ID, fire.msg_id().as_str());
+        let body = bytes::Bytes::from(
+            serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
+        );
+        let (subject, writer) = if fire.command {
+            (self.names.run_subject(&fire.key()), &self.commands)
+        } else {
+            (self.names.fire_subject(&fire.key()), &self.calls)
+        };
+        Ok(writer.submit(batch::Outgoing {
+            subject,
+            headers: hdrs,
+            body,
+        }))
+    }
+
+    /// Stores `fire` (see [`Self::emit`]).
+    pub async fn store(&self, fire: &ontime_core::fire::Fire) -> Result<(), NatsError> {
+        self.emit(fire)?.await.map(drop)
+    }
 }
 
 /// Purges the calls every worker has settled: those below the workers' consumer's ack floor.

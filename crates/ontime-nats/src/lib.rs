@@ -4,6 +4,7 @@
 //! [`counters`] hands out integer ids.
 
 pub mod batch;
+pub mod commit;
 pub mod connect;
 pub mod counters;
 pub mod dead;
@@ -41,8 +42,13 @@ pub enum NatsError {
     Nats(String),
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
+    /// A compare-and-set lost: the entry is no longer at the expected revision.
     #[error("revision conflict")]
     Conflict,
+    /// Another publisher is storing a message under the same de-duplication id at this very
+    /// moment (JetStream's 10158): it is not stored yet, and that store may still fail.
+    #[error("a message with the same id is being stored")]
+    InProcess,
 }
 
 impl NatsError {

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use ontime_core::TimerKey;
 use ontime_core::timer::Attempt;
 
+use crate::batch::Outgoing;
+use crate::commit::{Committer, Stored};
 use crate::names::Names;
 use crate::store::read_all;
 use crate::{NatsError, headers};
@@ -47,37 +49,64 @@ pub async fn read_entries(
         .collect())
 }
 
-/// Appends an entry of the scheduler's own (a skipped occurrence); returns the publish-ack
-/// future so callers can await many at once.
-pub async fn append(
-    js: &jetstream::Context,
-    names: &Names,
-    attempt: &Attempt,
-    key: &TimerKey,
-) -> Result<jetstream::context::PublishAckFuture, NatsError> {
-    publish(js, names, attempt, key, async_nats::HeaderMap::new()).await
+/// The writer of the execution log: entries written at the same time are stored together
+/// (see [`crate::commit`]).
+#[derive(Clone)]
+pub struct Log {
+    names: Names,
+    writer: Committer,
 }
 
-/// A worker's account of one attempt: its log entry, which the schedulers also consume as
-/// the attempt's report (one message for both). `rearm`: the scheduler must hold the next
-/// retry. De-duplicated by `<delivery id>/a<attempt>`, so a report sent again is stored once.
-pub async fn report(
-    js: &jetstream::Context,
-    names: &Names,
-    attempt: &Attempt,
-    key: &TimerKey,
-    rearm: bool,
-) -> Result<jetstream::context::PublishAckFuture, NatsError> {
-    let mut hdrs = async_nats::HeaderMap::new();
-    let msg_id = format!("{}/a{}", attempt.delivery_id, attempt.attempt);
-    hdrs.insert(headers::MSG_ID, msg_id.as_str());
-    let kind = if rearm {
-        headers::REPORT_REARM
-    } else {
-        headers::REPORT_ATTEMPT
-    };
-    hdrs.insert(headers::REPORT, kind);
-    publish(js, names, attempt, key, hdrs).await
+impl Log {
+    pub(crate) fn new(js: &jetstream::Context, names: Names) -> Self {
+        Self {
+            names,
+            writer: Committer::start(js.clone()),
+        }
+    }
+
+    /// Appends an entry of the scheduler's own (a skipped occurrence).
+    pub fn append(&self, attempt: &Attempt, key: &TimerKey) -> Result<Stored, NatsError> {
+        self.write(attempt, key, async_nats::HeaderMap::new())
+    }
+
+    /// Stores a worker's account of one attempt: its log entry, which the schedulers also
+    /// consume as the attempt's report (one message for both). `rearm`: the scheduler must
+    /// hold the next retry. De-duplicated by `<delivery id>/a<attempt>`, so a report sent
+    /// again is stored once.
+    pub async fn report(
+        &self,
+        attempt: &Attempt,
+        key: &TimerKey,
+        rearm: bool,
+    ) -> Result<(), NatsError> {
+        let mut hdrs = async_nats::HeaderMap::new();
+        let msg_id = format!("{}/a{}", attempt.delivery_id, attempt.attempt);
+        hdrs.insert(headers::MSG_ID, msg_id.as_str());
+        let kind = if rearm {
+            headers::REPORT_REARM
+        } else {
+            headers::REPORT_ATTEMPT
+        };
+        hdrs.insert(headers::REPORT, kind);
+        self.write(attempt, key, hdrs)?.await.map(drop)
+    }
+
+    fn write(
+        &self,
+        attempt: &Attempt,
+        key: &TimerKey,
+        hdrs: async_nats::HeaderMap,
+    ) -> Result<Stored, NatsError> {
+        let body = Bytes::from(
+            serde_json::to_vec(attempt).map_err(|e| NatsError::Corrupt(e.to_string()))?,
+        );
+        Ok(self.writer.submit(Outgoing {
+            subject: self.names.log_subject(key),
+            headers: hdrs,
+            body,
+        }))
+    }
 }
 
 /// The report an entry carries: `None` for the scheduler's own entries, else whether the
@@ -87,18 +116,4 @@ pub fn report_of(hdrs: Option<&async_nats::HeaderMap>) -> Option<bool> {
         headers::REPORT_REARM => Some(true),
         _ => Some(false),
     }
-}
-
-async fn publish(
-    js: &jetstream::Context,
-    names: &Names,
-    attempt: &Attempt,
-    key: &TimerKey,
-    hdrs: async_nats::HeaderMap,
-) -> Result<jetstream::context::PublishAckFuture, NatsError> {
-    let body =
-        Bytes::from(serde_json::to_vec(attempt).map_err(|e| NatsError::Corrupt(e.to_string()))?);
-    js.publish_with_headers(names.log_subject(key), hdrs, body)
-        .await
-        .map_err(NatsError::nats)
 }

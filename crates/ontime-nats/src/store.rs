@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::NatsError;
 use crate::batch;
+use crate::commit::Committer;
 use crate::headers;
 use crate::names::Names;
 
@@ -39,6 +40,8 @@ pub struct Page {
 pub struct TimerStore {
     js: jetstream::Context,
     kv: kv::Store,
+    /// Writes records that change at the same time together (see [`crate::commit`]).
+    writer: Committer,
     names: Names,
     retention: Duration,
     /// Read through the stream leader: the bucket has replicas (see [`Self::get`]).
@@ -54,6 +57,7 @@ impl TimerStore {
         replicas: usize,
     ) -> Self {
         Self {
+            writer: Committer::start(js.clone()),
             js,
             kv,
             names,
@@ -83,22 +87,20 @@ impl TimerStore {
     }
 
     /// Writes `record` if the slot is still at `expected_revision` (0: the key never existed).
-    /// Finished timers are written with a TTL of `retention`, so the bucket does not grow
+    /// Records written at the same time, by any task of this process, are stored in one
+    /// atomic batch, each still checked against its own revision. Finished timers are written with a TTL of `retention`, so the bucket does not grow
     /// without bound. Returns the new revision, or [`NatsError::Conflict`].
     pub async fn write(
         &self,
         record: &TimerRecord,
         expected_revision: u64,
     ) -> Result<u64, NatsError> {
-        let entry = self.entry(record)?;
-        put_expecting(
-            &self.js,
-            entry.subject,
-            entry.headers,
-            entry.body,
-            expected_revision,
-        )
-        .await
+        let mut entry = self.entry(record)?;
+        entry.headers.insert(
+            headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected_revision.to_string().as_str(),
+        );
+        self.writer.store(entry).await
     }
 
     /// Writes new timers (keys that never existed, or whose entries are gone) in atomic
@@ -488,12 +490,16 @@ pub(crate) async fn put_expecting(
     Ok(ack.await.map_err(refused)?.sequence)
 }
 
-/// A refused publish: [`NatsError::Conflict`] when an expected-sequence check failed.
+/// A refused publish, by kind: [`NatsError::Conflict`] when an expected-sequence check
+/// failed, [`NatsError::InProcess`] when the same message id is being stored by another.
 pub(crate) fn refused(e: async_nats::jetstream::context::PublishError) -> NatsError {
-    // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS.
+    // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS, and 10158
+    // to a message id another publish is storing.
     let text = e.to_string();
     if text.contains("10071") || text.contains("wrong last sequence") {
         NatsError::Conflict
+    } else if text.contains("10158") || text.contains("duplicate message id is in process") {
+        NatsError::InProcess
     } else {
         NatsError::nats(e)
     }

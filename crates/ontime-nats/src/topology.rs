@@ -8,9 +8,11 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use crate::NatsError;
 use crate::counters::Counters;
 use crate::dead::DeadLetters;
+use crate::fires::Fires;
 use crate::flow::FlowState;
 use crate::idempotency::IdempotencyStore;
 use crate::letters::DeadLetterList;
+use crate::log::Log;
 use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
@@ -126,6 +128,10 @@ pub struct Topology {
     pub dead_letters: DeadLetterList,
     /// Where the workers share the flow limits' state.
     pub flow: FlowState,
+    /// The fire messages' writer.
+    pub fires: Fires,
+    /// The execution log's writer.
+    pub log: Log,
 }
 
 impl Topology {
@@ -177,6 +183,8 @@ impl Topology {
             stream::Config {
                 name: n.fire_stream(),
                 subjects: vec![n.fire_all()],
+                // Fires due together are stored together (see `crate::commit`).
+                allow_atomic_publish: true,
                 // Not a work queue: there each ack deletes its message, which costs a disk
                 // barrier under `sync_interval: always`; settled calls are purged in bulk.
                 duplicate_window: config.dedup_window,
@@ -185,6 +193,7 @@ impl Topology {
             stream::Config {
                 name: n.run_stream(),
                 subjects: vec![n.run_all()],
+                allow_atomic_publish: true,
                 retention: stream::RetentionPolicy::WorkQueue,
                 duplicate_window: config.dedup_window,
                 ..base.clone()
@@ -192,6 +201,8 @@ impl Topology {
             stream::Config {
                 name: n.log_stream(),
                 subjects: vec![n.log_all()],
+                // Entries written together are stored together (see `crate::commit`).
+                allow_atomic_publish: true,
                 max_messages_per_subject: config.log_per_timer,
                 max_age: config.retention,
                 // A worker that retries a report publishes it again under the same id.
@@ -377,6 +388,8 @@ impl Topology {
         let trust = TrustStore::new(trust);
         let dead_letters = DeadLetterList::new(letters);
         let flow = FlowState::new(js.clone(), flow, n.flow_bucket());
+        let fires = Fires::new(&js, n.clone());
+        let log = Log::new(&js, n.clone());
         Ok(Self {
             config,
             client,
@@ -390,6 +403,8 @@ impl Topology {
             trust,
             dead_letters,
             flow,
+            fires,
+            log,
         })
     }
 

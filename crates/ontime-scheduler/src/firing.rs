@@ -47,7 +47,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
             metrics::histogram!(crate::metrics::FIRE_LATENESS)
                 .record((now - due.wake.due_at).as_seconds_f64().max(0.0));
             match state::fire(&due.record, &due.wake, now) {
-                Some(outcome) => match emit::publish_fires(&ctx, &outcome.fires).await {
+                Some(outcome) => match emit::publish_fires(&ctx, &outcome.fires) {
                     Ok(acks) => {
                         tokio::spawn(finish(ctx.clone(), due, outcome, acks, now));
                     }

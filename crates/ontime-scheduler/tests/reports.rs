@@ -84,11 +84,7 @@ async fn report_success(t: &Topology, fire: &Fire) {
         note: None,
         response: None,
     };
-    ontime_nats::log::report(&t.js, t.names(), &attempt, &fire.key(), false)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    t.log.report(&attempt, &fire.key(), false).await.unwrap();
 }
 
 async fn record_when(

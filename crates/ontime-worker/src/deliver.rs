@@ -439,7 +439,7 @@ async fn fan_out(
     let mut acks = Vec::with_capacity(subscribers.len());
     for subscriber in subscribers {
         let delivery = fire.for_subscriber(subscriber, size);
-        match ontime_nats::fires::publish(&ctx.topology.js, ctx.topology.names(), &delivery).await {
+        match ctx.topology.fires.emit(&delivery) {
             Ok(ack) => acks.push(ack),
             Err(e) => {
                 retry_later(&e);
@@ -489,11 +489,7 @@ async fn report_and_settle(
 /// Writes the attempt to the execution log, which is also its report to the schedulers;
 /// waits for the ack. Returns false if it failed.
 async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm: bool) -> bool {
-    let names = ctx.topology.names();
-    match ontime_nats::log::report(&ctx.topology.js, names, &attempt, key, rearm).await {
-        Ok(ack) => ack.await.is_ok(),
-        Err(_) => false,
-    }
+    ctx.topology.log.report(&attempt, key, rearm).await.is_ok()
 }
 
 #[cfg(test)]

@@ -185,11 +185,7 @@ pub async fn replay_dead_letter(
         // The replay's request's trace, or the timer's.
         trace: crate::trace::current().or(record.trace),
     };
-    let names = state.topology.names();
-    ontime_nats::fires::publish(&state.topology.js, names, &fire)
-        .await?
-        .await
-        .map_err(|e| ApiError::from(ontime_nats::NatsError::nats(e)))?;
+    state.topology.fires.store(&fire).await?;
     let replay = Replay {
         delivery_id: letter.delivery_id,
         attempt: fire.attempt,

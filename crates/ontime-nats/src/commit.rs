@@ -1,0 +1,223 @@
+//! Group commit: a writer for one stream that stores what its callers hand it while its
+//! previous write is under way as one atomic batch (see [`crate::batch`]). Under
+//! `sync_interval: always` a one-replica stream syncs its disk once per stored message, but
+//! about six times per atomic batch whatever its size; so the busier a stream gets, the
+//! larger its batches and the fewer barriers per message, while a lone message still goes out
+//! at once, as a plain publish.
+//!
+//! Each message keeps its own outcome: a batch that the server refuses as a whole (one
+//! failed compare-and-set, one duplicate message id) is published again one message at a
+//! time, so that only the message at fault is refused, and de-duplication ids keep the
+//! others from being stored twice.
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_nats::jetstream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::NatsError;
+use crate::batch::{self, Outgoing};
+use crate::headers;
+use crate::store::refused;
+
+/// A message handed to the writer, and where its outcome goes.
+struct Pending {
+    message: Outgoing,
+    done: oneshot::Sender<Result<u64, NatsError>>,
+}
+
+/// The writer of one stream; cheap to clone. Its task ends once every clone is dropped.
+#[derive(Clone)]
+pub struct Committer {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+/// A message's outcome to come: its stream sequence once stored.
+pub struct Stored(oneshot::Receiver<Result<u64, NatsError>>);
+
+impl Future for Stored {
+    type Output = Result<u64, NatsError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|outcome| {
+            outcome.unwrap_or_else(|_| Err(NatsError::Nats("the stream's writer stopped".into())))
+        })
+    }
+}
+
+impl Committer {
+    /// Starts the writer of the stream that `js` publishes to through the messages' subjects.
+    /// Every message handed to one committer must belong to the same stream, and that stream
+    /// must allow atomic publishes.
+    pub fn start(js: jetstream::Context) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(js, rx));
+        Self { queue }
+    }
+
+    /// Hands `message` to the writer and returns at once; the outcome comes in the
+    /// [`Stored`].
+    pub fn submit(&self, message: Outgoing) -> Stored {
+        let (done, outcome) = oneshot::channel();
+        // A writer that stopped drops the sender: the `Stored` says so.
+        let _ = self.queue.send(Pending { message, done });
+        Stored(outcome)
+    }
+
+    /// Stores `message` and returns its stream sequence.
+    pub async fn store(&self, message: Outgoing) -> Result<u64, NatsError> {
+        self.submit(message).await
+    }
+}
+
+async fn run(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let mut waiting = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match rx.recv().await {
+                Some(pending) => waiting.push_back(pending),
+                None => return,
+            }
+        }
+        while waiting.len() < batch::MAX {
+            match rx.try_recv() {
+                Ok(pending) => waiting.push_back(pending),
+                Err(_) => break,
+            }
+        }
+        let next = take_batch(&mut waiting);
+        commit(&js, next).await;
+    }
+}
+
+/// Takes the next batch from the front of `waiting`: up to [`batch::MAX`] messages, in order,
+/// leaving behind each compare-and-set whose subject an earlier message of the batch writes
+/// (the server refuses those inside a batch) and everything after it on that subject.
+fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
+    let mut taken = Vec::with_capacity(waiting.len().min(batch::MAX));
+    let mut written = HashSet::new();
+    let mut held_back = HashSet::new();
+    let mut left = VecDeque::new();
+    while let Some(pending) = waiting.pop_front() {
+        let subject = pending.message.subject.as_str();
+        let expects = pending
+            .message
+            .headers
+            .get(headers::EXPECTED_LAST_SUBJECT_SEQUENCE)
+            .is_some();
+        if taken.len() == batch::MAX
+            || held_back.contains(subject)
+            || (expects && written.contains(subject))
+        {
+            held_back.insert(subject.to_owned());
+            left.push_back(pending);
+            continue;
+        }
+        written.insert(subject.to_owned());
+        taken.push(pending);
+    }
+    *waiting = left;
+    taken
+}
+
+async fn commit(js: &jetstream::Context, pending: Vec<Pending>) {
+    if pending.len() >= batch::WORTH_IT {
+        let messages = pending.iter().map(|p| p.message.clone()).collect();
+        if let Ok(sequences) = batch::publish(js, messages).await {
+            for (pending, sequence) in pending.into_iter().zip(sequences) {
+                let _ = pending.done.send(Ok(sequence));
+            }
+            return;
+        }
+        // Refused as a whole: each message now gets its own answer.
+    }
+    one_by_one(js, pending).await;
+}
+
+/// Publishes each message with every ack outstanding, and answers each with its own outcome.
+async fn one_by_one(js: &jetstream::Context, pending: Vec<Pending>) {
+    let mut acks = Vec::with_capacity(pending.len());
+    for Pending { message, done } in pending {
+        let ack = js
+            .publish_with_headers(message.subject, message.headers, message.body)
+            .await
+            .map_err(NatsError::nats);
+        acks.push((ack, done));
+    }
+    for (ack, done) in acks {
+        let outcome = match ack {
+            Ok(ack) => ack.await.map(|ack| ack.sequence).map_err(refused),
+            Err(e) => Err(e),
+        };
+        let _ = done.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(subject: &str, expects: bool) -> Pending {
+        let mut headers = async_nats::HeaderMap::new();
+        if expects {
+            headers.insert(headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "1");
+        }
+        Pending {
+            message: Outgoing {
+                subject: subject.to_owned(),
+                headers,
+                body: bytes::Bytes::new(),
+            },
+            done: oneshot::channel().0,
+        }
+    }
+
+    fn subjects(pending: &[Pending]) -> Vec<&str> {
+        pending.iter().map(|p| p.message.subject.as_str()).collect()
+    }
+
+    #[test]
+    fn a_second_compare_and_set_of_a_subject_waits_for_the_next_batch() {
+        let mut waiting: VecDeque<_> = [
+            pending("a", true),
+            pending("b", false),
+            pending("a", true),
+            pending("b", false),
+            pending("a", false),
+            pending("c", true),
+        ]
+        .into();
+        let first = take_batch(&mut waiting);
+        assert_eq!(subjects(&first), ["a", "b", "b", "c"]);
+        let rest: Vec<_> = waiting.into_iter().collect();
+        // What follows a held-back message on its subject stays behind it, in order.
+        assert_eq!(subjects(&rest), ["a", "a"]);
+        assert!(
+            rest[0]
+                .message
+                .headers
+                .get(headers::EXPECTED_LAST_SUBJECT_SEQUENCE)
+                .is_some()
+        );
+        assert!(
+            rest[1]
+                .message
+                .headers
+                .get(headers::EXPECTED_LAST_SUBJECT_SEQUENCE)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_what_the_server_takes() {
+        let mut waiting: VecDeque<_> = (0..batch::MAX + 5)
+            .map(|i| pending(&format!("s{i}"), false))
+            .collect();
+        assert_eq!(take_batch(&mut waiting).len(), batch::MAX);
+        assert_eq!(waiting.len(), 5);
+        assert_eq!(waiting[0].message.subject, format!("s{}", batch::MAX));
+    }
+}
