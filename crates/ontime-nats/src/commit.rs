@@ -13,6 +13,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use async_nats::jetstream;
@@ -33,6 +35,26 @@ struct Pending {
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::UnboundedSender<Pending>,
+    counts: Arc<Counts>,
+}
+
+/// What a writer has done so far.
+#[derive(Debug, Default)]
+struct Counts {
+    batches: AtomicU64,
+    batched: AtomicU64,
+    refused: AtomicU64,
+    single: AtomicU64,
+}
+
+/// A writer's figures: atomic batches committed and the messages they held, batches refused
+/// as a whole, and messages published one by one (alone, in small groups or after a refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    pub batches: u64,
+    pub batched: u64,
+    pub refused: u64,
+    pub single: u64,
 }
 
 /// A message's outcome to come: its stream sequence once stored.
@@ -54,8 +76,20 @@ impl Committer {
     /// must allow atomic publishes.
     pub fn start(js: jetstream::Context) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(js, rx));
-        Self { queue }
+        let counts = Arc::new(Counts::default());
+        tokio::spawn(run(js, rx, counts.clone()));
+        Self { queue, counts }
+    }
+
+    /// What this writer has done so far.
+    pub fn figures(&self) -> Figures {
+        let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        Figures {
+            batches: read(&self.counts.batches),
+            batched: read(&self.counts.batched),
+            refused: read(&self.counts.refused),
+            single: read(&self.counts.single),
+        }
     }
 
     /// Hands `message` to the writer and returns at once; the outcome comes in the
@@ -73,7 +107,11 @@ impl Committer {
     }
 }
 
-async fn run(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<Pending>) {
+async fn run(
+    js: jetstream::Context,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    counts: Arc<Counts>,
+) {
     let mut waiting = VecDeque::new();
     loop {
         if waiting.is_empty() {
@@ -89,7 +127,7 @@ async fn run(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<Pending>) {
             }
         }
         let next = take_batch(&mut waiting);
-        commit(&js, next).await;
+        commit(&js, next, &counts).await;
     }
 }
 
@@ -123,17 +161,25 @@ fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
     taken
 }
 
-async fn commit(js: &jetstream::Context, pending: Vec<Pending>) {
+async fn commit(js: &jetstream::Context, pending: Vec<Pending>, counts: &Counts) {
     if pending.len() >= batch::WORTH_IT {
         let messages = pending.iter().map(|p| p.message.clone()).collect();
         if let Ok(sequences) = batch::publish(js, messages).await {
+            counts.batches.fetch_add(1, Ordering::Relaxed);
+            counts
+                .batched
+                .fetch_add(sequences.len() as u64, Ordering::Relaxed);
             for (pending, sequence) in pending.into_iter().zip(sequences) {
                 let _ = pending.done.send(Ok(sequence));
             }
             return;
         }
         // Refused as a whole: each message now gets its own answer.
+        counts.refused.fetch_add(1, Ordering::Relaxed);
     }
+    counts
+        .single
+        .fetch_add(pending.len() as u64, Ordering::Relaxed);
     one_by_one(js, pending).await;
 }
 

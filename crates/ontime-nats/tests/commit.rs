@@ -1,0 +1,133 @@
+//! Group commit against a real nats-server: what is handed to a writer while it is busy is
+//! stored in one atomic batch, each message keeps its own outcome, and a batch the server
+//! refuses as a whole is stored again one message at a time.
+
+use ontime_nats::batch::Outgoing;
+use ontime_nats::commit::{Committer, Figures};
+use ontime_nats::{NatsError, headers};
+use ontime_testkit::{NatsServer, topology};
+
+fn message(subject: String, header: Option<(&str, &str)>) -> Outgoing {
+    let mut hdrs = async_nats::HeaderMap::new();
+    if let Some((name, value)) = header {
+        hdrs.insert(name, value);
+    }
+    Outgoing {
+        subject,
+        headers: hdrs,
+        body: "{}".into(),
+    }
+}
+
+// On the test's single thread, the writer runs only once the test awaits: everything handed
+// to it before that is waiting when it starts.
+#[tokio::test]
+async fn what_arrives_together_is_stored_as_one_batch() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "gc").await;
+    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
+    let writer = Committer::start(t.js.clone());
+    let stored: Vec<_> = (0..500)
+        .map(|i| writer.submit(message(log(i), None)))
+        .collect();
+    let mut sequences = Vec::new();
+    for stored in stored {
+        sequences.push(stored.await.unwrap());
+    }
+    // One batch: consecutive sequences, in the order handed over.
+    assert!(
+        sequences.windows(2).all(|w| w[1] == w[0] + 1),
+        "{sequences:?}"
+    );
+    assert_eq!(
+        writer.figures(),
+        Figures {
+            batches: 1,
+            batched: 500,
+            refused: 0,
+            single: 0
+        }
+    );
+
+    // Alone, a message goes out at once as a plain publish.
+    writer.store(message(log(0), None)).await.unwrap();
+    assert_eq!(writer.figures().single, 1);
+}
+
+#[tokio::test]
+async fn a_refused_batch_is_stored_one_by_one_and_only_the_message_at_fault_fails() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "gc").await;
+    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
+    let writer = Committer::start(t.js.clone());
+    let taken = writer.store(message(log(3), None)).await.unwrap();
+
+    // A compare-and-set that cannot hold (t3 is not new) among nineteen that can.
+    let stored: Vec<_> = (0..20)
+        .map(|i| {
+            let expected = (headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+            writer.submit(message(log(i), Some(expected)))
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for stored in stored {
+        outcomes.push(stored.await);
+    }
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i == 3 {
+            assert!(matches!(outcome, Err(NatsError::Conflict)), "{outcome:?}");
+        } else {
+            assert!(
+                outcome.as_ref().is_ok_and(|seq| *seq > taken),
+                "{outcome:?}"
+            );
+        }
+    }
+    let figures = writer.figures();
+    assert_eq!((figures.batches, figures.refused), (0, 1), "{figures:?}");
+
+    // A duplicate message id refuses a batch too; one by one it is answered as stored once.
+    let again = (headers::MSG_ID, "same");
+    let stored: Vec<_> = (100..110)
+        .map(|i| {
+            let id = if i % 5 == 0 { Some(again) } else { None };
+            writer.submit(message(log(i), id))
+        })
+        .collect();
+    for stored in stored {
+        stored.await.unwrap();
+    }
+    let mut stream = t.js.get_stream(t.names().log_stream()).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        1 + 20 - 1 + 10 - 1
+    );
+}
+
+#[tokio::test]
+async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "gc").await;
+    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
+    let writer = Committer::start(t.js.clone());
+    // Two creates of t0 race among others: inside one batch the second would refuse the
+    // whole batch; held back for the next one, it alone loses.
+    let expected = Some((headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0"));
+    let mut stored: Vec<_> = (0..10)
+        .map(|i| writer.submit(message(log(i), expected)))
+        .collect();
+    stored.push(writer.submit(message(log(0), expected)));
+    let mut outcomes = Vec::new();
+    for stored in stored {
+        outcomes.push(stored.await);
+    }
+    let last = outcomes.pop().unwrap();
+    assert!(matches!(last, Err(NatsError::Conflict)), "{last:?}");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let figures = writer.figures();
+    assert_eq!(
+        (figures.batches, figures.batched, figures.refused),
+        (1, 10, 0),
+        "{figures:?}"
+    );
+}
