@@ -73,6 +73,11 @@ impl Ontime {
             if bins.stages {
                 cmd.env("ONTIME_LOG", crate::stages::LOG_FILTER);
             }
+            // Group commit saves disk barriers only where the server syncs every write; with
+            // the lazy default the parts are told not to batch (`--batch-from 0`).
+            if sync == Sync::Default {
+                cmd.env("ONTIME_BATCH_FROM", "0");
+            }
             parts.push(Proc::spawn(&label, cmd, dir.join(format!("{label}.log")))?);
         }
         let client = async_nats::connect(&url)

@@ -38,6 +38,46 @@ pub struct Committer {
     counts: Arc<Counts>,
 }
 
+/// Messages stored by a writer, by writer and how (`batched`, `single`).
+pub const WRITES: &str = "ontime_nats_writes_total";
+/// Atomic batches a writer committed, and how many messages each held.
+pub const BATCH_SIZE: &str = "ontime_nats_batch_size";
+/// Batches the server refused as a whole (their messages were then stored one by one).
+pub const REFUSED: &str = "ontime_nats_batches_refused_total";
+
+/// Says what each metric of the writers is (Prometheus's `# HELP`).
+pub fn describe() {
+    metrics::describe_counter!(
+        WRITES,
+        "Messages stored by a writer, by how (batched, single)"
+    );
+    metrics::describe_histogram!(
+        BATCH_SIZE,
+        "Messages in each atomic batch a writer committed"
+    );
+    metrics::describe_counter!(
+        REFUSED,
+        "Atomic batches refused as a whole, then stored one message at a time"
+    );
+}
+
+/// How a writer groups messages: it commits `from` or more waiting messages as one atomic
+/// batch, and publishes fewer one by one; 0 never batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Grouping {
+    pub from: usize,
+}
+
+impl Default for Grouping {
+    /// Suits a server that syncs every write (`sync_interval: always`): from
+    /// [`batch::WORTH_IT`] on, a batch costs fewer disk barriers than its messages one by one.
+    fn default() -> Self {
+        Self {
+            from: batch::WORTH_IT,
+        }
+    }
+}
+
 /// What a writer has done so far.
 #[derive(Debug, Default)]
 struct Counts {
@@ -71,13 +111,19 @@ impl Future for Stored {
 }
 
 impl Committer {
-    /// Starts the writer of the stream that `js` publishes to through the messages' subjects.
-    /// Every message handed to one committer must belong to the same stream, and that stream
-    /// must allow atomic publishes.
-    pub fn start(js: jetstream::Context) -> Self {
+    /// Starts the writer of the stream that `js` publishes to through the messages' subjects;
+    /// `name` labels its metrics. Every message handed to one committer must belong to the
+    /// same stream, and that stream must allow atomic publishes.
+    pub fn start(js: jetstream::Context, name: &'static str, grouping: Grouping) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        tokio::spawn(run(js, rx, counts.clone()));
+        let writer = Writer {
+            js,
+            counts: counts.clone(),
+            name,
+            grouping,
+        };
+        tokio::spawn(writer.run(rx));
         Self { queue, counts }
     }
 
@@ -107,27 +153,62 @@ impl Committer {
     }
 }
 
-async fn run(
+/// A writer's task.
+struct Writer {
     js: jetstream::Context,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
     counts: Arc<Counts>,
-) {
-    let mut waiting = VecDeque::new();
-    loop {
-        if waiting.is_empty() {
-            match rx.recv().await {
-                Some(pending) => waiting.push_back(pending),
-                None => return,
+    name: &'static str,
+    grouping: Grouping,
+}
+
+impl Writer {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+        let mut waiting = VecDeque::new();
+        loop {
+            if waiting.is_empty() {
+                match rx.recv().await {
+                    Some(pending) => waiting.push_back(pending),
+                    None => return,
+                }
             }
-        }
-        while waiting.len() < batch::MAX {
-            match rx.try_recv() {
-                Ok(pending) => waiting.push_back(pending),
-                Err(_) => break,
+            while waiting.len() < batch::MAX {
+                match rx.try_recv() {
+                    Ok(pending) => waiting.push_back(pending),
+                    Err(_) => break,
+                }
             }
+            let next = take_batch(&mut waiting);
+            self.commit(next).await;
         }
-        let next = take_batch(&mut waiting);
-        commit(&js, next, &counts).await;
+    }
+
+    async fn commit(&self, pending: Vec<Pending>) {
+        let (counts, name) = (&self.counts, self.name);
+        if self.grouping.from > 0 && pending.len() >= self.grouping.from.max(2) {
+            let messages = pending.iter().map(|p| p.message.clone()).collect();
+            if let Ok(sequences) = batch::publish(&self.js, messages).await {
+                counts.batches.fetch_add(1, Ordering::Relaxed);
+                counts
+                    .batched
+                    .fetch_add(sequences.len() as u64, Ordering::Relaxed);
+                metrics::counter!(WRITES, "writer" => name, "how" => "batched")
+                    .increment(sequences.len() as u64);
+                metrics::histogram!(BATCH_SIZE, "writer" => name).record(sequences.len() as f64);
+                for (pending, sequence) in pending.into_iter().zip(sequences) {
+                    let _ = pending.done.send(Ok(sequence));
+                }
+                return;
+            }
+            // Refused as a whole: each message now gets its own answer.
+            counts.refused.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(REFUSED, "writer" => name).increment(1);
+        }
+        metrics::counter!(WRITES, "writer" => name, "how" => "single")
+            .increment(pending.len() as u64);
+        counts
+            .single
+            .fetch_add(pending.len() as u64, Ordering::Relaxed);
+        one_by_one(&self.js, pending).await;
     }
 }
 
@@ -159,28 +240,6 @@ fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
     }
     *waiting = left;
     taken
-}
-
-async fn commit(js: &jetstream::Context, pending: Vec<Pending>, counts: &Counts) {
-    if pending.len() >= batch::WORTH_IT {
-        let messages = pending.iter().map(|p| p.message.clone()).collect();
-        if let Ok(sequences) = batch::publish(js, messages).await {
-            counts.batches.fetch_add(1, Ordering::Relaxed);
-            counts
-                .batched
-                .fetch_add(sequences.len() as u64, Ordering::Relaxed);
-            for (pending, sequence) in pending.into_iter().zip(sequences) {
-                let _ = pending.done.send(Ok(sequence));
-            }
-            return;
-        }
-        // Refused as a whole: each message now gets its own answer.
-        counts.refused.fetch_add(1, Ordering::Relaxed);
-    }
-    counts
-        .single
-        .fetch_add(pending.len() as u64, Ordering::Relaxed);
-    one_by_one(js, pending).await;
 }
 
 /// Publishes each message with every ack outstanding, and answers each with its own outcome.

@@ -5,7 +5,7 @@
 //! writer per process ([`crate::commit`]), so fires that fall due together are stored
 //! together.
 
-use crate::commit::{Committer, Stored};
+use crate::commit::{Committer, Grouping, Stored};
 use crate::names::Names;
 use crate::{NatsError, batch, headers};
 
@@ -18,11 +18,15 @@ pub struct Fires {
 }
 
 impl Fires {
-    pub(crate) fn new(js: &async_nats::jetstream::Context, names: Names) -> Self {
+    pub(crate) fn new(
+        js: &async_nats::jetstream::Context,
+        names: Names,
+        grouping: Grouping,
+    ) -> Self {
         Self {
             names,
-            calls: Committer::start(js.clone()),
-            commands: Committer::start(js.clone()),
+            calls: Committer::start(js.clone(), "fires", grouping),
+            commands: Committer::start(js.clone(), "command-fires", grouping),
         }
     }
 

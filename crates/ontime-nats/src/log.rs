@@ -8,7 +8,7 @@ use ontime_core::TimerKey;
 use ontime_core::timer::Attempt;
 
 use crate::batch::Outgoing;
-use crate::commit::{Committer, Stored};
+use crate::commit::{Committer, Grouping, Stored};
 use crate::names::Names;
 use crate::store::read_all;
 use crate::{NatsError, headers};
@@ -58,10 +58,10 @@ pub struct Log {
 }
 
 impl Log {
-    pub(crate) fn new(js: &jetstream::Context, names: Names) -> Self {
+    pub(crate) fn new(js: &jetstream::Context, names: Names, grouping: Grouping) -> Self {
         Self {
             names,
-            writer: Committer::start(js.clone()),
+            writer: Committer::start(js.clone(), "log", grouping),
         }
     }
 

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::NatsError;
 use crate::batch;
-use crate::commit::Committer;
+use crate::commit::{Committer, Grouping};
 use crate::headers;
 use crate::names::Names;
 
@@ -55,9 +55,10 @@ impl TimerStore {
         names: Names,
         retention: Duration,
         replicas: usize,
+        grouping: Grouping,
     ) -> Self {
         Self {
-            writer: Committer::start(js.clone()),
+            writer: Committer::start(js.clone(), "records", grouping),
             js,
             kv,
             names,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::NatsError;
+use crate::commit::Grouping;
 use crate::counters::Counters;
 use crate::dead::DeadLetters;
 use crate::fires::Fires;
@@ -46,6 +47,8 @@ pub struct TopologyConfig {
     /// How long an idempotency key is remembered: a retry within it is answered what the
     /// first request got; the same key for another request is refused.
     pub idempotency_retention: Duration,
+    /// How the writers of fires, log entries and records group what they store.
+    pub grouping: Grouping,
 }
 
 impl Default for TopologyConfig {
@@ -62,6 +65,7 @@ impl Default for TopologyConfig {
             worker_max_ack_pending: 20_000,
             dead_retention: Duration::from_secs(14 * 24 * 3600),
             idempotency_retention: Duration::from_secs(24 * 3600),
+            grouping: Grouping::default(),
         }
     }
 }
@@ -379,7 +383,14 @@ impl Topology {
             let stream = js.get_stream(&stream_name).await.map_err(NatsError::nats)?;
             stream.create_consumer(cfg).await.map_err(NatsError::nats)?;
         }
-        let timers = TimerStore::new(js.clone(), kv, n.clone(), config.retention, config.replicas);
+        let timers = TimerStore::new(
+            js.clone(),
+            kv,
+            n.clone(),
+            config.retention,
+            config.replicas,
+            config.grouping,
+        );
         let marks = MarkStore::new(js.clone(), marks, n.clone(), config.replicas);
         let idempotency = IdempotencyStore::new(idempotency);
         let dead = DeadLetters::new(js.clone(), n.clone());
@@ -388,8 +399,8 @@ impl Topology {
         let trust = TrustStore::new(trust);
         let dead_letters = DeadLetterList::new(letters);
         let flow = FlowState::new(js.clone(), flow, n.flow_bucket());
-        let fires = Fires::new(&js, n.clone());
-        let log = Log::new(&js, n.clone());
+        let fires = Fires::new(&js, n.clone(), config.grouping);
+        let log = Log::new(&js, n.clone(), config.grouping);
         Ok(Self {
             config,
             client,

@@ -3,7 +3,7 @@
 //! refuses as a whole is stored again one message at a time.
 
 use ontime_nats::batch::Outgoing;
-use ontime_nats::commit::{Committer, Figures};
+use ontime_nats::commit::{Committer, Figures, Grouping};
 use ontime_nats::{NatsError, headers};
 use ontime_testkit::{NatsServer, topology};
 
@@ -26,7 +26,7 @@ async fn what_arrives_together_is_stored_as_one_batch() {
     let server = NatsServer::start().await;
     let t = topology(&server, "gc").await;
     let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone());
+    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
     let stored: Vec<_> = (0..500)
         .map(|i| writer.submit(message(log(i), None)))
         .collect();
@@ -59,7 +59,7 @@ async fn a_refused_batch_is_stored_one_by_one_and_only_the_message_at_fault_fail
     let server = NatsServer::start().await;
     let t = topology(&server, "gc").await;
     let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone());
+    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
     let taken = writer.store(message(log(3), None)).await.unwrap();
 
     // A compare-and-set that cannot hold (t3 is not new) among nineteen that can.
@@ -109,7 +109,7 @@ async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
     let server = NatsServer::start().await;
     let t = topology(&server, "gc").await;
     let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone());
+    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
     // Two creates of t0 race among others: inside one batch the second would refuse the
     // whole batch; held back for the next one, it alone loses.
     let expected = Some((headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0"));
@@ -130,4 +130,20 @@ async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
         (1, 10, 0),
         "{figures:?}"
     );
+}
+
+#[tokio::test]
+async fn a_writer_told_never_to_batch_publishes_one_by_one() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "gc").await;
+    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
+    let writer = Committer::start(t.js.clone(), "test", Grouping { from: 0 });
+    let stored: Vec<_> = (0..50)
+        .map(|i| writer.submit(message(log(i), None)))
+        .collect();
+    for stored in stored {
+        stored.await.unwrap();
+    }
+    let figures = writer.figures();
+    assert_eq!((figures.batches, figures.single), (0, 50), "{figures:?}");
 }

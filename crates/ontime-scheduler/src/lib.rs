@@ -111,6 +111,7 @@ async fn schedule(
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     crate::metrics::describe();
+    ontime_nats::commit::describe();
     let n = topology.names().clone();
     let cmd_consumer = topology.consumer(&n.cmd_stream(), n.cmd_consumer()).await?;
     let batch_consumer = topology

@@ -153,6 +153,7 @@ async fn work(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     crate::metrics::describe();
+    ontime_nats::commit::describe();
     let n = topology.names().clone();
     // A command worker takes command fires only; any other worker never sees one.
     let consumer = match &config.commands {

@@ -68,6 +68,14 @@ pub struct CommonArgs {
     /// API's listener.
     #[arg(long, env = "ONTIME_METRICS_HTTP")]
     pub metrics_http: Option<String>,
+    /// Group commit: messages waiting to be written to one stream (fires, log entries,
+    /// records) are stored as one atomic batch from this many on, and fewer one by one; 0
+    /// never batches. The default suits nats-server with `sync_interval: always`, as ontime
+    /// ships it, where a batch costs a handful of disk barriers and each message alone one.
+    /// With nats-server's default lazy fsync a batch saves no barrier and its staging costs
+    /// the server CPU and the fire some latency: set 0 there.
+    #[arg(long, env = "ONTIME_BATCH_FROM", default_value_t = ontime_nats::batch::WORTH_IT)]
+    pub batch_from: usize,
 }
 
 /// A command worker's settings.
@@ -127,6 +135,9 @@ impl CommonArgs {
             replicas: self.replicas,
             log_per_timer: self.log_per_timer,
             retention: self.retention.get(),
+            grouping: ontime_nats::commit::Grouping {
+                from: self.batch_from,
+            },
             ..TopologyConfig::default()
         })
     }
