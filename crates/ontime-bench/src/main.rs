@@ -193,7 +193,7 @@ async fn precision_pair(
 ) -> (anyhow::Result<Outcome>, anyhow::Result<Outcome>) {
     let mut ontime =
         precision::ontime(bins, workdir, p, sync, scenario, &format!("ontime{suffix}")).await;
-    let raw = precision::raw(
+    let mut raw = precision::raw(
         bins,
         workdir,
         p,
@@ -215,7 +215,34 @@ async fn precision_pair(
             }
         }
     }
+    cpu_per_call(&mut ontime, &mut raw);
     (ontime, raw)
+}
+
+/// CPU per delivered call, in ms: every process of ontime's, or nats-server and the minimal
+/// consumer of raw JetStream's (creation included on both sides); and their ratio on ontime's
+/// row.
+fn cpu_per_call(ontime: &mut anyhow::Result<Outcome>, raw: &mut anyhow::Result<Outcome>) {
+    let per_call = |out: &mut Outcome| {
+        let delivered = out.delivered.filter(|&d| d > 0)? as f64;
+        let processes: f64 = out.rss_mb.values().map(|r| r.cpu_s).sum();
+        let consumer = out
+            .extra
+            .get("consumer_cpu_s")
+            .and_then(serde_json::Value::as_f64);
+        let ms = (processes + consumer.unwrap_or(0.0)) * 1000.0 / delivered;
+        (!ms.is_nan()).then(|| {
+            out.set_f("cpu_ms_per_call", ms);
+            ms
+        })
+    };
+    let a = ontime.as_mut().ok().and_then(per_call);
+    let b = raw.as_mut().ok().and_then(per_call);
+    if let (Ok(o), Some(a), Some(b)) = (ontime, a, b)
+        && b > 0.0
+    {
+        o.set_f("cpu_per_call_ratio_to_raw", a / b);
+    }
 }
 
 /// What `sync_interval: always` costs against the default, on the `always` row.

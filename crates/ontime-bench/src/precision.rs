@@ -223,7 +223,7 @@ pub async fn raw_planned(
     let client = async_nats::connect(nats.url()).await?;
     let js = jetstream::new(client);
     let stream = raw_stream(&js).await?;
-    let consumer = stream
+    stream
         .create_consumer(consumer::pull::Config {
             durable_name: Some("raw".into()),
             filter_subject: "raw.fire.>".into(),
@@ -236,12 +236,7 @@ pub async fn raw_planned(
         .await?;
     let sink = Sink::start()?;
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(consume(
-        consumer,
-        load::http_client(512),
-        sink.url.clone(),
-        stop.clone(),
-    ));
+    let worker = Consumer::start(nats.url(), sink.url.clone(), stop.clone())?;
 
     let mut rate = f64::INFINITY;
     if run.lead_in.is_none() {
@@ -290,8 +285,11 @@ pub async fn raw_planned(
     if let Some(rss) = nats.proc.rss() {
         out.rss_mb.insert(nats.proc.name.clone(), rss);
     }
+    if let Some(cpu) = worker.cpu_seconds() {
+        out.set_f("consumer_cpu_s", cpu);
+    }
     stop.cancel();
-    let _ = worker.await;
+    worker.join();
     nats.proc.shutdown(Duration::from_secs(30)).await;
     Ok((out, arrivals, created.acked))
 }
@@ -347,6 +345,76 @@ pub async fn publish_scheduled(
     }
     created.elapsed = started.elapsed();
     Ok(created)
+}
+
+/// The minimal consumer, with a NATS connection and a runtime of its own, whose threads
+/// (and only they) bear its name: so its CPU time is read apart from the sink's and the
+/// bench's, and counted beside nats-server's as the baseline's cost per call.
+struct Consumer {
+    thread: std::thread::JoinHandle<()>,
+}
+
+const CONSUMER_THREAD: &str = "raw-consumer";
+
+impl Consumer {
+    fn start(nats_url: String, sink_url: String, stop: CancellationToken) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(CONSUMER_THREAD)
+            .enable_all()
+            .build()?;
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(CONSUMER_THREAD.into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let connected = async {
+                        let js = jetstream::new(async_nats::connect(&nats_url).await?);
+                        let stream = js.get_stream(RAW_STREAM).await?;
+                        stream
+                            .get_consumer::<consumer::pull::Config>("raw")
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))
+                    }
+                    .await;
+                    match connected {
+                        Ok(consumer) => {
+                            let _ = ready_tx.send(Ok(()));
+                            let http = load::http_client(512);
+                            if let Err(e) = consume(consumer, http, sink_url, stop).await {
+                                crate::progress(&format!("the raw consumer stopped: {e:#}"));
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        ready
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the raw consumer's thread ended"))??;
+        Ok(Self { thread })
+    }
+
+    /// CPU time (user + system) its threads have used so far, in seconds.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim_end() == CONSUMER_THREAD
+                && let Some(cpu) = crate::procs::cpu_of(&path.join("stat"))
+            {
+                total += cpu;
+            }
+        }
+        Some(total)
+    }
+
+    fn join(self) {
+        let _ = self.thread.join();
+    }
 }
 
 /// The minimal consumer: the same pull loop shape as ontime's workers (a permit, then a

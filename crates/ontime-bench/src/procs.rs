@@ -106,7 +106,12 @@ impl Rss {
 /// utime + stime of /proc/<pid>/stat (fields 14 and 15, counted after the command name,
 /// which may hold spaces), in clock ticks of 1/100 s (USER_HZ on Linux).
 fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_of(Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// The same of a `stat` file of /proc (a process's or a thread's).
+pub fn cpu_of(stat: &Path) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
