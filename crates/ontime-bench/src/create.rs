@@ -150,7 +150,7 @@ async fn raw(ontime: &Ontime, n: usize) -> anyhow::Result<Outcome> {
     progress(&format!(
         "create/raw-jetstream: {n} scheduled messages published to the same nats-server"
     ));
-    precision::raw_stream(&ontime.js).await?;
+    precision::raw_stream(&ontime.js, 1).await?;
     let far = load::whole_second(Utc::now() + chrono::Duration::hours(1));
     let created = precision::publish_scheduled(&ontime.js, (0..n as u64).map(|i| (i, far))).await?;
     Ok(outcome("raw-jetstream", n, &created, ontime))

@@ -47,8 +47,20 @@ impl Ontime {
         sync: Sync,
         workers: usize,
     ) -> anyhow::Result<Self> {
+        Self::start_on(bins, dir, sync, 1, workers).await
+    }
+
+    /// [`Self::start`] on `nodes` nats-servers (1, or a cluster of 3 with every stream and
+    /// bucket replicated on all three), with `workers` worker processes.
+    pub async fn start_on(
+        bins: &Bins,
+        dir: &Path,
+        sync: Sync,
+        nodes: usize,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
         let store = dir.join("jetstream");
-        let nats = Nats::start(bins, dir, &store, sync).await?;
+        let nats = Nats::start_nodes(bins, dir, &store, sync, nodes).await?;
         let url = nats.url();
         let http_addr = format!("127.0.0.1:{}", free_port());
         let mut parts = Vec::new();
@@ -78,11 +90,19 @@ impl Ontime {
             if sync == Sync::Default {
                 cmd.env("ONTIME_BATCH_FROM", "0");
             }
+            cmd.env("ONTIME_REPLICAS", nats.replicas().to_string());
             parts.push(Proc::spawn(&label, cmd, dir.join(format!("{label}.log")))?);
+            // On a new cluster, parts creating the replicated streams all at once hold each
+            // other up for minutes; once the gateway has made them, the others find them.
+            if label == "gateway" && nats.replicas() > 1 {
+                let gateway = parts.last_mut().expect("the gateway was just started");
+                wait_for_gateway(gateway, &http_addr, Duration::from_secs(120)).await?;
+            }
         }
-        let client = async_nats::connect(&url)
+        let first = nats.client_url();
+        let client = async_nats::connect(&first)
             .await
-            .with_context(|| format!("connecting to {url}"))?;
+            .with_context(|| format!("connecting to {first}"))?;
         let mut ontime = Self {
             store,
             nats,
@@ -167,7 +187,9 @@ impl Ontime {
 
     /// The parts (and nats-server) that are no longer running, as warnings.
     pub fn exited(&mut self) -> Vec<String> {
-        std::iter::once(&mut self.nats.proc)
+        self.nats
+            .procs
+            .iter_mut()
             .chain(&mut self.parts)
             .filter_map(|p| p.check_alive().err())
             .map(|e| format!("{e:#}"))
@@ -176,7 +198,9 @@ impl Ontime {
 
     /// Memory of nats-server and of each part.
     pub fn rss(&self) -> RssMap {
-        std::iter::once(&self.nats.proc)
+        self.nats
+            .procs
+            .iter()
             .chain(&self.parts)
             .filter_map(|p| Some((p.name.clone(), p.rss()?)))
             .collect()
@@ -187,6 +211,27 @@ impl Ontime {
         for part in self.parts {
             part.shutdown(Duration::from_secs(10)).await;
         }
-        self.nats.proc.shutdown(Duration::from_secs(30)).await;
+        self.nats.shutdown(Duration::from_secs(30)).await;
+    }
+}
+
+/// Waits until the gateway at `addr` answers `/ready`, checking that it stays up.
+async fn wait_for_gateway(gateway: &mut Proc, addr: &str, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    let http = reqwest::Client::new();
+    loop {
+        gateway.check_alive()?;
+        let ready = http
+            .get(format!("http://{addr}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the gateway did not become ready within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -140,6 +140,7 @@ async fn raw(bins: &Bins, workdir: &Workdir, p: &Params) -> anyhow::Result<Outco
         scenario: "fanout",
         variant: "raw-jetstream",
         sync: p.sync,
+        nodes: 1,
         lead_in: Some(3.0),
         grace: p.grace(),
     };

@@ -39,13 +39,13 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "precision,create,burst,fanout,pending,durability,flow"
+        default_value = "precision,create,burst,fanout,pending,durability,flow,cluster"
     )]
     scenarios: Vec<Scenario>,
-    /// precision, durability: timers.
+    /// precision, durability, cluster: timers.
     #[arg(long, default_value_t = 2_000)]
     n: usize,
-    /// precision, durability: seconds over which they fall due.
+    /// precision, durability, cluster: seconds over which they fall due.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// precision, durability: timers per second (sets --seconds to n / rate).
@@ -126,6 +126,8 @@ enum Scenario {
     Pending,
     Durability,
     Flow,
+    /// Scenario 1 on a cluster of three nats-servers, every stream with three replicas.
+    Cluster,
 }
 
 /// Where scenarios keep their stores and logs: temporary directories, kept with `--keep`.
@@ -284,6 +286,7 @@ async fn run(args: &Args) -> anyhow::Result<i32> {
         seconds: args.rate.map_or(args.seconds, |r| args.n as f64 / r),
         lead_in: args.lead_in,
         grace: args.grace,
+        nodes: 1,
     };
     anyhow::ensure!(
         precision.n > 0 && precision.seconds > 0.0,
@@ -318,6 +321,20 @@ async fn run(args: &Args) -> anyhow::Result<i32> {
                     &mut outcomes,
                     raw.map(|o| vec![o]),
                     "precision (raw JetStream)",
+                );
+            }
+            Scenario::Cluster => {
+                let p = precision::Params {
+                    nodes: 3,
+                    ..precision.clone()
+                };
+                let (ontime, raw) =
+                    precision_pair(&bins, &workdir, &p, args.sync, "cluster", "").await;
+                emit(&mut outcomes, ontime.map(|o| vec![o]), "cluster (ontime)");
+                emit(
+                    &mut outcomes,
+                    raw.map(|o| vec![o]),
+                    "cluster (raw JetStream)",
                 );
             }
             Scenario::Create => {

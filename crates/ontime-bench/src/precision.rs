@@ -33,6 +33,8 @@ pub struct Params {
     pub lead_in: Option<f64>,
     /// Stop waiting for calls when none has come for this long after the last due time, s.
     pub grace: f64,
+    /// nats-servers: 1, or a cluster of 3 with every stream on all three.
+    pub nodes: usize,
 }
 
 impl Params {
@@ -46,6 +48,7 @@ impl Params {
         out.set("sync_interval", sync.label());
         out.set("seconds", self.seconds);
         out.set_f("offered_per_sec", self.n as f64 / self.seconds);
+        out.set("nats_servers", self.nodes);
         out
     }
 }
@@ -64,7 +67,7 @@ pub async fn ontime(
 ) -> anyhow::Result<Outcome> {
     let dir = workdir.dir(&format!("{scenario}-{variant}"))?;
     let mut out = p.outcome(sync, scenario, variant);
-    let mut ontime = Ontime::start(bins, dir.path(), sync).await?;
+    let mut ontime = Ontime::start_on(bins, dir.path(), sync, p.nodes, 1).await?;
     let sink = Sink::start()?;
     let http = load::http_client(64);
     let mut rate = f64::INFINITY;
@@ -174,6 +177,7 @@ pub async fn raw(
         scenario,
         variant,
         sync,
+        nodes: p.nodes,
         lead_in: p.lead_in,
         grace: p.grace(),
     };
@@ -195,6 +199,8 @@ pub struct RawRun<'a> {
     pub scenario: &'a str,
     pub variant: &'a str,
     pub sync: Sync,
+    /// nats-servers (see [`Params::nodes`]); the stream has a replica on each.
+    pub nodes: usize,
     /// Seconds from the start of publishing to the first due time (None: from a warm-up).
     pub lead_in: Option<f64>,
     /// Stop waiting for calls when none has come for this long after the last due time.
@@ -219,10 +225,11 @@ pub async fn raw_planned(
 )> {
     let (scenario, variant) = (run.scenario, run.variant);
     let dir = workdir.dir(&format!("{scenario}-raw"))?;
-    let nats = Nats::start(bins, dir.path(), &dir.path().join("jetstream"), run.sync).await?;
-    let client = async_nats::connect(nats.url()).await?;
+    let store = dir.path().join("jetstream");
+    let nats = Nats::start_nodes(bins, dir.path(), &store, run.sync, run.nodes).await?;
+    let client = async_nats::connect(nats.client_url()).await?;
     let js = jetstream::new(client);
-    let stream = raw_stream(&js).await?;
+    let stream = raw_stream(&js, nats.replicas()).await?;
     stream
         .create_consumer(consumer::pull::Config {
             durable_name: Some("raw".into()),
@@ -236,7 +243,7 @@ pub async fn raw_planned(
         .await?;
     let sink = Sink::start()?;
     let stop = CancellationToken::new();
-    let worker = Consumer::start(nats.url(), sink.url.clone(), stop.clone())?;
+    let worker = Consumer::start(nats.client_url(), sink.url.clone(), stop.clone())?;
 
     let mut rate = f64::INFINITY;
     if run.lead_in.is_none() {
@@ -282,22 +289,23 @@ pub async fn raw_planned(
         );
     }
     out.malformed_calls(sink.malformed());
-    if let Some(rss) = nats.proc.rss() {
-        out.rss_mb.insert(nats.proc.name.clone(), rss);
-    }
+    out.rss_mb.extend(nats.rss());
     if let Some(cpu) = worker.cpu_seconds() {
         out.set_f("consumer_cpu_s", cpu);
     }
     stop.cancel();
     worker.join();
-    nats.proc.shutdown(Duration::from_secs(30)).await;
+    nats.shutdown(Duration::from_secs(30)).await;
     Ok((out, arrivals, created.acked))
 }
 
 /// The raw baseline's stream: scheduled messages on `raw.sched.<i>` (one per subject, as
 /// ontime's wake-ups), firing into `raw.fire.<i>`. Its subjects are outside ontime's, so it
 /// may share ontime's server.
-pub async fn raw_stream(js: &jetstream::Context) -> anyhow::Result<stream::Stream> {
+pub async fn raw_stream(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> anyhow::Result<stream::Stream> {
     js.create_stream(stream::Config {
         name: RAW_STREAM.into(),
         subjects: vec!["raw.sched.>".into(), "raw.fire.>".into()],
@@ -306,6 +314,7 @@ pub async fn raw_stream(js: &jetstream::Context) -> anyhow::Result<stream::Strea
         allow_message_schedules: true,
         max_messages_per_subject: 1,
         allow_rollup: true,
+        num_replicas: replicas,
         ..Default::default()
     })
     .await

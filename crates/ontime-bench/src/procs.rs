@@ -293,42 +293,124 @@ impl Sync {
     }
 }
 
-/// A nats-server with JetStream on a free port, its store in `store_dir`.
+/// nats-server with JetStream: one server on a free port, its store in `store_dir`, or a
+/// cluster of three (`nodes: 3`), each with a store of its own under `store_dir`, as
+/// `nats/cluster/` sets one up, on free loopback ports.
 pub struct Nats {
-    pub proc: Proc,
-    pub port: u16,
+    pub procs: Vec<Proc>,
+    pub ports: Vec<u16>,
 }
 
 impl Nats {
-    pub async fn start(
+    pub async fn start_nodes(
         bins: &Bins,
         dir: &Path,
         store_dir: &Path,
         sync: Sync,
+        nodes: usize,
     ) -> anyhow::Result<Self> {
-        let port = free_port();
         let sync_line = match sync {
             Sync::Always => "  sync_interval: always\n",
             Sync::Default => "",
         };
-        let conf = dir.join("nats-server.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:{port}\nmax_payload: 8MB\njetstream {{\n  store_dir: {:?}\n{sync_line}}}\n",
-                store_dir.display().to_string()
-            ),
-        )?;
-        let mut cmd = Command::new(&bins.nats_server);
-        cmd.arg("-c").arg(&conf);
-        let mut proc = Proc::spawn("nats-server", cmd, dir.join("nats-server.log"))?;
-        proc.wait_for_log("Server is ready", Duration::from_secs(300))
-            .await?;
-        Ok(Self { proc, port })
+        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let routes: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let mut procs = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let (name, store, cluster) = if nodes == 1 {
+                (
+                    "nats-server".to_owned(),
+                    store_dir.to_path_buf(),
+                    String::new(),
+                )
+            } else {
+                let all = routes
+                    .iter()
+                    .map(|r| format!("nats-route://127.0.0.1:{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!("nats-n{}", i + 1),
+                    store_dir.join(format!("n{}", i + 1)),
+                    format!(
+                        "server_name: n{}\ncluster {{\n  name: bench\n  listen: 127.0.0.1:{}\n  routes: [{all}]\n}}\n",
+                        i + 1,
+                        routes[i]
+                    ),
+                )
+            };
+            let conf = dir.join(format!("{name}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "listen: 127.0.0.1:{port}\nmax_payload: 8MB\n{cluster}jetstream {{\n  store_dir: {:?}\n{sync_line}}}\n",
+                    store.display().to_string()
+                ),
+            )?;
+            let mut cmd = Command::new(&bins.nats_server);
+            cmd.arg("-c").arg(&conf);
+            procs.push(Proc::spawn(&name, cmd, dir.join(format!("{name}.log")))?);
+        }
+        for proc in &mut procs {
+            proc.wait_for_log("Server is ready", Duration::from_secs(300))
+                .await?;
+        }
+        let nats = Self { procs, ports };
+        if nodes > 1 {
+            nats.wait_for_meta_leader(Duration::from_secs(60)).await?;
+        }
+        Ok(nats)
     }
 
+    /// A cluster takes streams once its JetStream meta group has a leader.
+    async fn wait_for_meta_leader(&self, within: Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + within;
+        let client = async_nats::connect(self.client_url()).await?;
+        let js = async_nats::jetstream::new(client);
+        loop {
+            if js.query_account().await.is_ok() {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the cluster's JetStream had no leader within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every server's client URL, comma-separated (as ontime's `--nats-url` takes them).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.ports
+            .iter()
+            .map(|port| format!("nats://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The first server's URL, for the bench's own connections (any server of a cluster
+    /// serves every stream).
+    pub fn client_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// Stream replicas that fit: one per server.
+    pub fn replicas(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Memory and CPU of every server.
+    pub fn rss(&self) -> RssMap {
+        self.procs
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.rss()?)))
+            .collect()
+    }
+
+    pub async fn shutdown(self, within: Duration) {
+        for proc in self.procs {
+            proc.shutdown(within).await;
+        }
     }
 }
 

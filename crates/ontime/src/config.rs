@@ -9,6 +9,9 @@ use ontime_core::trust::guard::TargetGuard;
 use ontime_core::trust::seal::SecretKey;
 use ontime_nats::{Names, Topology, TopologyConfig};
 
+/// How long a part keeps trying to create the topology at start-up before it gives up.
+const TOPOLOGY_PATIENCE: Duration = Duration::from_secs(90);
+
 /// What every part needs: where NATS is and how the topology is shaped.
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
@@ -148,15 +151,18 @@ impl CommonArgs {
         let client = ontime_nats::connect(url, name)
             .await
             .with_context(|| format!("connecting to {url}"))?;
-        // The first connection may still be in progress (the server may start after us).
+        // The first connection may still be in progress (the server may start after us), and
+        // a new cluster takes a while to place every replicated stream, more so when every
+        // part of an installation creates them at once.
+        let deadline = std::time::Instant::now() + TOPOLOGY_PATIENCE;
         let mut delay = Duration::from_millis(50);
         loop {
             match Topology::ensure(client.clone(), config.clone()).await {
                 Ok(t) => return Ok(t),
-                Err(e) if delay < Duration::from_secs(5) => {
+                Err(e) if std::time::Instant::now() < deadline => {
                     tracing::info!(error = %e, "NATS not ready yet");
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = (delay * 2).min(Duration::from_secs(2));
                 }
                 Err(e) => return Err(e).context("creating the NATS topology"),
             }
