@@ -40,6 +40,19 @@ pub struct Outgoing {
 /// by one after a refusal, which every write of ontime tolerates.
 pub async fn publish(
     js: &jetstream::Context,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<u64>, NatsError> {
+    if messages.len() < WORTH_IT {
+        return one_by_one(js, messages).await;
+    }
+    atomic(js, messages).await
+}
+
+/// Stores `messages` (at most [`MAX`], all of one stream that allows atomic publishes) as one
+/// atomic batch, whatever their number, and returns each one's stream sequence, in order:
+/// all of them are stored or none is.
+pub async fn atomic(
+    js: &jetstream::Context,
     mut messages: Vec<Outgoing>,
 ) -> Result<Vec<u64>, NatsError> {
     if messages.len() > MAX {
@@ -47,9 +60,6 @@ pub async fn publish(
             "a batch of {} messages; the most is {MAX}",
             messages.len()
         )));
-    }
-    if messages.len() < WORTH_IT {
-        return one_by_one(js, messages).await;
     }
     let count = messages.len();
     let id = uuid::Uuid::new_v4().simple().to_string();

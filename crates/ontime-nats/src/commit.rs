@@ -186,7 +186,7 @@ impl Writer {
         let (counts, name) = (&self.counts, self.name);
         if self.grouping.from > 0 && pending.len() >= self.grouping.from.max(2) {
             let messages = pending.iter().map(|p| p.message.clone()).collect();
-            if let Ok(sequences) = batch::publish(&self.js, messages).await {
+            if let Ok(sequences) = batch::atomic(&self.js, messages).await {
                 counts.batches.fetch_add(1, Ordering::Relaxed);
                 counts
                     .batched

@@ -420,18 +420,36 @@ impl Topology {
     }
 
     /// A pull consumer of this topology, by stream and durable name.
+    /// It exists (see [`Self::ensure`]), so a failure to look it up is taken for a passing one
+    /// (a cluster electing a leader, or busy placing streams) and tried again, for up to a
+    /// minute.
     pub async fn consumer(
         &self,
         stream: &str,
         durable: &str,
     ) -> Result<consumer::PullConsumer, NatsError> {
-        self.js
-            .get_stream(stream)
-            .await
-            .map_err(NatsError::nats)?
-            .get_consumer(durable)
-            .await
-            .map_err(NatsError::nats)
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let found = async {
+                self.js
+                    .get_stream(stream)
+                    .await
+                    .map_err(NatsError::nats)?
+                    .get_consumer(durable)
+                    .await
+                    .map_err(NatsError::nats)
+            }
+            .await;
+            match found {
+                Err(e) if std::time::Instant::now() < deadline => {
+                    tracing::info!(error = %e, stream, durable, "looking up a consumer again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                found => return found,
+            }
+        }
     }
 
     /// What is waiting: the wake-ups stored (about one per pending timer: a timer re-armed

@@ -147,3 +147,31 @@ async fn a_writer_told_never_to_batch_publishes_one_by_one() {
     let figures = writer.figures();
     assert_eq!((figures.batches, figures.single), (0, 50), "{figures:?}");
 }
+
+#[tokio::test]
+async fn a_writer_may_batch_even_a_few_messages_atomically() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "gc").await;
+    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
+    let writer = Committer::start(t.js.clone(), "test", Grouping { from: 2 });
+    let taken = writer.store(message(log(1), None)).await.unwrap();
+    // Three compare-and-sets, one of which cannot hold: the batch of three is refused as a
+    // whole, and one by one the other two are stored once each.
+    let expected = Some((headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0"));
+    let stored: Vec<_> = (0..3)
+        .map(|i| writer.submit(message(log(i), expected)))
+        .collect();
+    let mut outcomes = Vec::new();
+    for stored in stored {
+        outcomes.push(stored.await);
+    }
+    assert!(outcomes[0].as_ref().is_ok_and(|seq| *seq > taken));
+    assert!(
+        matches!(outcomes[1], Err(NatsError::Conflict)),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[2].is_ok());
+    assert_eq!(writer.figures().refused, 1);
+    let mut stream = t.js.get_stream(t.names().log_stream()).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+}
