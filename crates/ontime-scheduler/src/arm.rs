@@ -76,8 +76,21 @@ impl Ctx {
     /// Puts a due wake-up into the precision queue; a duplicate of one already held is settled.
     pub async fn hold(self: &Arc<Self>, due: Due) {
         let key = due.wake.fire_msg_id();
-        if let Err(duplicate) = self.queue.push(due.at, key, due) {
-            ack(duplicate.held).await;
+        if let Err(duplicate) = self.queue.push(due.at, key.clone(), due) {
+            // The same wake-up is held already (its second read again, or its message
+            // delivered again). What backs this copy must not be settled before that one has
+            // fired: settled now, a second's copy would clear the second while the held one
+            // may still fail, and the wake-up would be gone with nothing left to fire it. So
+            // it is joined to the held one and settled with it; if that one has just left
+            // the queue, this copy is handed back to come again.
+            let mut extra = duplicate.held;
+            self.queue.update(&key, |queued| {
+                queued.held = match queued.held.take() {
+                    Some(held) => Some(held.join(extra.take())),
+                    None => extra.take(),
+                };
+            });
+            release(extra).await;
         }
         metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(self.queue.len() as f64);
     }
@@ -102,6 +115,22 @@ impl Ctx {
 pub enum Held {
     Message(Box<Acker>),
     Second(Arc<crate::ticks::Second>),
+    /// Several copies of one wake-up, settled together.
+    Many(Vec<Held>),
+}
+
+impl Held {
+    /// Adds `other` to what backs this wake-up.
+    pub fn join(self, other: Option<Held>) -> Held {
+        match (self, other) {
+            (held, None) => held,
+            (Held::Many(mut all), Some(other)) => {
+                all.push(other);
+                Held::Many(all)
+            }
+            (held, Some(other)) => Held::Many(vec![held, other]),
+        }
+    }
 }
 
 impl From<Acker> for Held {
@@ -121,6 +150,11 @@ pub async fn ack(held: Option<Held>) {
         }
         // Dropping it is the acknowledgement: the second is cleared after its last wake-up.
         Some(Held::Second(_)) | None => {}
+        Some(Held::Many(all)) => {
+            for held in all {
+                Box::pin(ack(Some(held))).await;
+            }
+        }
     }
 }
 
@@ -133,6 +167,126 @@ pub async fn release(held: Option<Held>) {
             }
         }
         Some(Held::Second(second)) => second.fail(),
+        Some(Held::Many(all)) => {
+            for held in all {
+                Box::pin(release(Some(held))).await;
+            }
+        }
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_nats::jetstream::{consumer, stream};
+    use futures::StreamExt;
+    use ontime_core::TimerKey;
+    use ontime_core::command::{Command, CommandBody};
+    use ontime_core::state::{Applied, apply};
+    use ontime_testkit::{NatsServer, topology};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::queue::PrecisionQueue;
+    use crate::{SchedulerConfig, recent, reports};
+
+    fn record() -> TimerRecord {
+        let spec = serde_json::from_value(serde_json::json!({
+            "schedule": {"after": "1h"},
+            "target": {"http": {"url": "http://127.0.0.1:9/"}}
+        }))
+        .unwrap();
+        let key = TimerKey::from_subject_suffix("ns.t").unwrap();
+        let cmd = Command::new(key, CommandBody::upsert(spec));
+        match apply(None, &cmd, 1, chrono::Utc::now(), chrono::Utc::now()) {
+            Ok(Applied::Changed(outcome)) => outcome.record,
+            _ => panic!("an upsert creates a record"),
+        }
+    }
+
+    /// Messages delivered and not yet settled, fetched from a stream of the test's own.
+    async fn delivered(pull: &consumer::PullConsumer, n: usize) -> Vec<Acker> {
+        let mut messages = pull
+            .fetch()
+            .max_messages(n)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .unwrap();
+        let mut ackers = Vec::new();
+        while let Some(message) = messages.next().await {
+            ackers.push(message.unwrap().split().1);
+        }
+        ackers
+    }
+
+    // Two copies of one wake-up: a second's wake-up read again by the second's next tick
+    // while the first copy waits in the precision queue. Settled at once, the copy's tick
+    // would clear the second, and a failure of the held copy would leave nothing to fire it.
+    #[tokio::test]
+    async fn a_copy_of_a_held_wake_up_is_settled_with_it_never_alone() {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "hd").await;
+        let js = t.js.clone();
+        let stream = js
+            .create_stream(stream::Config {
+                name: "HELD".into(),
+                subjects: vec!["held.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let pull = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("held".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for copy in ["first", "second"] {
+            js.publish(format!("held.{copy}"), "{}".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let ctx = Arc::new(Ctx {
+            topology: t.clone(),
+            config: SchedulerConfig::default(),
+            queue: PrecisionQueue::default(),
+            recent: recent::Recent::new(16),
+            reports: reports::Groups::default(),
+            permits: Arc::new(Semaphore::new(8)),
+        });
+        let record = record();
+        let wake = WakeUp {
+            namespace: record.namespace.clone(),
+            id: record.id.clone(),
+            generation: 1,
+            occurrence: 1,
+            attempt: 1,
+            due_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        };
+        let due = |held: Acker| Due {
+            at: tokio::time::Instant::now() + Duration::from_secs(3600),
+            wake: wake.clone(),
+            record: record.clone(),
+            revision: 1,
+            held: Some(held.into()),
+        };
+        let mut ackers = delivered(&pull, 2).await.into_iter();
+        ctx.hold(due(ackers.next().unwrap())).await;
+        ctx.hold(due(ackers.next().unwrap())).await;
+        assert_eq!(ctx.queue.len(), 1, "one wake-up is held once");
+
+        // The held copy fails: both are handed back, and both come again.
+        for held in ctx.queue.drain() {
+            held.release().await;
+        }
+        assert_eq!(delivered(&pull, 2).await.len(), 2);
     }
 }

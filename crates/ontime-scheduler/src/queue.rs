@@ -59,6 +59,21 @@ impl<T> PrecisionQueue<T> {
         Ok(())
     }
 
+    /// Changes the item held under `key`, if one is still held. Returns whether one was.
+    pub fn update(&self, key: &str, f: impl FnOnce(&mut T)) -> bool {
+        let mut state = self.state.lock().expect("queue lock");
+        let Some(at) = state.index.get(key).copied() else {
+            return false;
+        };
+        match state.by_time.get_mut(&at) {
+            Some((_, item)) => {
+                f(item);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// How many items are held.
     pub fn len(&self) -> usize {
         self.state.lock().expect("queue lock").by_time.len()
@@ -171,5 +186,16 @@ mod tests {
             "a key may come back once released"
         );
         assert_eq!(q.drain(), vec![3]);
+    }
+
+    #[test]
+    fn a_held_item_can_be_changed_until_it_is_released() {
+        let q = PrecisionQueue::default();
+        let now = Instant::now();
+        q.push(now, "k".into(), vec![1]).unwrap();
+        assert!(q.update("k", |held| held.push(2)));
+        assert!(!q.update("other", |held| held.push(3)));
+        assert_eq!(q.pop_due(now), vec![vec![1, 2]]);
+        assert!(!q.update("k", |held| held.push(4)), "released");
     }
 }
