@@ -19,14 +19,37 @@ fn message(subject: String, header: Option<(&str, &str)>) -> Outgoing {
     }
 }
 
+/// A writer of the log stream on a server of its own.
+struct Writer {
+    _server: NatsServer,
+    t: ontime_nats::Topology,
+    writer: Committer,
+}
+
+impl Writer {
+    async fn start(grouping: Grouping) -> Self {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "gc").await;
+        let writer = Committer::start(t.js.clone(), "test", grouping);
+        Self {
+            _server: server,
+            t,
+            writer,
+        }
+    }
+
+    /// A log subject of timer `t<i>`.
+    fn log(&self, i: usize) -> String {
+        format!("{}.log.ns.t{i}", self.t.names().prefix())
+    }
+}
+
 // On the test's single thread, the writer runs only once the test awaits: everything handed
 // to it before that is waiting when it starts.
 #[tokio::test]
 async fn what_arrives_together_is_stored_as_one_batch() {
-    let server = NatsServer::start().await;
-    let t = topology(&server, "gc").await;
-    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
+    let w = Writer::start(Grouping::default()).await;
+    let (writer, log) = (&w.writer, |i| w.log(i));
     let stored: Vec<_> = (0..500)
         .map(|i| writer.submit(message(log(i), None)))
         .collect();
@@ -56,10 +79,8 @@ async fn what_arrives_together_is_stored_as_one_batch() {
 
 #[tokio::test]
 async fn a_refused_batch_is_stored_one_by_one_and_only_the_message_at_fault_fails() {
-    let server = NatsServer::start().await;
-    let t = topology(&server, "gc").await;
-    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
+    let w = Writer::start(Grouping::default()).await;
+    let (t, writer, log) = (&w.t, &w.writer, |i| w.log(i));
     let taken = writer.store(message(log(3), None)).await.unwrap();
 
     // A compare-and-set that cannot hold (t3 is not new) among nineteen that can.
@@ -106,10 +127,8 @@ async fn a_refused_batch_is_stored_one_by_one_and_only_the_message_at_fault_fail
 
 #[tokio::test]
 async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
-    let server = NatsServer::start().await;
-    let t = topology(&server, "gc").await;
-    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone(), "test", Grouping::default());
+    let w = Writer::start(Grouping::default()).await;
+    let (writer, log) = (&w.writer, |i| w.log(i));
     // Two creates of t0 race among others: inside one batch the second would refuse the
     // whole batch; held back for the next one, it alone loses.
     let expected = Some((headers::EXPECTED_LAST_SUBJECT_SEQUENCE, "0"));
@@ -134,10 +153,8 @@ async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
 
 #[tokio::test]
 async fn a_writer_told_never_to_batch_publishes_one_by_one() {
-    let server = NatsServer::start().await;
-    let t = topology(&server, "gc").await;
-    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone(), "test", Grouping { from: 0 });
+    let w = Writer::start(Grouping { from: 0 }).await;
+    let (writer, log) = (&w.writer, |i| w.log(i));
     let stored: Vec<_> = (0..50)
         .map(|i| writer.submit(message(log(i), None)))
         .collect();
@@ -150,10 +167,8 @@ async fn a_writer_told_never_to_batch_publishes_one_by_one() {
 
 #[tokio::test]
 async fn a_writer_may_batch_even_a_few_messages_atomically() {
-    let server = NatsServer::start().await;
-    let t = topology(&server, "gc").await;
-    let log = |i: usize| format!("{}.log.ns.t{i}", t.names().prefix());
-    let writer = Committer::start(t.js.clone(), "test", Grouping { from: 2 });
+    let w = Writer::start(Grouping { from: 2 }).await;
+    let (t, writer, log) = (&w.t, &w.writer, |i| w.log(i));
     let taken = writer.store(message(log(1), None)).await.unwrap();
     // Three compare-and-sets, one of which cannot hold: the batch of three is refused as a
     // whole, and one by one the other two are stored once each.
