@@ -69,6 +69,7 @@ impl From<NatsError> for ApiError {
                 tracing::warn!(%detail, "NATS request failed");
                 Self::unavailable("NATS is unavailable; try again")
             }
+            NatsError::TimedOut => Self::unavailable("NATS did not answer in time; try again"),
             other => Self::internal("reading from NATS", other),
         }
     }

@@ -10,15 +10,15 @@
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
-use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use futures::StreamExt;
 use ontime_core::command::{Batch, BatchReply, Command, Reply};
 use ontime_core::idempotency::{Idempotency, fingerprint, reused};
 use ontime_core::timer::TimerView;
 use ontime_core::{Namespace, TimerKey, ValidationError};
-use ontime_nats::{Names, headers};
+use ontime_nats::Names;
+use ontime_nats::NatsError;
+use ontime_nats::commands::{Accepted, Sent};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -244,8 +244,9 @@ async fn deliver(state: &AppState, messages: &[Prepared]) -> Vec<Result<Delivery
     let ack_deadline = Instant::now() + state.config.ack_timeout;
     // While disconnected the client would buffer the commands and send them on reconnect,
     // long after the client was told 503: refuse at once instead.
-    let connection = state.topology.client.connection_state();
-    if connection != async_nats::connection::State::Connected {
+    let commands = &state.topology.commands;
+    if !commands.connected() {
+        let connection = commands.connection();
         return messages
             .iter()
             .map(|_| {
@@ -263,12 +264,9 @@ async fn deliver(state: &AppState, messages: &[Prepared]) -> Vec<Result<Delivery
         published.push(match message {
             Ok(message) => {
                 let waiter = state.replies.register();
-                let mut hdrs = async_nats::HeaderMap::new();
-                hdrs.insert(headers::MSG_ID, message.msg_id.as_str());
-                hdrs.insert(headers::REPLY_TO, waiter.subject.as_str());
-                publish(state, message, &hdrs, ack_deadline)
+                publish(state, message, &waiter.subject, ack_deadline)
                     .await
-                    .map(|ack| (message, hdrs, waiter, ack))
+                    .map(|ack| (message, waiter, ack))
             }
             Err(e) => Err(e.clone()),
         });
@@ -276,8 +274,9 @@ async fn deliver(state: &AppState, messages: &[Prepared]) -> Vec<Result<Delivery
 
     // 2. Await every ack together; one that does not come in time is asked for again.
     let acks = futures::future::join_all(published.into_iter().map(|sent| async move {
-        let (message, hdrs, waiter, ack) = sent?;
-        let (ack, resent) = acknowledged(state, message, &hdrs, ack, ack_deadline).await?;
+        let (message, waiter, ack) = sent?;
+        let (ack, resent) =
+            acknowledged(state, message, &waiter.subject, ack, ack_deadline).await?;
         Ok::<_, ApiError>((waiter, ack, resent))
     }))
     .await;
@@ -306,22 +305,20 @@ async fn deliver(state: &AppState, messages: &[Prepared]) -> Vec<Result<Delivery
 async fn acknowledged(
     state: &AppState,
     message: &Outgoing,
-    hdrs: &async_nats::HeaderMap,
-    ack: PublishAckFuture,
+    reply_to: &str,
+    ack: Sent,
     deadline: Instant,
-) -> Result<(PublishAck, bool), ApiError> {
+) -> Result<(Accepted, bool), ApiError> {
     match timeout_at(deadline, ack.into_future()).await {
         Ok(Ok(ack)) => return Ok((ack, false)),
-        Ok(Err(e)) if e.kind() != PublishErrorKind::TimedOut => {
-            return Err(publish_error(e.kind(), &e));
-        }
-        _ => {}
+        Ok(Err(NatsError::TimedOut)) | Err(_) => {}
+        Ok(Err(e)) => return Err(publish_error(e)),
     }
     let again = Instant::now() + state.config.ack_timeout;
-    let ack = publish(state, message, hdrs, again).await?;
+    let ack = publish(state, message, reply_to, again).await?;
     match timeout_at(again, ack.into_future()).await {
         Ok(Ok(ack)) => Ok((ack, true)),
-        Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
+        Ok(Err(e)) => Err(publish_error(e)),
         Err(_) => Err(ApiError::unavailable(
             "NATS did not acknowledge the command in time; try again",
         )),
@@ -333,21 +330,22 @@ async fn acknowledged(
 async fn publish(
     state: &AppState,
     message: &Outgoing,
-    hdrs: &async_nats::HeaderMap,
+    reply_to: &str,
     deadline: Instant,
-) -> Result<PublishAckFuture, ApiError> {
+) -> Result<Sent, ApiError> {
     let sent = timeout_at(
         deadline,
-        state.topology.js.publish_with_headers(
+        state.topology.commands.publish(
             message.subject.clone(),
-            hdrs.clone(),
+            &message.msg_id,
+            Some(reply_to),
             message.body.clone(),
         ),
     )
     .await;
     match sent {
         Ok(Ok(ack)) => Ok(ack),
-        Ok(Err(e)) => Err(publish_error(e.kind(), &e)),
+        Ok(Err(e)) => Err(publish_error(e)),
         Err(_) => Err(ApiError::unavailable(
             "NATS did not take the command in time; try again",
         )),
@@ -485,14 +483,14 @@ async fn current(state: &AppState, key: &TimerKey) -> Option<TimerView> {
     }
 }
 
-fn publish_error(kind: PublishErrorKind, detail: &dyn std::fmt::Display) -> ApiError {
-    if kind == PublishErrorKind::MaxPayloadExceeded {
+fn publish_error(e: NatsError) -> ApiError {
+    if let NatsError::TooLarge = e {
         return ApiError::new(
             ontime_core::ErrorCode::PayloadTooLarge,
             "the command is larger than NATS accepts",
         );
     }
-    tracing::warn!(%detail, "publishing a command failed");
+    tracing::warn!(error = %e, "publishing a command failed");
     ApiError::unavailable("NATS did not accept the command; try again")
 }
 

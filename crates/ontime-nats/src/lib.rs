@@ -4,6 +4,7 @@
 //! [`counters`] hands out integer ids.
 
 pub mod batch;
+pub mod commands;
 pub mod commit;
 pub mod connect;
 pub mod counters;
@@ -49,6 +50,12 @@ pub enum NatsError {
     /// moment (JetStream's 10158): it is not stored yet, and that store may still fail.
     #[error("a message with the same id is being stored")]
     InProcess,
+    /// No answer in time: what was asked may have happened all the same.
+    #[error("NATS did not answer in time")]
+    TimedOut,
+    /// The message is larger than the server takes.
+    #[error("the message is larger than NATS accepts")]
+    TooLarge,
 }
 
 impl NatsError {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::NatsError;
+use crate::commands::Commands;
 use crate::commit::Grouping;
 use crate::counters::Counters;
 use crate::dead::DeadLetters;
@@ -136,6 +137,8 @@ pub struct Topology {
     pub fires: Fires,
     /// The execution log's writer.
     pub log: Log,
+    /// Where commands are published.
+    pub commands: Commands,
 }
 
 impl Topology {
@@ -401,6 +404,7 @@ impl Topology {
         let flow = FlowState::new(js.clone(), flow, n.flow_bucket());
         let fires = Fires::new(&js, n.clone(), config.grouping);
         let log = Log::new(&js, n.clone(), config.grouping);
+        let commands = Commands::new(js.clone(), client.clone());
         Ok(Self {
             config,
             client,
@@ -416,6 +420,7 @@ impl Topology {
             flow,
             fires,
             log,
+            commands,
         })
     }
 

@@ -199,7 +199,7 @@ fn encode(ctx: &Ctx, applied: &[(Applied, bool)]) -> Vec<u8> {
         error: None,
     };
     let full = serde_json::to_vec(&results(true)).unwrap_or_default();
-    if full.len() <= ctx.topology.client.max_payload() {
+    if full.len() <= ctx.topology.commands.max_payload() {
         return full;
     }
     serde_json::to_vec(&results(false)).unwrap_or_default()

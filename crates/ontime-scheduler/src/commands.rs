@@ -327,8 +327,8 @@ async fn send(ctx: &Ctx, reply_to: Option<String>, reply: &Reply) {
 pub async fn send_reply(ctx: &Ctx, subject: String, body: Vec<u8>) {
     if let Err(e) = ctx
         .topology
-        .client
-        .publish(subject, Bytes::from(body))
+        .commands
+        .reply(subject, Bytes::from(body))
         .await
     {
         tracing::debug!(error = %e, "reply not sent");

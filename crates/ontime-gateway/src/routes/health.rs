@@ -42,7 +42,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 /// Liveness: always 200 while the process serves HTTP, saying whether NATS is connected.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Up", body = Liveness)))]
 pub async fn health(State(state): State<AppState>) -> Json<Liveness> {
-    let nats = state.topology.client.connection_state() == async_nats::connection::State::Connected;
+    let nats = state.topology.commands.connected();
     Json(Liveness {
         status: "ok".into(),
         api: true,
@@ -61,9 +61,12 @@ pub async fn health(State(state): State<AppState>) -> Json<Liveness> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    let connection = state.topology.client.connection_state();
-    if connection != async_nats::connection::State::Connected {
-        return Err(ApiError::unavailable(format!("NATS is {connection}")));
+    let commands = &state.topology.commands;
+    if !commands.connected() {
+        return Err(ApiError::unavailable(format!(
+            "NATS is {}",
+            commands.connection()
+        )));
     }
     match tokio::time::timeout(READY_TIMEOUT, state.topology.is_ready()).await {
         Ok(true) => Ok(Json(Health {

@@ -36,7 +36,7 @@ pub async fn submit_batch(
     items: Vec<(usize, Command)>,
 ) -> Vec<Result<Submitted, ApiError>> {
     // Half of what NATS accepts: the other half is for the reply, which carries every timer.
-    let budget = state.topology.client.max_payload() / 2;
+    let budget = state.topology.commands.max_payload() / 2;
     let names = state.topology.names();
     let messages = batch_messages(names, namespace, idempotency_key, &items, budget);
     let results = submit_messages(state, messages).await;
