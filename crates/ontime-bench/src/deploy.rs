@@ -96,7 +96,8 @@ impl Ontime {
             // other up for minutes; once the gateway has made them, the others find them.
             if label == "gateway" && nats.replicas() > 1 {
                 let gateway = parts.last_mut().expect("the gateway was just started");
-                wait_for_gateway(gateway, &http_addr, Duration::from_secs(120)).await?;
+                let base = format!("http://{http_addr}");
+                wait_for_gateway(gateway, &base, Duration::from_secs(120)).await?;
             }
         }
         let first = nats.client_url();
@@ -121,12 +122,7 @@ impl Ontime {
             for part in &mut self.parts {
                 part.check_alive()?;
             }
-            let gateway = http
-                .get(format!("{}/ready", self.http))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            let mut pulling = gateway;
+            let mut pulling = answers_ready(&http, &self.http).await;
             for (stream, name) in [
                 (CMD_STREAM, CMD_CONSUMER),
                 (SCHED_STREAM, TICK_CONSUMER),
@@ -215,18 +211,21 @@ impl Ontime {
     }
 }
 
-/// Waits until the gateway at `addr` answers `/ready`, checking that it stays up.
-async fn wait_for_gateway(gateway: &mut Proc, addr: &str, within: Duration) -> anyhow::Result<()> {
+/// Whether the gateway at `base` (`http://…`) answers `/ready` with a success.
+async fn answers_ready(http: &reqwest::Client, base: &str) -> bool {
+    http.get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Waits until the gateway at `base` answers `/ready`, checking that it stays up.
+async fn wait_for_gateway(gateway: &mut Proc, base: &str, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     let http = reqwest::Client::new();
     loop {
         gateway.check_alive()?;
-        let ready = http
-            .get(format!("http://{addr}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
+        if answers_ready(&http, base).await {
             return Ok(());
         }
         if Instant::now() > deadline {
