@@ -430,6 +430,19 @@ impl Ord for ById {
     }
 }
 
+/// The sequence of the last message on `subject` (wildcards allowed) as the stream leader
+/// has it, `None` when there is none: never a direct get, which any replica may answer.
+pub(crate) async fn last_sequence<I>(
+    stream: &jetstream::stream::Stream<I>,
+    subject: &str,
+) -> Result<Option<u64>, NatsError> {
+    match stream.get_last_raw_message_by_subject(subject).await {
+        Ok(message) => Ok(Some(message.sequence)),
+        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(e) => Err(NatsError::nats(e)),
+    }
+}
+
 /// The last entry of a bucket's key (`subject`, see [`Names::kv_subject`]), decoded, and its
 /// revision: `(None, 0)` if the key has no entry, `(None, revision)` for a delete, a purge, or
 /// the marker a TTL expiry leaves; a value that does not decode is [`NatsError::Corrupt`],

@@ -61,13 +61,20 @@ impl Ctx {
     /// so the next one is always made durable in NATS before `held` is acknowledged, even
     /// when it is due within `lead` (the scheduled message then comes back at once): a
     /// scheduler killed between two occurrences of a fast recurring timer loses nothing.
+    ///
+    /// If the next one cannot be stored, `held` is handed back, never let go: dropped, a
+    /// second of wake-ups would count it as done and be cleared. Its redelivery finds the
+    /// timer moved on and arms the next one again (see [`crate::wakes::arrive`]).
     pub async fn rearm_after_fire(
         &self,
         record: &TimerRecord,
         held: Option<Held>,
     ) -> Result<(), NatsError> {
-        if let Some(wake) = pending_wake(record) {
-            self.publish_wake_up(&wake).await?;
+        if let Some(wake) = pending_wake(record)
+            && let Err(e) = self.publish_wake_up(&wake).await
+        {
+            release(held).await;
+            return Err(e);
         }
         ack(held).await;
         Ok(())
@@ -186,11 +193,8 @@ mod tests {
     use ontime_core::command::{Command, CommandBody};
     use ontime_core::state::{Applied, apply};
     use ontime_testkit::{NatsServer, topology};
-    use tokio::sync::Semaphore;
 
     use super::*;
-    use crate::queue::PrecisionQueue;
-    use crate::{SchedulerConfig, recent, reports};
 
     fn record() -> TimerRecord {
         let spec = serde_json::from_value(serde_json::json!({
@@ -204,6 +208,36 @@ mod tests {
             Ok(Applied::Changed(outcome)) => outcome.record,
             _ => panic!("an upsert creates a record"),
         }
+    }
+
+    /// A stream and consumer of the test's own, whose messages stand for what backs a
+    /// wake-up (a command, a wake-up message), delivered once and settled by the code tested.
+    async fn backing(js: &async_nats::jetstream::Context, n: usize) -> consumer::PullConsumer {
+        let stream = js
+            .create_stream(stream::Config {
+                name: "HELD".into(),
+                subjects: vec!["held.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let pull = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("held".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for copy in 0..n {
+            js.publish(format!("held.{copy}"), "{}".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        pull
     }
 
     /// Messages delivered and not yet settled, fetched from a stream of the test's own.
@@ -229,39 +263,8 @@ mod tests {
     async fn a_copy_of_a_held_wake_up_is_settled_with_it_never_alone() {
         let server = NatsServer::start().await;
         let t = topology(&server, "hd").await;
-        let js = t.js.clone();
-        let stream = js
-            .create_stream(stream::Config {
-                name: "HELD".into(),
-                subjects: vec!["held.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let pull = stream
-            .create_consumer(consumer::pull::Config {
-                durable_name: Some("held".into()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(60),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        for copy in ["first", "second"] {
-            js.publish(format!("held.{copy}"), "{}".into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        let ctx = Arc::new(Ctx {
-            topology: t.clone(),
-            config: SchedulerConfig::default(),
-            queue: PrecisionQueue::default(),
-            recent: recent::Recent::new(16),
-            reports: reports::Groups::default(),
-            permits: Arc::new(Semaphore::new(8)),
-        });
+        let pull = backing(&t.js, 2).await;
+        let ctx = crate::test_ctx(&t);
         let record = record();
         let wake = WakeUp {
             namespace: record.namespace.clone(),
@@ -288,5 +291,63 @@ mod tests {
             held.release().await;
         }
         assert_eq!(delivered(&pull, 2).await.len(), 2);
+    }
+
+    // The wake-up after a firing could not be stored (its stream had no leader): what backs
+    // the one that fired must come back, not be let go. Let go, a second of wake-ups would
+    // count it as done, be cleared, and nothing would arm the next occurrence.
+    #[tokio::test]
+    async fn a_failed_arming_after_a_fire_hands_back_what_backs_it() {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "rf").await;
+        let pull = backing(&t.js, 1).await;
+        let ctx = crate::test_ctx(&t);
+        t.js.delete_stream(t.names().slots_stream()).await.unwrap();
+
+        let held = delivered(&pull, 1).await.pop().unwrap();
+        let armed = ctx.rearm_after_fire(&record(), Some(held.into())).await;
+        assert!(armed.is_err());
+        assert_eq!(
+            delivered(&pull, 1).await.len(),
+            1,
+            "handed back at once, not after its 60 s ack wait"
+        );
+    }
+
+    // A copy of a wake-up that fired comes back (its second read again) to a timer that went
+    // on to its next occurrence: that occurrence is armed again, since its own arming may
+    // have failed after the firing was written.
+    #[tokio::test]
+    async fn a_wake_up_the_timer_went_on_from_arms_the_next_one() {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "mo").await;
+        let pull = backing(&t.js, 1).await;
+        let ctx = crate::test_ctx(&t);
+        let record = record();
+        t.timers.write(&record, 0).await.unwrap();
+        let next = pending_wake(&record).unwrap();
+        let fired = WakeUp {
+            occurrence: next.occurrence - 1,
+            due_at: chrono::Utc::now(),
+            ..next.clone()
+        };
+
+        let held = delivered(&pull, 1).await.pop().unwrap();
+        crate::wakes::arrive(&ctx, fired, held.into())
+            .await
+            .unwrap();
+
+        let second = ontime_nats::wake_ups::second_of(ctx.wake_at(&next));
+        let filed = ontime_nats::wake_ups::read_second(&t.js, t.names(), second)
+            .await
+            .unwrap();
+        assert_eq!(
+            filed.into_iter().map(|(w, _)| w).collect::<Vec<_>>(),
+            [next]
+        );
+        assert!(
+            delivered(&pull, 1).await.is_empty(),
+            "the copy is settled once the next one is armed"
+        );
     }
 }

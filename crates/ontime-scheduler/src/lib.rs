@@ -65,6 +65,19 @@ impl Default for SchedulerConfig {
 /// Batches one instance applies at once.
 const BATCHES_AT_ONCE: usize = 4;
 
+/// A scheduler's shared state on `topology`, with default settings, for tests of its parts.
+#[cfg(test)]
+pub(crate) fn test_ctx(topology: &Topology) -> Arc<Ctx> {
+    Arc::new(Ctx {
+        topology: topology.clone(),
+        config: SchedulerConfig::default(),
+        queue: PrecisionQueue::default(),
+        recent: recent::Recent::new(16),
+        reports: reports::Groups::default(),
+        permits: Arc::new(Semaphore::new(8)),
+    })
+}
+
 /// Errors that stop a scheduler.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -135,6 +148,7 @@ async fn schedule(
         queue: PrecisionQueue::default(),
     });
     let firing = tokio::spawn(firing::run(ctx.clone(), shutdown.clone()));
+    let left = tokio::spawn(ticks::watch_left(ctx.clone(), shutdown.clone()));
     let backlog = tokio::spawn(crate::metrics::watch_backlog(
         ctx.topology.clone(),
         shutdown.clone(),
@@ -191,6 +205,7 @@ async fn schedule(
         .await;
     let _ = batch_permits.acquire_many(BATCHES_AT_ONCE as u32).await;
     firing.abort();
+    left.abort();
     backlog.abort();
     for due in ctx.queue.drain() {
         due.release().await;

@@ -4,6 +4,8 @@
 pub const COMMANDS: &str = "ontime_scheduler_commands_total";
 /// Fire messages emitted.
 pub const FIRES: &str = "ontime_scheduler_fires_total";
+/// Past seconds whose wake-ups were found left unfired, and their ticks stored again.
+pub const SECONDS_TICKED_AGAIN: &str = "ontime_scheduler_seconds_ticked_again_total";
 /// How late a fire message was emitted after its due time, in seconds.
 pub const FIRE_LATENESS: &str = "ontime_scheduler_fire_lateness_seconds";
 /// Wake-ups held in the precision queue.
@@ -61,6 +63,10 @@ pub fn describe() {
         "Wake-ups stored in NATS: about one per pending timer"
     );
     metrics::describe_gauge!(CALLS_PENDING, "Calls stored that no worker has settled yet");
+    metrics::describe_counter!(
+        SECONDS_TICKED_AGAIN,
+        "Past seconds whose wake-ups were left unfired, ticked again"
+    );
     metrics::describe_histogram!(
         COMMAND_APPLY,
         metrics::Unit::Seconds,

@@ -11,6 +11,7 @@ use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use ontime_nats::pull::Handled;
 use ontime_nats::{Names, wake_ups};
+use tokio_util::sync::CancellationToken;
 
 use crate::Ctx;
 use crate::arm::{Held, ack, release};
@@ -57,6 +58,55 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         })
         .await;
     Handled::Done
+}
+
+/// How long after a second has passed wake-ups still filed under it are taken as left
+/// unfired. Far longer than a tick takes to come back and be handled, its retries included;
+/// a second ticked again too early is only read twice, which is harmless.
+const LEFT_AFTER_S: i64 = 20;
+/// How far back before that a scheduler that starts looks.
+const LOOK_BACK_S: i64 = 600;
+/// Seconds looked at per pass at most, so that the look back at start is spread out.
+const SECONDS_PER_PASS: i64 = 60;
+
+/// The backstop of the timing wheel: once a second, looks at the second that passed
+/// [`LEFT_AFTER_S`] ago, and stores its tick again if wake-ups are still filed under it (a tick
+/// lost to a server failure, or handled without seeing them). Every scheduler does it: a
+/// second ticked twice is read twice, harmlessly.
+pub async fn watch_left(ctx: Arc<Ctx>, shutdown: CancellationToken) {
+    let now = || wake_ups::second_of(chrono::Utc::now());
+    let mut next = now() - LEFT_AFTER_S - LOOK_BACK_S;
+    loop {
+        let upto = (now() - LEFT_AFTER_S).min(next + SECONDS_PER_PASS - 1);
+        next = tick_left(&ctx, next, upto).await;
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Ticks again each second of `from..=upto` with wake-ups left; returns the first second not
+/// looked at (one NATS could not answer for is looked at again on the next pass).
+async fn tick_left(ctx: &Ctx, from: i64, upto: i64) -> i64 {
+    let names = ctx.topology.names();
+    for second in from..=upto {
+        match wake_ups::tick_again_if_left(&ctx.topology.js, names, second).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::warn!(
+                    second,
+                    "wake-ups of a past second were left unfired; its tick is stored again"
+                );
+                metrics::counter!(crate::metrics::SECONDS_TICKED_AGAIN).increment(1);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, second, "looking for wake-ups left failed");
+                return second;
+            }
+        }
+    }
+    upto + 1
 }
 
 /// A second whose wake-ups are held: settled when the last of them lets go of it.
@@ -107,5 +157,52 @@ impl Drop for Second {
                 release(tick).await
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ontime_core::TimerKey;
+    use ontime_testkit::{NatsServer, topology};
+
+    use super::*;
+
+    // A second whose wake-ups are still filed long after it passed (its tick lost, or handled
+    // without seeing them) gets its tick again; a second with none is left alone.
+    #[tokio::test]
+    async fn a_past_second_with_wake_ups_left_is_ticked_again() {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "lf").await;
+        let ctx = crate::test_ctx(&t);
+        let names = t.names();
+        let left = wake_ups::second_of(chrono::Utc::now()) - 100;
+        let key = TimerKey::from_subject_suffix("ns.t").unwrap();
+        // Filed without its tick, as if the tick had been lost.
+        t.js.publish(names.slot_subject(left, &key), "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+
+        assert_eq!(tick_left(&ctx, left, left + 1).await, left + 2);
+
+        let sched = t.js.get_stream(names.sched_stream()).await.unwrap();
+        let stored = |second: i64| {
+            let sched = sched.clone();
+            async move {
+                for subject in [names.tick_subject(second), names.ticked_subject(second)] {
+                    if sched
+                        .get_last_raw_message_by_subject(&subject)
+                        .await
+                        .is_ok()
+                    {
+                        return true;
+                    }
+                }
+                false
+            }
+        };
+        assert!(stored(left).await, "the second left is ticked again");
+        assert!(!stored(left + 1).await, "a second with nothing left is not");
     }
 }

@@ -8,6 +8,7 @@ use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
+use ontime_core::timer::TimerRecord;
 use ontime_core::timing;
 use ontime_nats::NatsError;
 use ontime_nats::pull::Handled;
@@ -54,13 +55,20 @@ pub async fn arrive(ctx: &Arc<Ctx>, wake: WakeUp, held: Held) -> Result<(), Nats
         "wake-up"
     );
     let slot = read?;
-    let Some(record) = slot
-        .record
-        .filter(|r| pending_wake(r).as_ref() == Some(&wake))
-    else {
-        // Stale: the timer changed, was deleted, or this occurrence already fired.
-        ack(Some(held)).await;
-        return Ok(());
+    let record = match slot.record {
+        Some(record) if pending_wake(&record).as_ref() == Some(&wake) => record,
+        // This occurrence (or attempt) has fired and the timer went on to another of the
+        // same definition. Arming that one may have failed after the firing was written (its
+        // store was unavailable), and this copy is what came back for it: arm it again, which
+        // is harmless if it was armed (a wake-up replaces its own copy).
+        Some(record) if moved_on(&record, &wake) => {
+            return ctx.arm(record, slot.revision, Some(held)).await;
+        }
+        // Stale: the timer changed, was deleted, or expects nothing more.
+        _ => {
+            ack(Some(held)).await;
+            return Ok(());
+        }
     };
     let due = Due {
         at: ctx.fire_instant(wake.due_at),
@@ -71,6 +79,12 @@ pub async fn arrive(ctx: &Arc<Ctx>, wake: WakeUp, held: Held) -> Result<(), Nats
     };
     ctx.hold(due).await;
     Ok(())
+}
+
+/// Whether `record` has gone on from `wake` to another wake-up of the same definition.
+fn moved_on(record: &TimerRecord, wake: &WakeUp) -> bool {
+    record.generation == wake.generation
+        && pending_wake(record).is_some_and(|pending| pending != *wake)
 }
 
 /// How much earlier than `lead` a wake-up may come back: the ticks of a second come when it

@@ -1,0 +1,60 @@
+//! The timing wheel against a real nats-server: a second's wake-ups are read whole (the
+//! stream leader's last sequence of the second checked), and clearing a second removes
+//! what was read and nothing filed after it.
+
+use chrono::{DateTime, Duration, Utc};
+use ontime_core::fire::WakeUp;
+use ontime_core::id::{Namespace, TimerId};
+use ontime_nats::wake_ups::{clear_second, publish, publish_all, read_second, second_of};
+use ontime_testkit::{NatsServer, topology};
+
+fn wake(id: &str, due_at: DateTime<Utc>) -> WakeUp {
+    WakeUp {
+        namespace: Namespace::parse("ns").unwrap(),
+        id: TimerId::parse(id).unwrap(),
+        generation: 1,
+        occurrence: 1,
+        attempt: 1,
+        due_at,
+    }
+}
+
+#[tokio::test]
+async fn a_second_is_read_whole_and_cleared_up_to_what_was_read() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "wu").await;
+    let names = t.names();
+    // An hour ahead: the ticks stored with them do not come back during the test.
+    let at = DateTime::from_timestamp(Utc::now().timestamp() + 3600, 0).unwrap();
+    let second = second_of(at);
+    let filed: Vec<(WakeUp, DateTime<Utc>)> = ["a", "b", "c"]
+        .iter()
+        .map(|id| (wake(id, at + Duration::seconds(2)), at))
+        .chain([(wake("other", at), at + Duration::seconds(1))])
+        .collect();
+    publish_all(&t.js, names, &filed).await.unwrap();
+
+    let read = read_second(&t.js, names, second).await.unwrap();
+    let ids: Vec<&str> = read.iter().map(|(w, _)| w.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["a", "b", "c"],
+        "the second's wake-ups, in the order filed"
+    );
+    let last = read.iter().map(|(_, seq)| *seq).max().unwrap();
+
+    // Filed after the read: it stays for the tick its own arming stored.
+    publish(&t.js, names, &wake("late", at), at).await.unwrap();
+    clear_second(&t.js, names, second, last).await.unwrap();
+    let left = read_second(&t.js, names, second).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|(w, _)| w.id.as_str()).collect();
+    assert_eq!(ids, ["late"]);
+    let next = read_second(&t.js, names, second + 1).await.unwrap();
+    assert_eq!(next.len(), 1, "another second is untouched");
+    assert!(
+        read_second(&t.js, names, second + 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
