@@ -542,15 +542,27 @@ const READ_STALL: Duration = Duration::from_secs(5);
 /// deleted once read: left to expire, those of frequent reads (a console refreshing a log)
 /// would pile up to the server's limit on consumers, and every read, the schedulers' own
 /// included, would then be refused.
+///
+/// nats-server may place the consumer on any replica of the stream, one that has not yet
+/// applied the latest writes (a node just restarted): such a read looks whole and is not. So
+/// the stream leader's last sequence of `filter` is asked first, and a read that does not
+/// reach it ends in an error, which the caller may retry (another consumer may sit elsewhere):
+/// what is read reflects every write acknowledged before the call, as a leader read does.
 pub(crate) async fn for_each_pending(
     stream: &jetstream::stream::Stream,
     filter: String,
     deliver_policy: consumer::DeliverPolicy,
-    each: impl FnMut(Bytes, u64, bool),
+    mut each: impl FnMut(Bytes, u64, bool),
 ) -> Result<(), NatsError> {
+    let leader_last = last_sequence(stream, &filter).await?;
+    let mut read_last = None;
+    let each = |payload, seq, is_put| {
+        read_last = read_last.max(Some(seq));
+        each(payload, seq, is_put)
+    };
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: filter,
+            filter_subject: filter.clone(),
             deliver_policy,
             ..Default::default()
         })
@@ -563,7 +575,23 @@ pub(crate) async fn for_each_pending(
     if let Err(e) = stream.delete_consumer(&name).await {
         tracing::debug!(error = %e, consumer = %name, "deleting a read's consumer failed; it expires on its own");
     }
-    read
+    read?;
+    reaches(&filter, read_last, leader_last)
+}
+
+/// Whether a read of `filter` whose last sequence is `read` saw everything the leader had
+/// stored before it (up to `leader`). What was stored after the leader was asked may or may
+/// not be in the read.
+fn reaches(filter: &str, read: Option<u64>, leader: Option<u64>) -> Result<(), NatsError> {
+    match (read, leader) {
+        (_, None) => Ok(()),
+        (Some(read), Some(leader)) if read >= leader => Ok(()),
+        (read, Some(leader)) => Err(NatsError::Nats(format!(
+            "the read of {filter} ended at sequence {}, short of the stream leader's {leader}: \
+             a replica behind answered it",
+            read.unwrap_or(0)
+        ))),
+    }
 }
 
 async fn read_pending(
@@ -608,4 +636,28 @@ async fn read_pending(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reaches;
+
+    #[test]
+    fn a_read_short_of_the_leaders_last_sequence_is_refused() {
+        let f = "x.>";
+        assert!(
+            reaches(f, None, None).is_ok(),
+            "nothing stored, nothing read"
+        );
+        assert!(reaches(f, Some(5), Some(5)).is_ok());
+        assert!(
+            reaches(f, Some(9), Some(5)).is_ok(),
+            "stored after the leader was asked"
+        );
+        assert!(
+            reaches(f, None, Some(5)).is_err(),
+            "an empty read of a filter that has messages"
+        );
+        assert!(reaches(f, Some(4), Some(5)).is_err());
+    }
 }

@@ -72,13 +72,10 @@ pub async fn publish_all(
     Ok(())
 }
 
-/// The wake-ups filed under `second`, with their stream sequences, in the order stored.
-///
-/// The read goes through a consumer, which nats-server may place on any replica of the
-/// stream, one that has not yet applied the latest writes (a node just restarted after a
-/// kill): such a read looks whole and is not. So the stream leader's last sequence of the
-/// second is asked first, and a read that does not reach it is an error (the tick comes
-/// again) rather than a second taken as empty, acknowledged, and its wake-ups left unfired.
+/// The wake-ups filed under `second`, with their stream sequences, in the order stored. A
+/// read that a replica behind the leader answered is an error (see
+/// [`crate::store::for_each_pending`]): the tick comes again, rather than a second taken as
+/// empty, acknowledged, and its wake-ups left unfired.
 pub async fn read_second(
     js: &async_nats::jetstream::Context,
     names: &Names,
@@ -88,16 +85,12 @@ pub async fn read_second(
         .get_stream(names.slots_stream())
         .await
         .map_err(NatsError::nats)?;
-    let filter = names.slot_all(second);
-    let leader_last = crate::store::last_sequence(&stream, &filter).await?;
     let entries = crate::store::read_all(
         &stream,
-        filter,
+        names.slot_all(second),
         async_nats::jetstream::consumer::DeliverPolicy::All,
     )
     .await?;
-    let read_last = entries.iter().map(|(_, seq, _)| *seq).max();
-    reaches(second, read_last, leader_last)?;
     let mut wakes = Vec::with_capacity(entries.len());
     for (payload, seq, _) in entries {
         match serde_json::from_slice(&payload) {
@@ -106,21 +99,6 @@ pub async fn read_second(
         }
     }
     Ok(wakes)
-}
-
-/// Whether a read of `second` whose last sequence is `read` saw everything the leader had
-/// stored before it (up to `leader`). What was stored after the leader was asked may or may
-/// not be in the read: it stays for the tick its arming stored again.
-fn reaches(second: i64, read: Option<u64>, leader: Option<u64>) -> Result<(), NatsError> {
-    match (read, leader) {
-        (_, None) => Ok(()),
-        (Some(read), Some(leader)) if read >= leader => Ok(()),
-        (read, Some(leader)) => Err(NatsError::Nats(format!(
-            "the read of second {second} ended at sequence {}, short of the stream leader's \
-             {leader}: a replica behind answered it",
-            read.unwrap_or(0)
-        ))),
-    }
 }
 
 /// Stores the tick of a past `second` again if wake-ups are still filed under it, and says
@@ -196,28 +174,5 @@ fn tick(names: &Names, second: i64) -> Outgoing {
         subject: names.tick_subject(second),
         headers: hdrs,
         body: Bytes::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reaches;
-
-    #[test]
-    fn a_read_short_of_the_leaders_last_sequence_is_refused() {
-        assert!(
-            reaches(7, None, None).is_ok(),
-            "nothing filed, nothing read"
-        );
-        assert!(reaches(7, Some(5), Some(5)).is_ok());
-        assert!(
-            reaches(7, Some(9), Some(5)).is_ok(),
-            "filed after the leader was asked"
-        );
-        assert!(
-            reaches(7, None, Some(5)).is_err(),
-            "an empty read of a second that has wake-ups"
-        );
-        assert!(reaches(7, Some(4), Some(5)).is_err());
     }
 }
