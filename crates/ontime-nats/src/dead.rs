@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::{self, AckKind, Message};
+use async_nats::jetstream::{self, Message};
 use bytes::Bytes;
 
 use crate::names::Names;
@@ -59,9 +59,7 @@ impl DeadLetters {
         {
             tracing::debug!(error = %e, "the answer to a dead letter was not sent");
         }
-        if let Err(e) = message.ack_with(AckKind::Term).await {
-            tracing::warn!(error = %e, "terminating a dead letter failed");
-        }
+        crate::settle::split(message).1.never().await;
     }
 
     async fn record(&self, message: &Message, reason: &str) -> Result<(), NatsError> {

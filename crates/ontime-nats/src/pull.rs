@@ -16,14 +16,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::message::Acker;
-use async_nats::jetstream::{AckKind, Message, consumer::PullConsumer};
+use async_nats::jetstream::{Message, consumer::PullConsumer};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::NatsError;
 use crate::dead::DeadLetters;
+use crate::settle::Delivery;
 
 /// What a handler made of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,29 +180,25 @@ async fn contain(
         return containment.dead.bury(message, &reason).await;
     }
     tracing::warn!(subject = %message.subject, delivered, %reason, "a message was not handled; it will be delivered again");
-    if let Err(e) = message
-        .ack_with(AckKind::Nak(Some(backoff(delivered))))
-        .await
-    {
-        tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
-    }
+    let (_, delivery) = crate::settle::split(message);
+    delivery.again_after(backoff(delivered)).await;
 }
 
 /// Runs `work`, telling the consumer every `every` that the message is still being worked
 /// on, so `ack_wait` does not hand it to another process meanwhile (a slow call, a large
 /// batch).
-pub async fn with_progress<T>(acker: &Acker, every: Duration, work: impl Future<Output = T>) -> T {
+pub async fn with_progress<T>(
+    delivery: &Delivery,
+    every: Duration,
+    work: impl Future<Output = T>,
+) -> T {
     tokio::pin!(work);
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tokio::select! {
             out = &mut work => return out,
-            _ = tick.tick() => {
-                if let Err(e) = acker.ack_with(AckKind::Progress).await {
-                    tracing::debug!(error = %e, "progress ack failed");
-                }
-            }
+            _ = tick.tick() => delivery.working().await,
         }
     }
 }

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::AckKind;
-use async_nats::jetstream::message::Acker;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
 use ontime_core::timer::TimerRecord;
 use ontime_nats::NatsError;
+use ontime_nats::settle::Delivery;
 
 use crate::Ctx;
 use crate::firing::Due;
@@ -120,7 +119,7 @@ impl Ctx {
 /// cleared once every wake-up of that second has fired. Until then, a redelivery of the
 /// message is the backup.
 pub enum Held {
-    Message(Box<Acker>),
+    Message(Box<Delivery>),
     Second(Arc<crate::ticks::Second>),
     /// Several copies of one wake-up, settled together.
     Many(Vec<Held>),
@@ -140,9 +139,9 @@ impl Held {
     }
 }
 
-impl From<Acker> for Held {
-    fn from(acker: Acker) -> Self {
-        Self::Message(Box::new(acker))
+impl From<Delivery> for Held {
+    fn from(delivery: Delivery) -> Self {
+        Self::Message(Box::new(delivery))
     }
 }
 
@@ -150,11 +149,7 @@ impl From<Acker> for Held {
 /// step tolerates, so it is logged and not retried.
 pub async fn ack(held: Option<Held>) {
     match held {
-        Some(Held::Message(acker)) => {
-            if let Err(e) = acker.ack().await {
-                tracing::debug!(error = %e, "ack failed; the message will be redelivered");
-            }
-        }
+        Some(Held::Message(delivery)) => delivery.done().await,
         // Dropping it is the acknowledgement: the second is cleared after its last wake-up.
         Some(Held::Second(_)) | None => {}
         Some(Held::Many(all)) => {
@@ -168,11 +163,7 @@ pub async fn ack(held: Option<Held>) {
 /// Hands a held message back for redelivery now (to another instance, or to this one later).
 pub async fn release(held: Option<Held>) {
     match held {
-        Some(Held::Message(acker)) => {
-            if let Err(e) = acker.ack_with(AckKind::Nak(None)).await {
-                tracing::debug!(error = %e, "nak failed; the message will be redelivered after ack_wait");
-            }
-        }
+        Some(Held::Message(delivery)) => delivery.again().await,
         Some(Held::Second(second)) => second.fail(),
         Some(Held::Many(all)) => {
             for held in all {
@@ -241,7 +232,7 @@ mod tests {
     }
 
     /// Messages delivered and not yet settled, fetched from a stream of the test's own.
-    async fn delivered(pull: &consumer::PullConsumer, n: usize) -> Vec<Acker> {
+    async fn delivered(pull: &consumer::PullConsumer, n: usize) -> Vec<Delivery> {
         let mut messages = pull
             .fetch()
             .max_messages(n)
@@ -251,7 +242,7 @@ mod tests {
             .unwrap();
         let mut ackers = Vec::new();
         while let Some(message) = messages.next().await {
-            ackers.push(message.unwrap().split().1);
+            ackers.push(ontime_nats::settle::split(message.unwrap()).1);
         }
         ackers
     }
@@ -274,7 +265,7 @@ mod tests {
             attempt: 1,
             due_at: chrono::Utc::now() + chrono::Duration::hours(1),
         };
-        let due = |held: Acker| Due {
+        let due = |held: Delivery| Due {
             at: tokio::time::Instant::now() + Duration::from_secs(3600),
             wake: wake.clone(),
             record: record.clone(),

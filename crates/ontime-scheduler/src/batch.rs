@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use ontime_core::command::{Batch, BatchReply, Command, Reply};
@@ -30,7 +30,7 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
         return Handled::Done;
     };
     let reply_to = reply_subject(&message);
-    let (message, acker) = message.split();
+    let (message, delivery) = ontime_nats::settle::split(message);
     // A batch can take a while: say so, or the consumer would hand it to another scheduler
     // after `ack_wait` while this one still works on it.
     let progress = ctx.topology.config.scheduler_ack_wait / 3;
@@ -80,8 +80,8 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
         }
         Ok(applied.iter().all(|(_, armed)| *armed))
     };
-    match ontime_nats::pull::with_progress(&acker, progress, work).await {
-        Ok(true) => crate::arm::ack(Some(acker.into())).await,
+    match ontime_nats::pull::with_progress(&delivery, progress, work).await {
+        Ok(true) => crate::arm::ack(Some(delivery.into())).await,
         // Applied commands come back unchanged and are armed again; the others retry.
         Ok(false) => return Handled::Failed("a batch was applied in part".into()),
         Err(error) => {
@@ -93,7 +93,7 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
                 };
                 send_reply(&ctx, to, serde_json::to_vec(&refused).unwrap_or_default()).await;
             }
-            let _ = acker.ack_with(AckKind::Term).await;
+            delivery.never().await;
         }
     }
     Handled::Done

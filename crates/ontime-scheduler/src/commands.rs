@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::message::Acker;
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ontime_core::ValidationError;
@@ -12,6 +11,7 @@ use ontime_core::idempotency::{Remembered, Retry};
 use ontime_core::state::{self, Applied};
 use ontime_core::timer::TimerRecord;
 use ontime_nats::pull::Handled;
+use ontime_nats::settle::Delivery;
 use ontime_nats::{NatsError, headers};
 
 use crate::Ctx;
@@ -43,14 +43,14 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     };
     let reply_to = reply_subject(&message);
     let subject = message.subject.to_string();
-    let (message, acker) = message.split();
+    let (message, delivery) = ontime_nats::settle::split(message);
     let cmd = match decode(&ctx, &subject, &message.payload) {
         Ok(cmd) => cmd,
-        Err(e) => return conclude(&ctx, Err(Failure::Rejected(e)), reply_to, acker).await,
+        Err(e) => return conclude(&ctx, Err(Failure::Rejected(e)), reply_to, delivery).await,
     };
     let Some(idempotency) = &cmd.idempotency else {
         let outcome = apply(&ctx, &cmd, seq, accepted_at).await;
-        return conclude(&ctx, outcome, reply_to, acker).await;
+        return conclude(&ctx, outcome, reply_to, delivery).await;
     };
     let store = &ctx.topology.idempotency;
     let first = match store.get(&cmd.namespace, &idempotency.key).await {
@@ -64,11 +64,11 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
             // applied once, and is answered what it got then.
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "repeated").increment(1);
             send(&ctx, reply_to, &answer).await;
-            ack(Some(acker.into())).await;
+            ack(Some(delivery.into())).await;
             return Handled::Done;
         }
         Some(Retry::Reused(error)) => {
-            return conclude(&ctx, Err(Failure::Rejected(error)), reply_to, acker).await;
+            return conclude(&ctx, Err(Failure::Rejected(error)), reply_to, delivery).await;
         }
     }
     let outcome = apply(&ctx, &cmd, seq, accepted_at).await;
@@ -81,7 +81,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
             cmd.key()
         ))),
         Err(Failure::Rejected(error)) => Reply::failed(error.clone()),
-        Err(Failure::Nats(_)) => return conclude(&ctx, outcome, reply_to, acker).await,
+        Err(Failure::Nats(_)) => return conclude(&ctx, outcome, reply_to, delivery).await,
     };
     let remembered = Remembered {
         fingerprint: idempotency.fingerprint.clone(),
@@ -92,11 +92,11 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         .remember(&cmd.namespace, &idempotency.key, &remembered)
         .await
     {
-        Ok(Ok(())) => conclude(&ctx, outcome, reply_to, acker).await,
+        Ok(Ok(())) => conclude(&ctx, outcome, reply_to, delivery).await,
         // Another command under the key was applied first (possible only after JetStream's
         // de-duplication window): this one changed the timer too, so it is answered and
         // armed as applied, and the key keeps its first request.
-        Ok(Err(_first)) => conclude(&ctx, outcome, reply_to, acker).await,
+        Ok(Err(_first)) => conclude(&ctx, outcome, reply_to, delivery).await,
         Err(e) => Handled::Failed(format!("remembering the idempotency key: {e}")),
     }
 }
@@ -148,27 +148,25 @@ pub async fn conclude(
     ctx: &Arc<Ctx>,
     outcome: Result<Option<(TimerRecord, u64)>, Failure>,
     reply_to: Option<String>,
-    acker: Acker,
+    delivery: Delivery,
 ) -> Handled {
     match outcome {
         Ok(Some((record, revision))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
             send(ctx, reply_to, &Reply::applied(record.view(revision))).await;
-            if let Err(e) = ctx.arm(record, revision, Some(acker.into())).await {
+            if let Err(e) = ctx.arm(record, revision, Some(delivery.into())).await {
                 // The record is written; the redelivered command will arm it (idempotent).
                 return Handled::Failed(format!("arming failed: {e}"));
             }
         }
         Ok(None) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "unchanged").increment(1);
-            ack(Some(acker.into())).await;
+            ack(Some(delivery.into())).await;
         }
         Err(Failure::Rejected(error)) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "rejected").increment(1);
             send(ctx, reply_to, &Reply::failed(error)).await;
-            if let Err(e) = acker.ack_with(AckKind::Term).await {
-                tracing::debug!(error = %e, "term failed");
-            }
+            delivery.never().await;
         }
         Err(Failure::Nats(e)) => return Handled::Failed(format!("applying failed: {e}")),
     }

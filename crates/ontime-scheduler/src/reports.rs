@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use chrono::{DateTime, Utc};
 use ontime_core::TimerKey;
 use ontime_core::command::{Command, CommandBody};
@@ -34,16 +34,16 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     };
     let rearm = ontime_nats::log::report_of(message.headers.as_ref());
     let key = ctx.topology.names().key_of_subject(&message.subject);
-    let (message, acker) = message.split();
+    let (message, delivery) = ontime_nats::settle::split(message);
     // The scheduler's own entries (skipped occurrences) are not reports.
     let Some(rearm) = rearm else {
-        ack(Some(acker.into())).await;
+        ack(Some(delivery.into())).await;
         return Handled::Done;
     };
     let attempt = serde_json::from_slice::<Attempt>(&message.payload);
     let (Some(key), Ok(attempt)) = (key, attempt) else {
         tracing::error!(subject = %message.subject, "an unreadable report; dropped");
-        let _ = acker.ack_with(AckKind::Term).await;
+        delivery.never().await;
         return Handled::Done;
     };
     let report = Report::new(
@@ -54,18 +54,18 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     match ctx.reports.apply(&ctx, report).await {
         Grouped::Led(Ok(Some((record, revision)))) => {
             metrics::counter!(crate::metrics::COMMANDS, "outcome" => "applied").increment(1);
-            if let Err(e) = ctx.arm(record, revision, Some(acker.into())).await {
+            if let Err(e) = ctx.arm(record, revision, Some(delivery.into())).await {
                 return Handled::Failed(format!("arming failed: {e}"));
             }
             Handled::Done
         }
         Grouped::Led(Ok(None)) | Grouped::Followed(Ok(())) => {
-            ack(Some(acker.into())).await;
+            ack(Some(delivery.into())).await;
             Handled::Done
         }
         // Not acknowledged: the report is delivered again.
         Grouped::Led(Err(e)) | Grouped::Followed(Err(e)) => {
-            drop(acker);
+            drop(delivery);
             Handled::Failed(format!("applying a report failed: {e}"))
         }
     }

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_nats::jetstream::message::Acker;
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use futures::StreamExt;
 use ontime_nats::pull::Handled;
+use ontime_nats::settle::{self, Delivery};
 use ontime_nats::{Names, wake_ups};
 use tokio_util::sync::CancellationToken;
 
@@ -25,17 +25,17 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
     let names = ctx.topology.names();
     let Some(second) = names.second_of_ticked_subject(&message.subject) else {
         tracing::error!(subject = %message.subject, "a tick for no second; dropped");
-        let _ = message.ack_with(AckKind::Term).await;
+        settle::split(message).1.never().await;
         return Handled::Done;
     };
-    let (_, acker) = message.split();
+    let (_, delivery) = settle::split(message);
     let wakes = match wake_ups::read_second(&ctx.topology.js, names, second).await {
         Ok(wakes) => wakes,
         Err(e) => return Handled::Failed(format!("reading the wake-ups of {second}: {e}")),
     };
     let Some(last) = wakes.iter().map(|(_, seq)| *seq).max() else {
         // An earlier tick of the second took them all.
-        ack(Some(acker.into())).await;
+        ack(Some(delivery.into())).await;
         return Handled::Done;
     };
     let held = Arc::new(Second {
@@ -43,7 +43,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         names: names.clone(),
         second,
         last,
-        acker: std::sync::Mutex::new(Some(acker)),
+        delivery: std::sync::Mutex::new(Some(delivery)),
         failed: AtomicBool::new(false),
     });
     futures::stream::iter(wakes)
@@ -116,7 +116,7 @@ pub struct Second {
     second: i64,
     /// The last wake-up read: those filed since stay for the tick their arming stored again.
     last: u64,
-    acker: std::sync::Mutex<Option<Acker>>,
+    delivery: std::sync::Mutex<Option<Delivery>>,
     failed: AtomicBool,
 }
 
@@ -130,7 +130,7 @@ impl Second {
 
 impl Drop for Second {
     fn drop(&mut self) {
-        let Some(acker) = self.acker.lock().ok().and_then(|mut a| a.take()) else {
+        let Some(delivery) = self.delivery.lock().ok().and_then(|mut a| a.take()) else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -150,7 +150,7 @@ impl Drop for Second {
                         false
                     }
                 };
-            let tick = Some(Held::from(acker));
+            let tick = Some(Held::from(delivery));
             if cleared {
                 ack(tick).await
             } else {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
@@ -20,16 +20,16 @@ use crate::time::until;
 
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
-    let (message, acker) = message.split();
+    let (message, delivery) = ontime_nats::settle::split(message);
     let wake: WakeUp = match serde_json::from_slice(&message.payload) {
         Ok(wake) => wake,
         Err(e) => {
             tracing::error!(error = %e, "an unreadable wake-up; dropped");
-            let _ = acker.ack_with(AckKind::Term).await;
+            delivery.never().await;
             return Handled::Done;
         }
     };
-    match arrive(&ctx, wake, acker.into()).await {
+    match arrive(&ctx, wake, delivery.into()).await {
         Ok(()) => Handled::Done,
         Err(e) => Handled::Failed(e.to_string()),
     }

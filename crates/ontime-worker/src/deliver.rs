@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
 use chrono::{DateTime, Utc};
 use ontime_core::TimerKey;
 use ontime_core::fire::Fire;
@@ -14,6 +14,7 @@ use ontime_core::state;
 use ontime_core::target::{AnswerUse, HttpTarget, Target, TopicTarget};
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
 use ontime_core::timing;
+use ontime_nats::settle::Delivery;
 
 use crate::Ctx;
 use crate::call::{self, CallResult};
@@ -90,12 +91,12 @@ pub fn as_called(target: &HttpTarget) -> Cow<'_, HttpTarget> {
 #[tracing::instrument(level = "debug", skip_all, fields(subject = %message.subject))]
 pub async fn handle(ctx: &Ctx, message: Message) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
-    let (message, acker) = message.split();
+    let (message, delivery) = ontime_nats::settle::split(message);
     let fire: Fire = match serde_json::from_slice(&message.payload) {
         Ok(fire) => fire,
         Err(e) => {
             tracing::error!(error = %e, "an unreadable fire message; dropped");
-            let _ = acker.ack_with(AckKind::Term).await;
+            delivery.never().await;
             return;
         }
     };
@@ -124,7 +125,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         (Ok(record), Ok(mark)) => (record, mark),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "reading the timer failed; retrying");
-            return retry_soon(acker).await;
+            return retry_soon(delivery).await;
         }
     };
     let started_at = Utc::now();
@@ -158,7 +159,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         attempt.error =
             Some("the timer was changed, deleted, stopped or moved before the call".into());
         report(ctx, &key, attempt, false).await;
-        let _ = acker.ack().await;
+        delivery.done().await;
         return;
     };
     // max_lateness: a first attempt that would be this late is not made (retries are late
@@ -174,12 +175,12 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         ));
         metrics::counter!(crate::metrics::ATTEMPTS, "outcome" => "expired", "status_class" => "none")
             .increment(1);
-        return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
+        return report_and_settle(ctx, &key, attempt, false, Settle::Ack, delivery).await;
     }
     // A topic's occurrence is handed to its subscribers, each delivered by a fire of its own;
     // a subscriber's delivery goes to its own target with the timer's body.
     let (target, policy) = match (&record.spec.target.topic, &fire.subscriber) {
-        (Some(topic), None) => return fan_out(ctx, &fire, &key, topic, attempt, acker).await,
+        (Some(topic), None) => return fan_out(ctx, &fire, &key, topic, attempt, delivery).await,
         (Some(topic), Some(subscriber)) => {
             match subscriber_target(ctx, &key, topic, subscriber).await {
                 Ok(Some((target, retry))) => {
@@ -188,11 +189,12 @@ pub async fn handle(ctx: &Ctx, message: Message) {
                 Ok(None) => {
                     attempt.outcome = AttemptOutcome::Skipped;
                     attempt.error = Some("the subscriber was removed from the topic".into());
-                    return report_and_settle(ctx, &key, attempt, false, Settle::Ack, acker).await;
+                    return report_and_settle(ctx, &key, attempt, false, Settle::Ack, delivery)
+                        .await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the topic failed; retrying");
-                    return retry_soon(acker).await;
+                    return retry_soon(delivery).await;
                 }
             }
         }
@@ -208,7 +210,8 @@ pub async fn handle(ctx: &Ctx, message: Message) {
             let admission = ctx
                 .flow
                 .admit(&fire.namespace, host.as_deref(), http.timeout());
-            ontime_nats::pull::with_progress(&acker, ctx.config.progress_interval, admission).await
+            ontime_nats::pull::with_progress(&delivery, ctx.config.progress_interval, admission)
+                .await
         }
         None => Default::default(),
     };
@@ -224,7 +227,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     }
     metrics::gauge!(crate::metrics::IN_FLIGHT).increment(1.0);
     let result = ontime_nats::pull::with_progress(
-        &acker,
+        &delivery,
         ctx.config.progress_interval,
         deliver(ctx, &target, &fire, attempt_no, started_at),
     )
@@ -271,7 +274,7 @@ pub async fn handle(ctx: &Ctx, message: Message) {
     .increment(1);
     metrics::histogram!(crate::metrics::CALL_LATENCY).record(result.latency.as_secs_f64());
     dead_letter(ctx, &fire, &target, &attempt).await;
-    report_and_settle(ctx, &key, attempt, rearm, settle, acker).await;
+    report_and_settle(ctx, &key, attempt, rearm, settle, delivery).await;
 }
 
 /// A call that failed for good goes to its namespace's dead-letter list (a replay that
@@ -393,7 +396,7 @@ async fn fan_out(
     key: &TimerKey,
     topic: &TopicTarget,
     mut attempt: Attempt,
-    acker: async_nats::jetstream::message::Acker,
+    delivery: Delivery,
 ) {
     let retry_later = |e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, timer = %key, "fanning out failed; retrying");
@@ -408,11 +411,11 @@ async fn fan_out(
         Ok(None) => {
             attempt.outcome = AttemptOutcome::Failed;
             attempt.error = Some(format!("topic {} does not exist", topic.name));
-            return report_and_settle(ctx, key, attempt, false, Settle::Ack, acker).await;
+            return report_and_settle(ctx, key, attempt, false, Settle::Ack, delivery).await;
         }
         Err(e) => {
             retry_later(&e);
-            return retry_soon(acker).await;
+            return retry_soon(delivery).await;
         }
     };
     let subscribers = match ctx
@@ -424,7 +427,7 @@ async fn fan_out(
         Ok(subscribers) => subscribers,
         Err(e) => {
             retry_later(&e);
-            return retry_soon(acker).await;
+            return retry_soon(delivery).await;
         }
     };
     let size = u32::try_from(subscribers.len()).unwrap_or(u32::MAX);
@@ -434,34 +437,32 @@ async fn fan_out(
         .then(|| format!("topic {} has no subscribers", topic.name));
     attempt.subscribers = subscribers.clone();
     if !report(ctx, key, attempt, false).await {
-        return retry_soon(acker).await;
+        return retry_soon(delivery).await;
     }
     let mut acks = Vec::with_capacity(subscribers.len());
     for subscriber in subscribers {
-        let delivery = fire.for_subscriber(subscriber, size);
-        match ctx.topology.fires.emit(&delivery) {
+        let copy = fire.for_subscriber(subscriber, size);
+        match ctx.topology.fires.emit(&copy) {
             Ok(ack) => acks.push(ack),
             Err(e) => {
                 retry_later(&e);
-                return retry_soon(acker).await;
+                return retry_soon(delivery).await;
             }
         }
     }
     for ack in acks {
         if let Err(e) = ack.await {
             retry_later(&e);
-            return retry_soon(acker).await;
+            return retry_soon(delivery).await;
         }
     }
-    let _ = acker.ack().await;
+    delivery.done().await;
 }
 
 /// Hands the fire back, to be delivered again shortly (NATS did not answer a read or a
 /// write it needs).
-async fn retry_soon(acker: async_nats::jetstream::message::Acker) {
-    let _ = acker
-        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-        .await;
+async fn retry_soon(delivery: Delivery) {
+    delivery.again_after(Duration::from_millis(500)).await;
 }
 
 /// Reports the attempt, then settles the fire message as decided; an attempt that could not
@@ -472,17 +473,14 @@ async fn report_and_settle(
     attempt: Attempt,
     rearm: bool,
     settle: Settle,
-    acker: async_nats::jetstream::message::Acker,
+    delivery: Delivery,
 ) {
     if !report(ctx, key, attempt, rearm).await {
-        return retry_soon(acker).await;
+        return retry_soon(delivery).await;
     }
-    let settled = match settle {
-        Settle::Ack => acker.ack().await,
-        Settle::NakAfter(wait) => acker.ack_with(AckKind::Nak(Some(wait))).await,
-    };
-    if let Err(e) = settled {
-        tracing::debug!(error = %e, "settling failed; the message will be redelivered");
+    match settle {
+        Settle::Ack => delivery.done().await,
+        Settle::NakAfter(wait) => delivery.again_after(wait).await,
     }
 }
 
