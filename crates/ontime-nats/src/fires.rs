@@ -12,6 +12,7 @@ use crate::{NatsError, batch, headers};
 /// Where fires are stored.
 #[derive(Clone)]
 pub struct Fires {
+    js: async_nats::jetstream::Context,
     names: Names,
     calls: Committer,
     commands: Committer,
@@ -24,6 +25,7 @@ impl Fires {
         grouping: Grouping,
     ) -> Self {
         Self {
+            js: js.clone(),
             names,
             calls: Committer::start(js.clone(), "fires", grouping),
             commands: Committer::start(js.clone(), "command-fires", grouping),
@@ -56,39 +58,38 @@ impl Fires {
     pub async fn store(&self, fire: &ontime_core::fire::Fire) -> Result<(), NatsError> {
         self.emit(fire)?.await.map(drop)
     }
-}
 
-/// Purges the calls every worker has settled: those below the workers' consumer's ack floor.
-/// One purge costs about one disk barrier however many it removes, where deleting each on its
-/// ack would cost one per call. Any worker may run it at any time; running it twice is
-/// harmless. Returns how many it purged.
-pub async fn clear_settled(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-) -> Result<u64, NatsError> {
-    let stream = js
-        .get_stream(names.fire_stream())
-        .await
-        .map_err(NatsError::nats)?;
-    // Read before the floor, which only rises: at worst a purge with nothing to remove.
-    let first = stream.cached_info().state.first_sequence;
-    let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
-        .get_consumer(names.fire_consumer())
-        .await
-        .map_err(NatsError::nats)?;
-    let floor = consumer
-        .info()
-        .await
-        .map_err(NatsError::nats)?
-        .ack_floor
-        .stream_sequence;
-    if floor < first {
-        return Ok(0);
+    /// Purges the calls every worker has settled: those below the workers' consumer's ack floor.
+    /// One purge costs about one disk barrier however many it removes, where deleting each on its
+    /// ack would cost one per call. Any worker may run it at any time; running it twice is
+    /// harmless. Returns how many it purged.
+    pub async fn clear_settled(&self) -> Result<u64, NatsError> {
+        let names = &self.names;
+        let stream = self
+            .js
+            .get_stream(names.fire_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        // Read before the floor, which only rises: at worst a purge with nothing to remove.
+        let first = stream.cached_info().state.first_sequence;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+            .get_consumer(names.fire_consumer())
+            .await
+            .map_err(NatsError::nats)?;
+        let floor = consumer
+            .info()
+            .await
+            .map_err(NatsError::nats)?
+            .ack_floor
+            .stream_sequence;
+        if floor < first {
+            return Ok(0);
+        }
+        let purged = stream
+            .purge()
+            .sequence(floor + 1)
+            .await
+            .map_err(NatsError::nats)?;
+        Ok(purged.purged)
     }
-    let purged = stream
-        .purge()
-        .sequence(floor + 1)
-        .await
-        .map_err(NatsError::nats)?;
-    Ok(purged.purged)
 }

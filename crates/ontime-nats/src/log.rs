@@ -13,46 +13,11 @@ use crate::names::Names;
 use crate::store::read_all;
 use crate::{NatsError, headers};
 
-/// Reads a timer's execution log, oldest first.
-pub async fn read(
-    js: &jetstream::Context,
-    names: &Names,
-    key: &TimerKey,
-) -> Result<Vec<Attempt>, NatsError> {
-    Ok(read_entries(js, names, key)
-        .await?
-        .into_iter()
-        .map(|(_, attempt)| attempt)
-        .collect())
-}
-
-/// Reads a timer's execution log, oldest first, each attempt with its stream sequence (a
-/// stable position, which the API uses as a pagination cursor).
-pub async fn read_entries(
-    js: &jetstream::Context,
-    names: &Names,
-    key: &TimerKey,
-) -> Result<Vec<(u64, Attempt)>, NatsError> {
-    let stream = js
-        .get_stream(names.log_stream())
-        .await
-        .map_err(NatsError::nats)?;
-    let messages = read_all(
-        &stream,
-        names.log_subject(key),
-        consumer::DeliverPolicy::All,
-    )
-    .await?;
-    Ok(messages
-        .into_iter()
-        .filter_map(|(payload, seq, _)| Some((seq, serde_json::from_slice(&payload).ok()?)))
-        .collect())
-}
-
 /// The writer of the execution log: entries written at the same time are stored together
 /// (see [`crate::commit`]).
 #[derive(Clone)]
 pub struct Log {
+    js: jetstream::Context,
     names: Names,
     writer: Committer,
 }
@@ -60,9 +25,30 @@ pub struct Log {
 impl Log {
     pub(crate) fn new(js: &jetstream::Context, names: Names, grouping: Grouping) -> Self {
         Self {
+            js: js.clone(),
             names,
             writer: Committer::start(js.clone(), "log", grouping),
         }
+    }
+
+    /// Reads a timer's execution log, oldest first, each attempt with its stream sequence (a
+    /// stable position, which the API uses as a pagination cursor).
+    pub async fn entries(&self, key: &TimerKey) -> Result<Vec<(u64, Attempt)>, NatsError> {
+        let stream = self
+            .js
+            .get_stream(self.names.log_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        let messages = read_all(
+            &stream,
+            self.names.log_subject(key),
+            consumer::DeliverPolicy::All,
+        )
+        .await?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|(payload, seq, _)| Some((seq, serde_json::from_slice(&payload).ok()?)))
+            .collect())
     }
 
     /// Appends an entry of the scheduler's own (a skipped occurrence).

@@ -61,7 +61,7 @@ impl Names {
     }
     /// Calls to make, de-duplicated by attempt identity. Limits retention: an ack deletes
     /// nothing, and what every worker has settled is purged in bulk (see
-    /// [`crate::fires::clear_settled`]).
+    /// [`crate::fires::Fires::clear_settled`]).
     pub fn fire_stream(&self) -> String {
         format!("{}_CALLS", self.upper())
     }

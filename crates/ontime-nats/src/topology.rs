@@ -20,6 +20,7 @@ use crate::names::Names;
 use crate::store::TimerStore;
 use crate::topics::TopicStore;
 use crate::trust::TrustStore;
+use crate::wake_ups::Wheel;
 
 /// The knobs of the topology. Defaults suit one node; a cluster sets `replicas: 3`.
 #[derive(Debug, Clone)]
@@ -139,6 +140,8 @@ pub struct Topology {
     pub log: Log,
     /// Where commands are published.
     pub commands: Commands,
+    /// The timing wheel of wake-ups.
+    pub wheel: Wheel,
 }
 
 impl Topology {
@@ -405,6 +408,7 @@ impl Topology {
         let fires = Fires::new(&js, n.clone(), config.grouping);
         let log = Log::new(&js, n.clone(), config.grouping);
         let commands = Commands::new(js.clone(), client.clone());
+        let wheel = Wheel::new(js.clone(), n.clone());
         Ok(Self {
             config,
             client,
@@ -421,6 +425,7 @@ impl Topology {
             fires,
             log,
             commands,
+            wheel,
         })
     }
 

@@ -26,124 +26,120 @@ pub fn second_of(at: DateTime<Utc>) -> i64 {
     at.timestamp()
 }
 
-/// Stores `wake` to come back at `at`: the wake-up, then its second's tick. The two are on
-/// different streams, so the tick waits for the wake-up's ack: it must not come back before
-/// the wake-up is there to be read.
-pub async fn publish(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    wake: &WakeUp,
-    at: DateTime<Utc>,
-) -> Result<(), NatsError> {
-    let second = second_of(at);
-    batch::publish(js, vec![entry(names, wake, second)?]).await?;
-    batch::publish(js, vec![tick(names, second)]).await?;
-    Ok(())
+/// The timing wheel: where wake-ups are filed, read and cleared, and ticks stored.
+#[derive(Clone)]
+pub struct Wheel {
+    js: async_nats::jetstream::Context,
+    names: Names,
 }
 
-/// Stores many wake-ups: the wake-ups in atomic batches (a few disk barriers for up to a
-/// thousand under `sync_interval: always`), then one tick per second they fall in. A batch
-/// that fails is stored again one wake-up at a time, which is harmless: a wake-up replaces
-/// its timer's previous one of the same second.
-pub async fn publish_all(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    wakes: &[(WakeUp, DateTime<Utc>)],
-) -> Result<(), NatsError> {
-    for chunk in wakes.chunks(batch::MAX) {
-        let messages = chunk
-            .iter()
-            .map(|(wake, at)| entry(names, wake, second_of(*at)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Err(e) = batch::publish(js, messages.clone()).await {
-            tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
-            for message in messages {
-                batch::publish(js, vec![message]).await?;
+impl Wheel {
+    pub(crate) fn new(js: async_nats::jetstream::Context, names: Names) -> Self {
+        Self { js, names }
+    }
+
+    /// Stores `wake` to come back at `at`: the wake-up, then its second's tick. The two are on
+    /// different streams, so the tick waits for the wake-up's ack: it must not come back before
+    /// the wake-up is there to be read.
+    pub async fn publish(&self, wake: &WakeUp, at: DateTime<Utc>) -> Result<(), NatsError> {
+        let (js, names) = (&self.js, &self.names);
+        let second = second_of(at);
+        batch::publish(js, vec![entry(names, wake, second)?]).await?;
+        batch::publish(js, vec![tick(names, second)]).await?;
+        Ok(())
+    }
+
+    /// Stores many wake-ups: the wake-ups in atomic batches (a few disk barriers for up to a
+    /// thousand under `sync_interval: always`), then one tick per second they fall in. A batch
+    /// that fails is stored again one wake-up at a time, which is harmless: a wake-up replaces
+    /// its timer's previous one of the same second.
+    pub async fn publish_all(&self, wakes: &[(WakeUp, DateTime<Utc>)]) -> Result<(), NatsError> {
+        let (js, names) = (&self.js, &self.names);
+        for chunk in wakes.chunks(batch::MAX) {
+            let messages = chunk
+                .iter()
+                .map(|(wake, at)| entry(names, wake, second_of(*at)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Err(e) = batch::publish(js, messages.clone()).await {
+                tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
+                for message in messages {
+                    batch::publish(js, vec![message]).await?;
+                }
             }
         }
-    }
-    let mut seconds: Vec<i64> = wakes.iter().map(|(_, at)| second_of(*at)).collect();
-    seconds.sort_unstable();
-    seconds.dedup();
-    for chunk in seconds.chunks(batch::MAX) {
-        let ticks = chunk.iter().map(|s| tick(names, *s)).collect();
-        batch::publish(js, ticks).await?;
-    }
-    Ok(())
-}
-
-/// The wake-ups filed under `second`, with their stream sequences, in the order stored. A
-/// read that a replica behind the leader answered is an error (see
-/// [`crate::store::for_each_pending`]): the tick comes again, rather than a second taken as
-/// empty, acknowledged, and its wake-ups left unfired.
-pub async fn read_second(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    second: i64,
-) -> Result<Vec<(WakeUp, u64)>, NatsError> {
-    let stream = js
-        .get_stream(names.slots_stream())
-        .await
-        .map_err(NatsError::nats)?;
-    let entries = crate::store::read_all(
-        &stream,
-        names.slot_all(second),
-        async_nats::jetstream::consumer::DeliverPolicy::All,
-    )
-    .await?;
-    let mut wakes = Vec::with_capacity(entries.len());
-    for (payload, seq, _) in entries {
-        match serde_json::from_slice(&payload) {
-            Ok(wake) => wakes.push((wake, seq)),
-            Err(e) => tracing::error!(error = %e, second, "an unreadable wake-up; dropped"),
+        let mut seconds: Vec<i64> = wakes.iter().map(|(_, at)| second_of(*at)).collect();
+        seconds.sort_unstable();
+        seconds.dedup();
+        for chunk in seconds.chunks(batch::MAX) {
+            let ticks = chunk.iter().map(|s| tick(names, *s)).collect();
+            batch::publish(js, ticks).await?;
         }
+        Ok(())
     }
-    Ok(wakes)
-}
 
-/// Stores the tick of a past `second` again if wake-ups are still filed under it, and says
-/// whether it did. A second's wake-ups are cleared once fired, so any left well after the
-/// second has passed were not taken: a tick that never came back, or one handled without
-/// seeing them. The new tick comes back at once; reading a second twice is harmless.
-pub async fn tick_again_if_left(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    second: i64,
-) -> Result<bool, NatsError> {
-    let stream = js
-        .get_stream_no_info(names.slots_stream())
-        .await
-        .map_err(NatsError::nats)?;
-    if crate::store::last_sequence(&stream, &names.slot_all(second))
-        .await?
-        .is_none()
-    {
-        return Ok(false);
+    /// The wake-ups filed under `second`, with their stream sequences, in the order stored. A
+    /// read that a replica behind the leader answered is an error (see
+    /// [`crate::store::for_each_pending`]): the tick comes again, rather than a second taken as
+    /// empty, acknowledged, and its wake-ups left unfired.
+    pub async fn read_second(&self, second: i64) -> Result<Vec<(WakeUp, u64)>, NatsError> {
+        let (js, names) = (&self.js, &self.names);
+        let stream = js
+            .get_stream(names.slots_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        let entries = crate::store::read_all(
+            &stream,
+            names.slot_all(second),
+            async_nats::jetstream::consumer::DeliverPolicy::All,
+        )
+        .await?;
+        let mut wakes = Vec::with_capacity(entries.len());
+        for (payload, seq, _) in entries {
+            match serde_json::from_slice(&payload) {
+                Ok(wake) => wakes.push((wake, seq)),
+                Err(e) => tracing::error!(error = %e, second, "an unreadable wake-up; dropped"),
+            }
+        }
+        Ok(wakes)
     }
-    batch::publish(js, vec![tick(names, second)]).await?;
-    Ok(true)
-}
 
-/// Purges the wake-ups of `second` stored up to sequence `last` (one disk barrier for all of
-/// them): those stored since, by an arming that raced the read, stay for the tick it
-/// published again.
-pub async fn clear_second(
-    js: &async_nats::jetstream::Context,
-    names: &Names,
-    second: i64,
-    last: u64,
-) -> Result<(), NatsError> {
-    let stream = js
-        .get_stream(names.slots_stream())
-        .await
-        .map_err(NatsError::nats)?;
-    stream
-        .purge()
-        .filter(names.slot_all(second))
-        .sequence(last + 1)
-        .await
-        .map_err(NatsError::nats)?;
-    Ok(())
+    /// Stores the tick of a past `second` again if wake-ups are still filed under it, and says
+    /// whether it did. A second's wake-ups are cleared once fired, so any left well after the
+    /// second has passed were not taken: a tick that never came back, or one handled without
+    /// seeing them. The new tick comes back at once; reading a second twice is harmless.
+    pub async fn tick_again_if_left(&self, second: i64) -> Result<bool, NatsError> {
+        let (js, names) = (&self.js, &self.names);
+        let stream = js
+            .get_stream_no_info(names.slots_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        if crate::store::last_sequence(&stream, &names.slot_all(second))
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        batch::publish(js, vec![tick(names, second)]).await?;
+        Ok(true)
+    }
+
+    /// Purges the wake-ups of `second` stored up to sequence `last` (one disk barrier for all of
+    /// them): those stored since, by an arming that raced the read, stay for the tick it
+    /// published again.
+    pub async fn clear_second(&self, second: i64, last: u64) -> Result<(), NatsError> {
+        let (js, names) = (&self.js, &self.names);
+        let stream = js
+            .get_stream(names.slots_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        stream
+            .purge()
+            .filter(names.slot_all(second))
+            .sequence(last + 1)
+            .await
+            .map_err(NatsError::nats)?;
+        Ok(())
+    }
 }
 
 fn entry(names: &Names, wake: &WakeUp, second: i64) -> Result<Outgoing, NatsError> {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use ontime_nats::fires::clear_settled;
 use ontime_testkit::{NatsServer, topology};
 
 #[tokio::test]
@@ -46,14 +45,14 @@ async fn settled_calls_are_purged_and_stay_deduplicated() {
     // The first is still being worked on: nothing below it may go, whatever came after.
     held[1].double_ack().await.unwrap();
     held[2].double_ack().await.unwrap();
-    assert_eq!(clear_settled(&t.js, names).await.unwrap(), 0);
+    assert_eq!(t.fires.clear_settled().await.unwrap(), 0);
     assert_eq!(stream_messages().await, 3);
 
     // Once it is settled, all three go in one purge.
     held[0].double_ack().await.unwrap();
-    assert_eq!(clear_settled(&t.js, names).await.unwrap(), 3);
+    assert_eq!(t.fires.clear_settled().await.unwrap(), 3);
     assert_eq!(stream_messages().await, 0);
-    assert_eq!(clear_settled(&t.js, names).await.unwrap(), 0);
+    assert_eq!(t.fires.clear_settled().await.unwrap(), 0);
 
     // A scheduler publishing a call again (after a crash) is still told it is a duplicate:
     // the purge kept the de-duplication window.

@@ -357,9 +357,7 @@ async fn reads_leave_no_consumer_behind() {
     let ns = ontime_core::Namespace::parse("ns").unwrap();
     let filter = ontime_core::metadata::TimerFilter::status(Some(TimerStatus::Scheduled));
     for _ in 0..50 {
-        ontime_nats::log::read_entries(&topology.js, names, &key)
-            .await
-            .unwrap();
+        topology.log.entries(&key).await.unwrap();
         let page = topology
             .timers
             .list_matching(&ns, &filter, 10, None)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use ontime_core::fire::WakeUp;
 use ontime_core::id::{Namespace, TimerId};
-use ontime_nats::wake_ups::{clear_second, publish, publish_all, read_second, second_of};
+use ontime_nats::wake_ups::second_of;
 use ontime_testkit::{NatsServer, topology};
 
 fn wake(id: &str, due_at: DateTime<Utc>) -> WakeUp {
@@ -23,7 +23,6 @@ fn wake(id: &str, due_at: DateTime<Utc>) -> WakeUp {
 async fn a_second_is_read_whole_and_cleared_up_to_what_was_read() {
     let server = NatsServer::start().await;
     let t = topology(&server, "wu").await;
-    let names = t.names();
     // An hour ahead: the ticks stored with them do not come back during the test.
     let at = DateTime::from_timestamp(Utc::now().timestamp() + 3600, 0).unwrap();
     let second = second_of(at);
@@ -32,9 +31,9 @@ async fn a_second_is_read_whole_and_cleared_up_to_what_was_read() {
         .map(|id| (wake(id, at + Duration::seconds(2)), at))
         .chain([(wake("other", at), at + Duration::seconds(1))])
         .collect();
-    publish_all(&t.js, names, &filed).await.unwrap();
+    t.wheel.publish_all(&filed).await.unwrap();
 
-    let read = read_second(&t.js, names, second).await.unwrap();
+    let read = t.wheel.read_second(second).await.unwrap();
     let ids: Vec<&str> = read.iter().map(|(w, _)| w.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -44,17 +43,12 @@ async fn a_second_is_read_whole_and_cleared_up_to_what_was_read() {
     let last = read.iter().map(|(_, seq)| *seq).max().unwrap();
 
     // Filed after the read: it stays for the tick its own arming stored.
-    publish(&t.js, names, &wake("late", at), at).await.unwrap();
-    clear_second(&t.js, names, second, last).await.unwrap();
-    let left = read_second(&t.js, names, second).await.unwrap();
+    t.wheel.publish(&wake("late", at), at).await.unwrap();
+    t.wheel.clear_second(second, last).await.unwrap();
+    let left = t.wheel.read_second(second).await.unwrap();
     let ids: Vec<&str> = left.iter().map(|(w, _)| w.id.as_str()).collect();
     assert_eq!(ids, ["late"]);
-    let next = read_second(&t.js, names, second + 1).await.unwrap();
+    let next = t.wheel.read_second(second + 1).await.unwrap();
     assert_eq!(next.len(), 1, "another second is untouched");
-    assert!(
-        read_second(&t.js, names, second + 2)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(t.wheel.read_second(second + 2).await.unwrap().is_empty());
 }

@@ -104,8 +104,7 @@ impl Ctx {
     /// Publishes the wake-up as a scheduled message on the timer's own subject, due `lead`
     /// before the timer: a new one replaces the previous one.
     pub async fn publish_wake_up(&self, wake: &WakeUp) -> Result<(), NatsError> {
-        let names = self.topology.names();
-        ontime_nats::wake_ups::publish(&self.topology.js, names, wake, self.wake_at(wake)).await
+        self.topology.wheel.publish(wake, self.wake_at(wake)).await
     }
 
     /// When a wake-up should come back: `lead` before its due time.
@@ -329,9 +328,7 @@ mod tests {
             .unwrap();
 
         let second = ontime_nats::wake_ups::second_of(ctx.wake_at(&next));
-        let filed = ontime_nats::wake_ups::read_second(&t.js, t.names(), second)
-            .await
-            .unwrap();
+        let filed = t.wheel.read_second(second).await.unwrap();
         assert_eq!(
             filed.into_iter().map(|(w, _)| w).collect::<Vec<_>>(),
             [next]

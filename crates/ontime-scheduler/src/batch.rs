@@ -144,8 +144,7 @@ async fn create_together(
             (wake, at)
         })
         .collect();
-    let names = ctx.topology.names();
-    let armed = match ontime_nats::wake_ups::publish_all(&ctx.topology.js, names, &wakes).await {
+    let armed = match ctx.topology.wheel.publish_all(&wakes).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "arming a batch's new timers failed");

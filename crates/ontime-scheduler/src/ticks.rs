@@ -10,7 +10,7 @@ use async_nats::jetstream::Message;
 use futures::StreamExt;
 use ontime_nats::pull::Handled;
 use ontime_nats::settle::{self, Delivery};
-use ontime_nats::{Names, wake_ups};
+use ontime_nats::wake_ups::{self, Wheel};
 use tokio_util::sync::CancellationToken;
 
 use crate::Ctx;
@@ -29,7 +29,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         return Handled::Done;
     };
     let (_, delivery) = settle::split(message);
-    let wakes = match wake_ups::read_second(&ctx.topology.js, names, second).await {
+    let wakes = match ctx.topology.wheel.read_second(second).await {
         Ok(wakes) => wakes,
         Err(e) => return Handled::Failed(format!("reading the wake-ups of {second}: {e}")),
     };
@@ -39,8 +39,7 @@ pub async fn handle(ctx: Arc<Ctx>, message: Message) -> Handled {
         return Handled::Done;
     };
     let held = Arc::new(Second {
-        js: ctx.topology.js.clone(),
-        names: names.clone(),
+        wheel: ctx.topology.wheel.clone(),
         second,
         last,
         delivery: std::sync::Mutex::new(Some(delivery)),
@@ -89,9 +88,8 @@ pub async fn watch_left(ctx: Arc<Ctx>, shutdown: CancellationToken) {
 /// Ticks again each second of `from..=upto` with wake-ups left; returns the first second not
 /// looked at (one NATS could not answer for is looked at again on the next pass).
 async fn tick_left(ctx: &Ctx, from: i64, upto: i64) -> i64 {
-    let names = ctx.topology.names();
     for second in from..=upto {
-        match wake_ups::tick_again_if_left(&ctx.topology.js, names, second).await {
+        match ctx.topology.wheel.tick_again_if_left(second).await {
             Ok(false) => {}
             Ok(true) => {
                 tracing::warn!(
@@ -111,8 +109,7 @@ async fn tick_left(ctx: &Ctx, from: i64, upto: i64) -> i64 {
 
 /// A second whose wake-ups are held: settled when the last of them lets go of it.
 pub struct Second {
-    js: async_nats::jetstream::Context,
-    names: Names,
+    wheel: Wheel,
     second: i64,
     /// The last wake-up read: those filed since stay for the tick their arming stored again.
     last: u64,
@@ -138,11 +135,10 @@ impl Drop for Second {
             return;
         };
         let failed = self.failed.load(Ordering::Relaxed);
-        let (js, names, second, last) =
-            (self.js.clone(), self.names.clone(), self.second, self.last);
+        let (wheel, second, last) = (self.wheel.clone(), self.second, self.last);
         runtime.spawn(async move {
             let cleared = !failed
-                && match wake_ups::clear_second(&js, &names, second, last).await {
+                && match wheel.clear_second(second, last).await {
                     Ok(()) => true,
                     Err(e) => {
                         // Left for the tick's redelivery, whose wake-ups are then all stale.

@@ -118,19 +118,18 @@ const FIRE_DELIVERIES: i64 = 1000;
 /// policies end sooner (`max_duration`), so only a fire that cannot be handled gets there.
 const FIRE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
-/// How often a worker purges the calls settled (see [`ontime_nats::fires::clear_settled`]):
+/// How often a worker purges the calls settled (see [`ontime_nats::fires::Fires::clear_settled`]):
 /// settled calls stay on disk up to this long.
 const CLEAR_EVERY: Duration = Duration::from_secs(1);
 
 /// Purges the settled calls every [`CLEAR_EVERY`] until `shutdown`.
 async fn clear_settled(ctx: &Ctx, shutdown: CancellationToken) {
-    let names = ctx.topology.names();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(CLEAR_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
-        if let Err(e) = ontime_nats::fires::clear_settled(&ctx.topology.js, names).await {
+        if let Err(e) = ctx.topology.fires.clear_settled().await {
             tracing::debug!(error = %e, "purging settled calls failed");
         }
     }

@@ -291,6 +291,6 @@ async fn read_log(
         return Ok((proc.id, Vec::new()));
     };
     let topology = &state.topology;
-    let entries = ontime_nats::log::read_entries(&topology.js, topology.names(), &key).await?;
+    let entries = topology.log.entries(&key).await?;
     Ok((proc.id, entries))
 }

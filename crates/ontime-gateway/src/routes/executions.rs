@@ -55,7 +55,7 @@ pub async fn list_executions(
         ),
     };
     let topology = &state.topology;
-    let entries = ontime_nats::log::read_entries(&topology.js, topology.names(), &key).await?;
+    let entries = topology.log.entries(&key).await?;
     if entries.is_empty() && topology.timers.get(&key).await?.record.is_none() {
         return Err(ApiError::not_found(format!("timer {key} not found")));
     }
