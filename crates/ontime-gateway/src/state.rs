@@ -7,7 +7,7 @@ use ontime_nats::{Topology, TrustView};
 use crate::auth::Authenticator;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
-use crate::replies::ReplyRouter;
+use ontime_nats::replies::ReplyRouter;
 
 /// The handlers' shared state: small and cheap to clone.
 #[derive(Clone)]

@@ -18,6 +18,7 @@ pub mod log;
 pub mod marks;
 pub mod names;
 pub mod pull;
+pub mod replies;
 pub mod settle;
 pub mod store;
 pub mod topics;
