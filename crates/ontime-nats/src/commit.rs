@@ -5,6 +5,10 @@
 //! larger its batches and the fewer barriers per message, while a lone message still goes out
 //! at once, as a plain publish.
 //!
+//! At a steady rate too low for messages to meet on their own (a few hundred a second), a
+//! writer given a `linger` waits a little for the rest of a batch, but only when the rate it
+//! sees brings them within that time: a message alone at a quiet moment still goes at once.
+//!
 //! Each message keeps its own outcome: a batch that the server refuses as a whole (one
 //! failed compare-and-set, one duplicate message id) is published again one message at a
 //! time, so that only the message at fault is refused, and de-duplication ids keep the
@@ -16,6 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use tokio::sync::{mpsc, oneshot};
@@ -62,11 +67,19 @@ pub fn describe() {
 }
 
 /// How a writer groups messages: it commits `from` or more waiting messages as one atomic
-/// batch, and publishes fewer one by one; 0 never batches.
+/// batch, and publishes fewer one by one; 0 never batches. With fewer than `from` waiting, it
+/// waits up to `linger` for the others when the rate of the last second brings them in that
+/// time; zero never waits (the fires' writer: a fire is on the timing path).
 #[derive(Debug, Clone, Copy)]
 pub struct Grouping {
     pub from: usize,
+    pub linger: Duration,
 }
+
+/// The linger of the writers off the timing path (log entries, timer records): at
+/// [`batch::WORTH_IT`] messages per 50 ms, 160 a second, and more, their messages go in
+/// batches; below that rate nothing waits.
+pub const LINGER: Duration = Duration::from_millis(50);
 
 impl Default for Grouping {
     /// Suits a server that syncs every write (`sync_interval: always`): from
@@ -74,6 +87,54 @@ impl Default for Grouping {
     fn default() -> Self {
         Self {
             from: batch::WORTH_IT,
+            linger: LINGER,
+        }
+    }
+}
+
+impl Grouping {
+    /// The same, never waiting for a batch to fill.
+    pub fn without_linger(self) -> Self {
+        Self {
+            linger: Duration::ZERO,
+            ..self
+        }
+    }
+
+    /// How long to wait for a batch to fill, if at all, with `waiting` messages waiting and
+    /// `per_second` arriving: the time the rest would take to come, with a margin, if that is
+    /// within `linger`.
+    fn wait_for(&self, waiting: usize, per_second: f64) -> Option<Duration> {
+        if self.from < 2 || waiting >= self.from || self.linger.is_zero() || per_second <= 0.0 {
+            return None;
+        }
+        let rest = (self.from - waiting) as f64 / per_second * 1.25;
+        (rest <= self.linger.as_secs_f64()).then(|| Duration::from_secs_f64(rest))
+    }
+}
+
+/// Messages handed to a writer per second, counted over the last whole second.
+struct Rate {
+    since: Instant,
+    count: u64,
+    per_second: f64,
+}
+
+impl Rate {
+    fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            count: 0,
+            per_second: 0.0,
+        }
+    }
+
+    fn note(&mut self) {
+        self.count += 1;
+        let elapsed = self.since.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            self.per_second = self.count as f64 / elapsed.as_secs_f64();
+            (self.since, self.count) = (Instant::now(), 0);
         }
     }
 }
@@ -164,17 +225,40 @@ struct Writer {
 impl Writer {
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Pending>) {
         let mut waiting = VecDeque::new();
+        let mut rate = Rate::new();
         loop {
             if waiting.is_empty() {
                 match rx.recv().await {
-                    Some(pending) => waiting.push_back(pending),
+                    Some(pending) => {
+                        rate.note();
+                        waiting.push_back(pending);
+                    }
                     None => return,
                 }
             }
             while waiting.len() < batch::MAX {
                 match rx.try_recv() {
-                    Ok(pending) => waiting.push_back(pending),
+                    Ok(pending) => {
+                        rate.note();
+                        waiting.push_back(pending);
+                    }
                     Err(_) => break,
+                }
+            }
+            if let Some(wait) = self.grouping.wait_for(waiting.len(), rate.per_second) {
+                let deadline = tokio::time::sleep(wait);
+                tokio::pin!(deadline);
+                while waiting.len() < self.grouping.from {
+                    tokio::select! {
+                        received = rx.recv() => match received {
+                            Some(pending) => {
+                                rate.note();
+                                waiting.push_back(pending);
+                            }
+                            None => break,
+                        },
+                        () = &mut deadline => break,
+                    }
                 }
             }
             let next = take_batch(&mut waiting);
@@ -314,6 +398,34 @@ mod tests {
                 .get(headers::EXPECTED_LAST_SUBJECT_SEQUENCE)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_writer_waits_for_a_batch_only_when_the_rate_brings_it_in_time() {
+        let grouping = Grouping::default();
+        // 200 a second: the 7 others of a batch of 8 come in 35 ms, 44 with the margin.
+        let wait = grouping.wait_for(1, 200.0).unwrap();
+        assert!(
+            wait > Duration::from_millis(40) && wait <= LINGER,
+            "{wait:?}"
+        );
+        assert_eq!(
+            grouping.wait_for(1, 50.0),
+            None,
+            "too slow to fill a batch in time"
+        );
+        assert_eq!(grouping.wait_for(1, 0.0), None, "nothing seen yet");
+        assert_eq!(
+            grouping.wait_for(8, 200.0),
+            None,
+            "a batch is there already"
+        );
+        assert_eq!(grouping.without_linger().wait_for(1, 200.0), None);
+        let never = Grouping {
+            from: 0,
+            ..Grouping::default()
+        };
+        assert_eq!(never.wait_for(1, 10_000.0), None);
     }
 
     #[test]

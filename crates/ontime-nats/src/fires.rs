@@ -27,8 +27,9 @@ impl Fires {
         Self {
             js: js.clone(),
             names,
-            calls: Committer::start(js.clone(), "fires", grouping),
-            commands: Committer::start(js.clone(), "command-fires", grouping),
+            // A fire is on the timing path: its writer never waits for a batch to fill.
+            calls: Committer::start(js.clone(), "fires", grouping.without_linger()),
+            commands: Committer::start(js.clone(), "command-fires", grouping.without_linger()),
         }
     }
 

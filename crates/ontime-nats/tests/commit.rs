@@ -153,7 +153,11 @@ async fn a_second_compare_and_set_of_a_key_waits_for_the_first() {
 
 #[tokio::test]
 async fn a_writer_told_never_to_batch_publishes_one_by_one() {
-    let w = Writer::start(Grouping { from: 0 }).await;
+    let w = Writer::start(Grouping {
+        from: 0,
+        ..Grouping::default()
+    })
+    .await;
     let (writer, log) = (&w.writer, |i| w.log(i));
     let stored: Vec<_> = (0..50)
         .map(|i| writer.submit(message(log(i), None)))
@@ -167,7 +171,11 @@ async fn a_writer_told_never_to_batch_publishes_one_by_one() {
 
 #[tokio::test]
 async fn a_writer_may_batch_even_a_few_messages_atomically() {
-    let w = Writer::start(Grouping { from: 2 }).await;
+    let w = Writer::start(Grouping {
+        from: 2,
+        ..Grouping::default()
+    })
+    .await;
     let (t, writer, log) = (&w.t, &w.writer, |i| w.log(i));
     let taken = writer.store(message(log(1), None)).await.unwrap();
     // Three compare-and-sets, one of which cannot hold: the batch of three is refused as a
@@ -189,4 +197,27 @@ async fn a_writer_may_batch_even_a_few_messages_atomically() {
     assert_eq!(writer.figures().refused, 1);
     let mut stream = t.js.get_stream(t.names().log_stream()).await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 3);
+}
+
+// A steady 100 messages a second seldom meet on their own: a writer that may linger waits
+// for the rest of a batch once it has seen the rate, and commits them together.
+#[tokio::test]
+async fn at_a_steady_rate_a_lingering_writer_fills_its_batches() {
+    let w = Writer::start(Grouping {
+        from: 8,
+        linger: std::time::Duration::from_millis(200),
+    })
+    .await;
+    let (writer, log) = (&w.writer, |i| w.log(i));
+    let mut stored = Vec::new();
+    for i in 0..200 {
+        stored.push(writer.submit(message(log(i), None)));
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    for stored in stored {
+        stored.await.unwrap();
+    }
+    let figures = writer.figures();
+    assert!(figures.batches > 0, "{figures:?}");
+    assert_eq!(figures.batched + figures.single, 200, "{figures:?}");
 }

@@ -140,6 +140,7 @@ impl CommonArgs {
             retention: self.retention.get(),
             grouping: ontime_nats::commit::Grouping {
                 from: self.batch_from,
+                ..Default::default()
             },
             ..TopologyConfig::default()
         })
