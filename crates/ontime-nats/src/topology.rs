@@ -18,6 +18,7 @@ use crate::log::Log;
 use crate::marks::MarkStore;
 use crate::names::Names;
 use crate::store::TimerStore;
+use crate::targets::Targets;
 use crate::topics::TopicStore;
 use crate::trust::TrustStore;
 use crate::wake_ups::Wheel;
@@ -142,6 +143,8 @@ pub struct Topology {
     pub commands: Commands,
     /// The timing wheel of wake-ups.
     pub wheel: Wheel,
+    /// Where calls to NATS subjects go out.
+    pub targets: Targets,
 }
 
 impl Topology {
@@ -409,6 +412,7 @@ impl Topology {
         let log = Log::new(&js, n.clone(), config.grouping);
         let commands = Commands::new(js.clone(), client.clone());
         let wheel = Wheel::new(js.clone(), n.clone());
+        let targets = Targets::new(js.clone());
         Ok(Self {
             config,
             client,
@@ -426,6 +430,7 @@ impl Topology {
             log,
             commands,
             wheel,
+            targets,
         })
     }
 
@@ -438,10 +443,12 @@ impl Topology {
         stream: &str,
         durable: &str,
     ) -> Result<consumer::PullConsumer, NatsError> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let mut delay = Duration::from_millis(100);
-        loop {
-            let found = async {
+        let what = format!("looking up consumer {durable} of {stream}");
+        crate::retry::patiently(
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            &what,
+            || async {
                 self.js
                     .get_stream(stream)
                     .await
@@ -449,17 +456,9 @@ impl Topology {
                     .get_consumer(durable)
                     .await
                     .map_err(NatsError::nats)
-            }
-            .await;
-            match found {
-                Err(e) if std::time::Instant::now() < deadline => {
-                    tracing::info!(error = %e, stream, durable, "looking up a consumer again");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                found => return found,
-            }
-        }
+            },
+        )
+        .await
     }
 
     /// What is waiting: the wake-ups stored (about one per pending timer: a timer re-armed

@@ -187,13 +187,11 @@ fn host_of(url: &str) -> String {
 /// How long a publish to a NATS subject may take, its stream's acknowledgement included.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Publishes attempt `attempt` of `fire` on `target`'s subject. On a subject a stream
-/// captures, the message carries the delivery id as `Nats-Msg-Id` (the stream stores a
-/// retried delivery once) and the stream's acknowledgement is the success; on any other,
-/// it is published plainly and the success is the server having taken it (subscribers
-/// connected at that instant get it; nobody else ever will).
+/// Publishes attempt `attempt` of `fire` on `target`'s subject with the delivery's headers,
+/// de-duplicated by its delivery id where a stream captures the subject (see
+/// [`ontime_nats::targets::Targets::publish`] for what counts as delivered).
 pub async fn publish(
-    js: &async_nats::jetstream::Context,
+    targets: &ontime_nats::targets::Targets,
     target: &NatsTarget,
     fire: &Fire,
     attempt: u32,
@@ -220,45 +218,15 @@ pub async fn publish(
         }
         None => bytes::Bytes::new(),
     };
-    let outcome = tokio::time::timeout(PUBLISH_TIMEOUT, async {
-        let in_a_stream = match js.stream_by_subject(target.subject.as_str()).await {
-            Ok(_) => true,
-            Err(e)
-                if e.kind()
-                    == async_nats::jetstream::context::GetStreamByNameErrorKind::NotFound =>
-            {
-                false
-            }
-            Err(e) => return Err(format!("finding the subject's stream failed: {e}")),
-        };
-        if in_a_stream {
-            headers.insert("Nats-Msg-Id", delivery_id.as_str());
-            let ack = js
-                .publish_with_headers(target.subject.clone(), headers, payload)
-                .await
-                .map_err(|e| format!("publishing failed: {e}"))?;
-            ack.await
-                .map_err(|e| format!("the stream did not store it: {e}"))?;
-        } else {
-            let client = js.client();
-            client
-                .publish_with_headers(target.subject.clone(), headers, payload)
-                .await
-                .map_err(|e| format!("publishing failed: {e}"))?;
-            client
-                .flush()
-                .await
-                .map_err(|e| format!("publishing failed: {e}"))?;
-        }
-        Ok(())
-    })
-    .await
-    .unwrap_or_else(|_| {
-        Err(format!(
-            "publishing took more than {}s",
-            PUBLISH_TIMEOUT.as_secs()
-        ))
-    });
+    let outcome = targets
+        .publish(
+            &target.subject,
+            headers,
+            payload,
+            &delivery_id,
+            PUBLISH_TIMEOUT,
+        )
+        .await;
     CallResult {
         status_code: None,
         class: if outcome.is_ok() {

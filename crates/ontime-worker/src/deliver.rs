@@ -327,7 +327,7 @@ async fn deliver(
                 "a timer may not publish on ontime's own subjects ({own}.>)"
             ));
         }
-        return call::publish(&ctx.topology.js, nats, fire, attempt, started_at).await;
+        return call::publish(&ctx.topology.targets, nats, fire, attempt, started_at).await;
     }
     match &target.http {
         Some(http) => {

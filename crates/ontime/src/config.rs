@@ -155,19 +155,14 @@ impl CommonArgs {
         // The first connection may still be in progress (the server may start after us), and
         // a new cluster takes a while to place every replicated stream, more so when every
         // part of an installation creates them at once.
-        let deadline = std::time::Instant::now() + TOPOLOGY_PATIENCE;
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match Topology::ensure(client.clone(), config.clone()).await {
-                Ok(t) => return Ok(t),
-                Err(e) if std::time::Instant::now() < deadline => {
-                    tracing::info!(error = %e, "NATS not ready yet");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => return Err(e).context("creating the NATS topology"),
-            }
-        }
+        ontime_nats::retry::patiently(
+            TOPOLOGY_PATIENCE,
+            Duration::from_millis(50),
+            "creating the NATS topology",
+            || Topology::ensure(client.clone(), config.clone()),
+        )
+        .await
+        .context("creating the NATS topology")
     }
 
     /// The operator's limits on timers, checked once at start.
