@@ -26,11 +26,7 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         options = options.user_and_password(user, password);
     }
     options
-        .event_callback(|event| async move {
-            if let async_nats::Event::Connected = event {
-                metrics::counter!(CONNECTS).increment(1);
-            }
-        })
+        .event_callback(|event| async move { on_event(event) })
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
@@ -41,6 +37,29 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsEr
         .connect(servers)
         .await
         .map_err(NatsError::nats)
+}
+
+/// Counts connections, and logs what the connection went through: the order of these
+/// lines against a server's own log is what tells, after a failure, which process lost
+/// its connection when, and whether the client dropped messages.
+fn on_event(event: async_nats::Event) {
+    use async_nats::Event;
+    match event {
+        Event::Connected => {
+            metrics::counter!(CONNECTS).increment(1);
+            tracing::info!("connected to NATS");
+        }
+        Event::SlowConsumer(sid) => tracing::warn!(
+            subscription = sid,
+            "a subscription's buffer was full: the client dropped messages for it"
+        ),
+        Event::Disconnected | Event::ServerError(_) | Event::ClientError(_) => {
+            tracing::warn!(%event, "NATS connection")
+        }
+        Event::LameDuckMode | Event::Draining | Event::Closed => {
+            tracing::info!(%event, "NATS connection")
+        }
+    }
 }
 
 /// The user and password of `nats://user:password@host:port`, percent-decoded.
