@@ -12,7 +12,9 @@ use ontime_nats::replies::ReplyRouter;
 /// The handlers' shared state: small and cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub topology: Topology,
+    /// Behind an `Arc`: the topology's handles hold its buckets' stream descriptions (some
+    /// 17 KiB in all), and the state is cloned into every request's future.
+    pub topology: Arc<Topology>,
     pub config: Arc<GatewayConfig>,
     pub replies: ReplyRouter,
     /// A live copy of the tokens, signing secrets and prerequisites.
@@ -28,7 +30,7 @@ impl AppState {
         let trust = topology.trust.view().await?;
         Ok(Self {
             auth: Arc::new(Authenticator::new(config.auth.clone(), trust.clone())),
-            topology,
+            topology: Arc::new(topology),
             config: Arc::new(config),
             replies,
             trust,

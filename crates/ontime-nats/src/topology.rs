@@ -157,6 +157,12 @@ impl Topology {
         client: async_nats::Client,
         config: TopologyConfig,
     ) -> Result<Self, NatsError> {
+        // On the heap: creating every stream and bucket is a large future (tens of KiB in an
+        // unoptimised build), which would otherwise sit on the stack of whoever awaits it.
+        Box::pin(Self::create(client, config)).await
+    }
+
+    async fn create(client: async_nats::Client, config: TopologyConfig) -> Result<Self, NatsError> {
         let js = jetstream::new(client.clone());
         let n = &config.names;
         let storage = stream::StorageType::File;
