@@ -36,7 +36,7 @@ impl Log {
     pub async fn entries(&self, key: &TimerKey) -> Result<Vec<(u64, Attempt)>, NatsError> {
         let stream = self
             .js
-            .get_stream(self.names.log_stream())
+            .get_stream_no_info(self.names.log_stream())
             .await
             .map_err(NatsError::nats)?;
         let messages = read_all(

@@ -436,8 +436,17 @@ pub(crate) async fn last_sequence<I>(
     stream: &jetstream::stream::Stream<I>,
     subject: &str,
 ) -> Result<Option<u64>, NatsError> {
+    Ok(leader_last(stream, subject).await?.map(|m| m.sequence))
+}
+
+/// The last message on `subject` (wildcards allowed) as the stream leader has it, `None` when
+/// there is none.
+async fn leader_last<I>(
+    stream: &jetstream::stream::Stream<I>,
+    subject: &str,
+) -> Result<Option<async_nats::jetstream::message::StreamMessage>, NatsError> {
     match stream.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => Ok(Some(message.sequence)),
+        Ok(message) => Ok(Some(message)),
         Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(e) => Err(NatsError::nats(e)),
     }
@@ -458,12 +467,9 @@ pub(crate) async fn last_entry<T: DeserializeOwned>(
     what: impl FnOnce() -> String,
 ) -> Result<(Option<T>, u64), NatsError> {
     let message = if leader_reads {
-        match kv.stream.get_last_raw_message_by_subject(subject).await {
-            Ok(message) => message,
-            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
-                return Ok((None, 0));
-            }
-            Err(e) => return Err(NatsError::nats(e)),
+        match leader_last(&kv.stream, subject).await? {
+            Some(message) => message,
+            None => return Ok((None, 0)),
         }
     } else {
         match kv.stream.direct_get_last_for_subject(subject).await {
@@ -521,8 +527,8 @@ pub(crate) fn refused(e: async_nats::jetstream::context::PublishError) -> NatsEr
 
 /// Reads every message an ordered consumer with `filter` and `policy` has pending at the
 /// start: `(payload, stream sequence, is a KV put)`.
-pub(crate) async fn read_all(
-    stream: &jetstream::stream::Stream,
+pub(crate) async fn read_all<I>(
+    stream: &jetstream::stream::Stream<I>,
     filter: String,
     deliver_policy: consumer::DeliverPolicy,
 ) -> Result<Vec<(Bytes, u64, bool)>, NatsError> {
@@ -548,8 +554,8 @@ const READ_STALL: Duration = Duration::from_secs(5);
 /// the stream leader's last sequence of `filter` is asked first, and a read that does not
 /// reach it ends in an error, which the caller may retry (another consumer may sit elsewhere):
 /// what is read reflects every write acknowledged before the call, as a leader read does.
-pub(crate) async fn for_each_pending(
-    stream: &jetstream::stream::Stream,
+pub(crate) async fn for_each_pending<I>(
+    stream: &jetstream::stream::Stream<I>,
     filter: String,
     deliver_policy: consumer::DeliverPolicy,
     mut each: impl FnMut(Bytes, u64, bool),

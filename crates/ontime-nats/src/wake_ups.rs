@@ -84,7 +84,7 @@ impl Wheel {
     pub async fn read_second(&self, second: i64) -> Result<Vec<(WakeUp, u64)>, NatsError> {
         let (js, names) = (&self.js, &self.names);
         let stream = js
-            .get_stream(names.slots_stream())
+            .get_stream_no_info(names.slots_stream())
             .await
             .map_err(NatsError::nats)?;
         let entries = crate::store::read_all(
@@ -129,7 +129,7 @@ impl Wheel {
     pub async fn clear_second(&self, second: i64, last: u64) -> Result<(), NatsError> {
         let (js, names) = (&self.js, &self.names);
         let stream = js
-            .get_stream(names.slots_stream())
+            .get_stream_no_info(names.slots_stream())
             .await
             .map_err(NatsError::nats)?;
         stream
