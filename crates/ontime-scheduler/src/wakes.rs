@@ -8,7 +8,6 @@ use async_nats::jetstream::Message;
 use chrono::Utc;
 use ontime_core::fire::WakeUp;
 use ontime_core::state::pending_wake;
-use ontime_core::timer::TimerRecord;
 use ontime_core::timing;
 use ontime_nats::NatsError;
 use ontime_nats::pull::Handled;
@@ -55,13 +54,14 @@ pub async fn arrive(ctx: &Arc<Ctx>, wake: WakeUp, held: Held) -> Result<(), Nats
         "wake-up"
     );
     let slot = read?;
-    let record = match slot.record {
-        Some(record) if pending_wake(&record).as_ref() == Some(&wake) => record,
+    let pending = slot.record.as_ref().and_then(pending_wake);
+    let record = match (slot.record, pending) {
+        (Some(record), Some(pending)) if pending == wake => record,
         // This occurrence (or attempt) has fired and the timer went on to another of the
         // same definition. Arming that one may have failed after the firing was written (its
         // store was unavailable), and this copy is what came back for it: arm it again, which
         // is harmless if it was armed (a wake-up replaces its own copy).
-        Some(record) if moved_on(&record, &wake) => {
+        (Some(record), Some(_)) if record.generation == wake.generation => {
             return ctx.arm(record, slot.revision, Some(held)).await;
         }
         // Stale: the timer changed, was deleted, or expects nothing more.
@@ -79,12 +79,6 @@ pub async fn arrive(ctx: &Arc<Ctx>, wake: WakeUp, held: Held) -> Result<(), Nats
     };
     ctx.hold(due).await;
     Ok(())
-}
-
-/// Whether `record` has gone on from `wake` to another wake-up of the same definition.
-fn moved_on(record: &TimerRecord, wake: &WakeUp) -> bool {
-    record.generation == wake.generation
-        && pending_wake(record).is_some_and(|pending| pending != *wake)
 }
 
 /// How much earlier than `lead` a wake-up may come back: the ticks of a second come when it
