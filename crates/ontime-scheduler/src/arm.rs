@@ -200,6 +200,28 @@ mod tests {
         }
     }
 
+    /// A server of the test's own with the topology under `prefix`, a scheduler's state on
+    /// it, and `n` messages to back wake-ups with (see [`backing`]).
+    struct Setup {
+        _server: NatsServer,
+        t: ontime_nats::Topology,
+        pull: consumer::PullConsumer,
+        ctx: Arc<Ctx>,
+    }
+
+    async fn setup(prefix: &str, n: usize) -> Setup {
+        let server = NatsServer::start().await;
+        let t = topology(&server, prefix).await;
+        let pull = backing(&t.js, n).await;
+        let ctx = crate::test_ctx(&t);
+        Setup {
+            _server: server,
+            t,
+            pull,
+            ctx,
+        }
+    }
+
     /// A stream and consumer of the test's own, whose messages stand for what backs a
     /// wake-up (a command, a wake-up message), delivered once and settled by the code tested.
     async fn backing(js: &async_nats::jetstream::Context, n: usize) -> consumer::PullConsumer {
@@ -251,10 +273,9 @@ mod tests {
     // would clear the second, and a failure of the held copy would leave nothing to fire it.
     #[tokio::test]
     async fn a_copy_of_a_held_wake_up_is_settled_with_it_never_alone() {
-        let server = NatsServer::start().await;
-        let t = topology(&server, "hd").await;
-        let pull = backing(&t.js, 2).await;
-        let ctx = crate::test_ctx(&t);
+        let Setup {
+            _server, pull, ctx, ..
+        } = setup("hd", 2).await;
         let record = record();
         let wake = WakeUp {
             namespace: record.namespace.clone(),
@@ -288,10 +309,12 @@ mod tests {
     // count it as done, be cleared, and nothing would arm the next occurrence.
     #[tokio::test]
     async fn a_failed_arming_after_a_fire_hands_back_what_backs_it() {
-        let server = NatsServer::start().await;
-        let t = topology(&server, "rf").await;
-        let pull = backing(&t.js, 1).await;
-        let ctx = crate::test_ctx(&t);
+        let Setup {
+            _server,
+            t,
+            pull,
+            ctx,
+        } = setup("rf", 1).await;
         t.js.delete_stream(t.names().slots_stream()).await.unwrap();
 
         let held = delivered(&pull, 1).await.pop().unwrap();
@@ -309,10 +332,12 @@ mod tests {
     // have failed after the firing was written.
     #[tokio::test]
     async fn a_wake_up_the_timer_went_on_from_arms_the_next_one() {
-        let server = NatsServer::start().await;
-        let t = topology(&server, "mo").await;
-        let pull = backing(&t.js, 1).await;
-        let ctx = crate::test_ctx(&t);
+        let Setup {
+            _server,
+            t,
+            pull,
+            ctx,
+        } = setup("mo", 1).await;
         let record = record();
         t.timers.write(&record, 0).await.unwrap();
         let next = pending_wake(&record).unwrap();
