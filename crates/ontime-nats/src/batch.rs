@@ -105,17 +105,26 @@ async fn one_by_one(
     js: &jetstream::Context,
     messages: Vec<Outgoing>,
 ) -> Result<Vec<u64>, NatsError> {
+    each(js, messages).await.into_iter().collect()
+}
+
+/// Publishes each message with every ack outstanding, and returns each one's outcome (its
+/// stream sequence), in order. The acks are awaited together: each waits the ack timeout from
+/// its own publish, so acks that do not come (a stream without a leader, a route that lost
+/// them) cost one timeout in all, not one after the other. Awaited in turn, `n` lost acks
+/// held a writer for `n` timeouts, and every caller queued behind it as long.
+pub async fn each(js: &jetstream::Context, messages: Vec<Outgoing>) -> Vec<Result<u64, NatsError>> {
     let mut acks = Vec::with_capacity(messages.len());
     for message in messages {
         acks.push(
             js.publish_with_headers(message.subject, message.headers, message.body)
                 .await
-                .map_err(NatsError::nats)?,
+                .map_err(NatsError::nats),
         );
     }
-    let mut sequences = Vec::with_capacity(acks.len());
-    for ack in acks {
-        sequences.push(ack.await.map_err(refused)?.sequence);
-    }
-    Ok(sequences)
+    futures::future::join_all(
+        acks.into_iter()
+            .map(|ack| async move { ack?.await.map(|ack| ack.sequence).map_err(refused) }),
+    )
+    .await
 }

@@ -28,7 +28,6 @@ use tokio::sync::{mpsc, oneshot};
 use crate::NatsError;
 use crate::batch::{self, Outgoing};
 use crate::headers;
-use crate::store::refused;
 
 /// A message handed to the writer, and where its outcome goes.
 struct Pending {
@@ -270,18 +269,31 @@ impl Writer {
         let (counts, name) = (&self.counts, self.name);
         if self.grouping.from > 0 && pending.len() >= self.grouping.from.max(2) {
             let messages = pending.iter().map(|p| p.message.clone()).collect();
-            if let Ok(sequences) = batch::atomic(&self.js, messages).await {
-                counts.batches.fetch_add(1, Ordering::Relaxed);
-                counts
-                    .batched
-                    .fetch_add(sequences.len() as u64, Ordering::Relaxed);
-                metrics::counter!(WRITES, "writer" => name, "how" => "batched")
-                    .increment(sequences.len() as u64);
-                metrics::histogram!(BATCH_SIZE, "writer" => name).record(sequences.len() as f64);
-                for (pending, sequence) in pending.into_iter().zip(sequences) {
-                    let _ = pending.done.send(Ok(sequence));
+            match batch::atomic(&self.js, messages).await {
+                Ok(sequences) => {
+                    counts.batches.fetch_add(1, Ordering::Relaxed);
+                    counts
+                        .batched
+                        .fetch_add(sequences.len() as u64, Ordering::Relaxed);
+                    metrics::counter!(WRITES, "writer" => name, "how" => "batched")
+                        .increment(sequences.len() as u64);
+                    metrics::histogram!(BATCH_SIZE, "writer" => name)
+                        .record(sequences.len() as f64);
+                    for (pending, sequence) in pending.into_iter().zip(sequences) {
+                        let _ = pending.done.send(Ok(sequence));
+                    }
+                    return;
                 }
-                return;
+                // No answer (the stream has no leader, or the ack was lost): the messages one
+                // by one would most likely wait as long again, for nothing, and hold up the
+                // messages queued behind them. Each caller is told; the batch may be stored.
+                Err(NatsError::TimedOut) => {
+                    for pending in pending {
+                        let _ = pending.done.send(Err(NatsError::TimedOut));
+                    }
+                    return;
+                }
+                Err(_) => {}
             }
             // Refused as a whole: each message now gets its own answer.
             counts.refused.fetch_add(1, Ordering::Relaxed);
@@ -328,19 +340,11 @@ fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
 
 /// Publishes each message with every ack outstanding, and answers each with its own outcome.
 async fn one_by_one(js: &jetstream::Context, pending: Vec<Pending>) {
-    let mut acks = Vec::with_capacity(pending.len());
-    for Pending { message, done } in pending {
-        let ack = js
-            .publish_with_headers(message.subject, message.headers, message.body)
-            .await
-            .map_err(NatsError::nats);
-        acks.push((ack, done));
-    }
-    for (ack, done) in acks {
-        let outcome = match ack {
-            Ok(ack) => ack.await.map(|ack| ack.sequence).map_err(refused),
-            Err(e) => Err(e),
-        };
+    let (messages, done): (Vec<_>, Vec<_>) = pending
+        .into_iter()
+        .map(|Pending { message, done }| (message, done))
+        .unzip();
+    for (outcome, done) in batch::each(js, messages).await.into_iter().zip(done) {
         let _ = done.send(outcome);
     }
 }

@@ -513,15 +513,14 @@ pub(crate) async fn put_expecting(
 /// A refused publish, by kind: [`NatsError::Conflict`] when an expected-sequence check
 /// failed, [`NatsError::InProcess`] when the same message id is being stored by another.
 pub(crate) fn refused(e: async_nats::jetstream::context::PublishError) -> NatsError {
-    // JetStream answers err_code 10071 ("wrong last sequence") to a failed CAS, and 10158
-    // to a message id another publish is storing.
-    let text = e.to_string();
-    if text.contains("10071") || text.contains("wrong last sequence") {
-        NatsError::Conflict
-    } else if text.contains("10158") || text.contains("duplicate message id is in process") {
-        NatsError::InProcess
-    } else {
-        NatsError::nats(e)
+    use async_nats::jetstream::context::PublishErrorKind;
+    match e.kind() {
+        // JetStream's err_code 10071, "wrong last sequence": a failed compare-and-set.
+        PublishErrorKind::WrongLastSequence => NatsError::Conflict,
+        PublishErrorKind::TimedOut => NatsError::TimedOut,
+        // 10158, a message id another publish is storing, has no kind of its own.
+        _ if e.to_string().contains("10158") => NatsError::InProcess,
+        _ => NatsError::nats(e),
     }
 }
 

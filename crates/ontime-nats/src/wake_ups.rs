@@ -62,9 +62,10 @@ impl Wheel {
                 .collect::<Result<Vec<_>, _>>()?;
             if let Err(e) = batch::publish(js, messages.clone()).await {
                 tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
-                for message in messages {
-                    batch::publish(js, vec![message]).await?;
-                }
+                batch::each(js, messages)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?;
             }
         }
         let mut seconds: Vec<i64> = wakes.iter().map(|(_, at)| second_of(*at)).collect();

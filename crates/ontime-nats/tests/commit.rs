@@ -2,6 +2,9 @@
 //! stored in one atomic batch, each message keeps its own outcome, and a batch the server
 //! refuses as a whole is stored again one message at a time.
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use ontime_nats::batch::Outgoing;
 use ontime_nats::commit::{Committer, Figures, Grouping};
 use ontime_nats::{NatsError, headers};
@@ -220,4 +223,80 @@ async fn at_a_steady_rate_a_lingering_writer_fills_its_batches() {
     let figures = writer.figures();
     assert!(figures.batches > 0, "{figures:?}");
     assert_eq!(figures.batched + figures.single, 200, "{figures:?}");
+}
+
+/// A JetStream context whose acks run out after `timeout`, on a server of its own, with a
+/// plain subscriber in place of a stream on `acks.>`: it answers `acks.late` 1.5 timeouts
+/// after the publish and nothing else ever.
+async fn unanswered(timeout: Duration) -> (NatsServer, async_nats::jetstream::Context) {
+    let server = NatsServer::start().await;
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let mut requests = client.subscribe("acks.>").await.unwrap();
+    let answerer = client.clone();
+    tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            let (Some(reply), "acks.late") = (request.reply, request.subject.as_str()) else {
+                continue;
+            };
+            let answerer = answerer.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout * 3 / 2).await;
+                let ack = r#"{"stream":"S","seq":7}"#;
+                answerer.publish(reply, ack.into()).await.unwrap();
+            });
+        }
+    });
+    client.flush().await.unwrap();
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .timeout(timeout)
+        .build(client);
+    (server, js)
+}
+
+/// Messages published one by one wait for their acks together: each for the ack timeout from
+/// its own publish. A writer that awaited them in turn gave each the timeout from the end of
+/// the previous wait, so `n` acks that never came held it (and everything queued behind it)
+/// for `n` timeouts; here the second ack, which comes late, would have been taken.
+#[tokio::test]
+async fn the_acks_of_messages_published_one_by_one_run_out_together() {
+    let (_server, js) = unanswered(Duration::from_secs(2)).await;
+    let writer = Committer::start(
+        js,
+        "test",
+        Grouping {
+            from: 0,
+            ..Grouping::default()
+        },
+    );
+    let lost = writer.submit(message("acks.lost".into(), None));
+    let late = writer.submit(message("acks.late".into(), None));
+    assert!(matches!(lost.await, Err(NatsError::TimedOut)));
+    assert!(
+        matches!(late.await, Err(NatsError::TimedOut)),
+        "an ack later than the timeout from its publish is not waited for"
+    );
+}
+
+/// A batch whose ack does not come is not published again one message at a time, which
+/// would wait as long again while the writer holds up everything queued behind it: each
+/// caller is told at once that the ack did not come.
+#[tokio::test]
+async fn a_batch_without_an_answer_is_not_tried_again_one_by_one() {
+    let (_server, js) = unanswered(Duration::from_millis(500)).await;
+    let writer = Committer::start(
+        js,
+        "test",
+        Grouping {
+            from: 2,
+            ..Grouping::default()
+        },
+    );
+    let stored: Vec<_> = (0..3)
+        .map(|i| writer.submit(message(format!("acks.lost.{i}"), None)))
+        .collect();
+    for stored in stored {
+        assert!(matches!(stored.await, Err(NatsError::TimedOut)));
+    }
+    let figures = writer.figures();
+    assert_eq!((figures.refused, figures.single), (0, 0), "{figures:?}");
 }
