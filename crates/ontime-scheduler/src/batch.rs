@@ -80,7 +80,13 @@ pub async fn apply_batch(ctx: Arc<Ctx>, message: Message, namespace: Namespace) 
         }
         Ok(applied.iter().all(|(_, armed)| *armed))
     };
-    match ontime_nats::pull::with_progress(&delivery, progress, work).await {
+    let limit = ctx.config.batch_time_limit;
+    let bounded = tokio::time::timeout(limit, work);
+    let Ok(applied) = ontime_nats::pull::with_progress(&delivery, progress, bounded).await else {
+        // What was applied comes back unchanged on the next delivery, and is armed again.
+        return Handled::Failed(format!("the batch took longer than {limit:?}"));
+    };
+    match applied {
         Ok(true) => crate::arm::ack(Some(delivery.into())).await,
         // Applied commands come back unchanged and are armed again; the others retry.
         Ok(false) => return Handled::Failed("a batch was applied in part".into()),
@@ -202,4 +208,59 @@ fn encode(ctx: &Ctx, applied: &[(Applied, bool)]) -> Vec<u8> {
         return full;
     }
     serde_json::to_vec(&results(false)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use ontime_core::command::CommandBody;
+    use ontime_testkit::{NatsServer, topology};
+
+    use super::*;
+
+    /// A batch tells its consumer it is still being worked on; one that takes longer than the
+    /// limit must be handed back rather than held as long as its work lasts, which a wait that
+    /// never ends (acks lost on the way back) made for ever.
+    #[tokio::test]
+    async fn a_batch_past_its_time_limit_is_handed_back() {
+        let server = NatsServer::start().await;
+        let t = topology(&server, "bl").await;
+        let names = t.names().clone();
+        let ns = Namespace::parse("ns").unwrap();
+        let spec: ontime_core::timer::TimerSpec = serde_json::from_value(serde_json::json!({
+            "schedule": {"after": "1h"},
+            "target": {"http": {"url": "http://127.0.0.1:9/"}}
+        }))
+        .unwrap();
+        let commands: Vec<Vec<u8>> = (0..3)
+            .map(|i| {
+                let key = TimerKey::from_subject_suffix(&format!("ns.t{i}")).unwrap();
+                let cmd = Command::new(key, CommandBody::upsert(spec.clone()));
+                serde_json::to_vec(&cmd).unwrap()
+            })
+            .collect();
+        t.js.publish(
+            names.cmd_batch_subject(&ns),
+            Batch::encode(&ns, &commands).into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+        let consumer = t
+            .consumer(&names.cmd_stream(), names.batch_consumer())
+            .await
+            .unwrap();
+        let mut ctx = crate::test_ctx(&t);
+        Arc::get_mut(&mut ctx).unwrap().config.batch_time_limit = Duration::ZERO;
+        let mut batch = consumer.fetch().max_messages(1).messages().await.unwrap();
+        let message = batch.next().await.unwrap().unwrap();
+        let handled = apply_batch(ctx, message, ns).await;
+        assert!(
+            matches!(&handled, Handled::Failed(reason) if reason.contains("longer than")),
+            "{handled:?}"
+        );
+    }
 }

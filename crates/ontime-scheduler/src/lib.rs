@@ -48,6 +48,10 @@ pub struct SchedulerConfig {
     /// The operator's limits (the interval floor): commands are validated against them and
     /// a callback's `nextExecuteAt` is held to the floor. The gateways must use the same.
     pub limits: ontime_core::Limits,
+    /// The longest one delivery of a batch is worked on. A batch tells its consumer it is
+    /// still at work, so nothing else would end a wait that does not end (a connection whose
+    /// acks are lost): past this, it is handed back, to this instance or another.
+    pub batch_time_limit: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -58,6 +62,7 @@ impl Default for SchedulerConfig {
             concurrency: 1024,
             recent_records: 16_384,
             limits: ontime_core::Limits::default(),
+            batch_time_limit: Duration::from_secs(60),
         }
     }
 }
