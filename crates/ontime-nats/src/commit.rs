@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::NatsError;
 use crate::batch::{self, Outgoing};
 use crate::headers;
+use crate::silence::{FORCED, SILENCE, Silence};
 
 /// A message handed to the writer, and where its outcome goes.
 struct Pending {
@@ -60,6 +61,10 @@ pub fn describe() {
         "Messages in each atomic batch a writer committed"
     );
     metrics::describe_counter!(
+        FORCED,
+        "Reconnections to NATS forced because a writer got no ack for a long while"
+    );
+    metrics::describe_counter!(
         REFUSED,
         "Atomic batches refused as a whole, then stored one message at a time"
     );
@@ -68,11 +73,14 @@ pub fn describe() {
 /// How a writer groups messages: it commits `from` or more waiting messages as one atomic
 /// batch, and publishes fewer one by one; 0 never batches. With fewer than `from` waiting, it
 /// waits up to `linger` for the others when the rate of the last second brings them in that
-/// time; zero never waits (the fires' writer: a fire is on the timing path).
+/// time; zero never waits (the fires' writer: a fire is on the timing path). A writer that
+/// gets no ack at all for `silence`, its publishes timing out, reconnects its client (see
+/// [`crate::silence`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Grouping {
     pub from: usize,
     pub linger: Duration,
+    pub silence: Duration,
 }
 
 /// The linger of the writers off the timing path (log entries, timer records): at
@@ -87,6 +95,7 @@ impl Default for Grouping {
         Self {
             from: batch::WORTH_IT,
             linger: LINGER,
+            silence: SILENCE,
         }
     }
 }
@@ -182,6 +191,7 @@ impl Committer {
             counts: counts.clone(),
             name,
             grouping,
+            silence: Silence::new(grouping.silence),
         };
         tokio::spawn(writer.run(rx));
         Self { queue, counts }
@@ -219,10 +229,18 @@ struct Writer {
     counts: Arc<Counts>,
     name: &'static str,
     grouping: Grouping,
+    silence: Silence,
+}
+
+/// Whether the server answered a commit at all: an ack or a refusal, against only timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heard {
+    Answer,
+    Nothing,
 }
 
 impl Writer {
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Pending>) {
         let mut waiting = VecDeque::new();
         let mut rate = Rate::new();
         loop {
@@ -261,11 +279,35 @@ impl Writer {
                 }
             }
             let next = take_batch(&mut waiting);
-            self.commit(next).await;
+            let heard = self.commit(next).await;
+            self.listen(heard).await;
         }
     }
 
-    async fn commit(&self, pending: Vec<Pending>) {
+    /// Reconnects the client after a long silence (see [`crate::silence`]).
+    async fn listen(&mut self, heard: Heard) {
+        let client = self.js.client();
+        // Disconnected, no ack is expected: the client is reconnecting already.
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        if heard == Heard::Answer || !connected {
+            return self.silence.heard();
+        }
+        let connects = client.statistics().connects.load(Ordering::Relaxed);
+        if !self.silence.unanswered(Instant::now(), connects) {
+            return;
+        }
+        tracing::warn!(
+            writer = self.name,
+            silence = ?self.grouping.silence,
+            "no ack came for a long while though the connection is up; reconnecting"
+        );
+        metrics::counter!(FORCED).increment(1);
+        if let Err(e) = client.force_reconnect().await {
+            tracing::warn!(error = %e, "reconnecting to NATS failed");
+        }
+    }
+
+    async fn commit(&self, pending: Vec<Pending>) -> Heard {
         let (counts, name) = (&self.counts, self.name);
         if self.grouping.from > 0 && pending.len() >= self.grouping.from.max(2) {
             let messages = pending.iter().map(|p| p.message.clone()).collect();
@@ -282,7 +324,7 @@ impl Writer {
                     for (pending, sequence) in pending.into_iter().zip(sequences) {
                         let _ = pending.done.send(Ok(sequence));
                     }
-                    return;
+                    return Heard::Answer;
                 }
                 // No answer (the stream has no leader, or the ack was lost): the messages one
                 // by one would most likely wait as long again, for nothing, and hold up the
@@ -291,7 +333,7 @@ impl Writer {
                     for pending in pending {
                         let _ = pending.done.send(Err(NatsError::TimedOut));
                     }
-                    return;
+                    return Heard::Nothing;
                 }
                 Err(_) => {}
             }
@@ -304,7 +346,7 @@ impl Writer {
         counts
             .single
             .fetch_add(pending.len() as u64, Ordering::Relaxed);
-        one_by_one(&self.js, pending).await;
+        one_by_one(&self.js, pending).await
     }
 }
 
@@ -339,14 +381,19 @@ fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
 }
 
 /// Publishes each message with every ack outstanding, and answers each with its own outcome.
-async fn one_by_one(js: &jetstream::Context, pending: Vec<Pending>) {
+async fn one_by_one(js: &jetstream::Context, pending: Vec<Pending>) -> Heard {
     let (messages, done): (Vec<_>, Vec<_>) = pending
         .into_iter()
         .map(|Pending { message, done }| (message, done))
         .unzip();
+    let mut heard = Heard::Nothing;
     for (outcome, done) in batch::each(js, messages).await.into_iter().zip(done) {
+        if !matches!(outcome, Err(NatsError::TimedOut)) {
+            heard = Heard::Answer;
+        }
         let _ = done.send(outcome);
     }
+    heard
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod pull;
 pub mod replies;
 pub mod retry;
 pub mod settle;
+pub mod silence;
 pub mod store;
 pub mod targets;
 pub mod topics;

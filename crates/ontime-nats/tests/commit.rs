@@ -208,7 +208,8 @@ async fn a_writer_may_batch_even_a_few_messages_atomically() {
 async fn at_a_steady_rate_a_lingering_writer_fills_its_batches() {
     let w = Writer::start(Grouping {
         from: 8,
-        linger: std::time::Duration::from_millis(200),
+        linger: Duration::from_millis(200),
+        ..Grouping::default()
     })
     .await;
     let (writer, log) = (&w.writer, |i| w.log(i));
@@ -299,4 +300,33 @@ async fn a_batch_without_an_answer_is_not_tried_again_one_by_one() {
     }
     let figures = writer.figures();
     assert_eq!((figures.refused, figures.single), (0, 0), "{figures:?}");
+}
+
+/// A writer that hears no ack at all for its `silence`, though connected, reconnects its
+/// client: a path to the streams that loses acks is not one to keep.
+#[tokio::test]
+async fn a_writer_that_hears_nothing_back_reconnects() {
+    use std::sync::atomic::Ordering;
+
+    let (_server, js) = unanswered(Duration::from_millis(200)).await;
+    let client = js.client();
+    let connects = || client.statistics().connects.load(Ordering::Relaxed);
+    let before = connects();
+    let writer = Committer::start(
+        js,
+        "test",
+        Grouping {
+            from: 0,
+            silence: Duration::from_millis(500),
+            ..Grouping::default()
+        },
+    );
+    for _ in 0..50 {
+        let stored = writer.store(message("acks.lost".into(), None)).await;
+        assert!(matches!(stored, Err(NatsError::TimedOut)), "{stored:?}");
+        if connects() > before {
+            return;
+        }
+    }
+    panic!("no reconnection after 50 unanswered publishes");
 }
