@@ -513,13 +513,19 @@ pub(crate) async fn put_expecting(
 /// A refused publish, by kind: [`NatsError::Conflict`] when an expected-sequence check
 /// failed, [`NatsError::InProcess`] when the same message id is being stored by another.
 pub(crate) fn refused(e: async_nats::jetstream::context::PublishError) -> NatsError {
+    use async_nats::jetstream::ErrorCode;
     use async_nats::jetstream::context::PublishErrorKind;
-    match e.kind() {
-        // JetStream's err_code 10071, "wrong last sequence": a failed compare-and-set.
-        PublishErrorKind::WrongLastSequence => NatsError::Conflict,
-        PublishErrorKind::TimedOut => NatsError::TimedOut,
-        // 10158, a message id another publish is storing, has no kind of its own.
-        _ if e.to_string().contains("10158") => NatsError::InProcess,
+    let code = std::error::Error::source(&e)
+        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+        .map(|error| error.error_code());
+    match (e.kind(), code) {
+        // A failed compare-and-set: "wrong last sequence", under either of its codes (the
+        // second, in a cluster, when another write of the subject is still being replicated,
+        // or within an atomic batch). Either way the record is read again.
+        (PublishErrorKind::WrongLastSequence, _)
+        | (_, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)) => NatsError::Conflict,
+        (_, Some(ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT)) => NatsError::InProcess,
+        (PublishErrorKind::TimedOut, _) => NatsError::TimedOut,
         _ => NatsError::nats(e),
     }
 }
@@ -645,7 +651,33 @@ async fn read_pending(
 
 #[cfg(test)]
 mod tests {
-    use super::reaches;
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+
+    use super::{NatsError, reaches, refused};
+
+    /// A publish refused by the server with JetStream's `err_code`, as async-nats reports it.
+    fn answered(kind: PublishErrorKind, err_code: u64) -> PublishError {
+        let error: async_nats::jetstream::Error = serde_json::from_value(serde_json::json!({
+            "code": 400, "err_code": err_code, "description": "refused"
+        }))
+        .unwrap();
+        PublishError::with_source(kind, error)
+    }
+
+    #[test]
+    fn refusals_are_told_by_their_codes() {
+        let wrong_last = answered(PublishErrorKind::WrongLastSequence, 10071);
+        assert!(matches!(refused(wrong_last), NatsError::Conflict));
+        // The same refusal without the sequence, which async-nats gives no kind of its own.
+        let in_flight = answered(PublishErrorKind::Other, 10164);
+        assert!(matches!(refused(in_flight), NatsError::Conflict));
+        let in_process = answered(PublishErrorKind::Other, 10158);
+        assert!(matches!(refused(in_process), NatsError::InProcess));
+        let late = PublishError::new(PublishErrorKind::TimedOut);
+        assert!(matches!(refused(late), NatsError::TimedOut));
+        let other = answered(PublishErrorKind::Other, 10999);
+        assert!(matches!(refused(other), NatsError::Nats(_)));
+    }
 
     #[test]
     fn a_read_short_of_the_leaders_last_sequence_is_refused() {
