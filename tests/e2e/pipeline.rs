@@ -418,3 +418,37 @@ async fn killing_schedulers_and_workers_loses_no_acknowledged_timer() {
         assert_eq!(ids.len(), 1, "duplicates of k{i} must share one webhook-id");
     }
 }
+
+/// A call made is not made again because its report could not be stored at once: the worker
+/// keeps trying the report (its log entry) while the log refuses every entry, and the fire
+/// is settled once it is stored. Handed back at the first refusal, the fire was delivered
+/// again half a second later and the target called a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_report_is_refused_for_a_while_is_not_made_again() {
+    let nats = NatsServer::start().await;
+    let sink = Sink::start().await;
+    let o = Ontime::start(&nats.url(), 1, 1).await;
+    sink.script_answer("/once", 200, "{}", Duration::from_secs(1));
+    put(&o, "once", timer(&sink.url("/once"), in_ms(300))).await;
+    sink.wait_for("/once", 1, WAIT).await;
+
+    // While the call waits for its answer, the log stream takes no entry (none is 1 byte).
+    let js = &o.topology.js;
+    let mut log = js.get_stream(o.names().log_stream()).await.unwrap();
+    let config = log.info().await.unwrap().config.clone();
+    let refusing = async_nats::jetstream::stream::Config {
+        max_message_size: 1,
+        ..config.clone()
+    };
+    js.update_stream(refusing).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    js.update_stream(config).await.unwrap();
+
+    let done = status_becomes(&o, "once", "succeeded").await;
+    assert_eq!(done["attempts"], 1, "{done}");
+    assert_eq!(
+        sink.settled("/once", Duration::from_secs(2), WAIT).await,
+        1,
+        "the target was called again"
+    );
+}

@@ -475,7 +475,23 @@ async fn report_and_settle(
     settle: Settle,
     delivery: Delivery,
 ) {
-    if !report(ctx, key, attempt, rearm).await {
+    // The call was made: given back, the fire would be called again. The report (its log
+    // entry, de-duplicated by its id) is tried again instead, the fire held meanwhile, for
+    // as long as a stream takes to get a new leader.
+    let log = &ctx.topology.log;
+    let reported = ontime_nats::pull::with_progress(
+        &delivery,
+        ctx.config.progress_interval,
+        ontime_nats::retry::patiently(
+            REPORT_PATIENCE,
+            Duration::from_millis(200),
+            "reporting an attempt",
+            || log.report(&attempt, key, rearm),
+        ),
+    )
+    .await;
+    if let Err(e) = reported {
+        tracing::warn!(error = %e, timer = %key, "an attempt could not be reported; its fire will be delivered again");
         return retry_soon(delivery).await;
     }
     match settle {
@@ -483,6 +499,9 @@ async fn report_and_settle(
         Settle::NakAfter(wait) => delivery.again_after(wait).await,
     }
 }
+
+/// How long a worker keeps trying to report an attempt whose call it made.
+const REPORT_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Writes the attempt to the execution log, which is also its report to the schedulers;
 /// waits for the ack. Returns false if it failed.
