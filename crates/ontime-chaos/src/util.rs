@@ -44,10 +44,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// A loopback port nobody listens on right now (the usual small race is accepted).
+/// A loopback port nobody listens on right now, and not one handed out before: the ports
+/// of a run are all picked before its processes start, and the system may give a port it
+/// just gave again while nobody listens on it yet (a gateway once got a nats-server's).
 pub fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
 }
 
 /// The machine: CPUs and the 1-minute load average (Linux), for the report: other work on
