@@ -13,7 +13,7 @@ use async_nats::jetstream;
 use bytes::Bytes;
 
 use crate::NatsError;
-use crate::store::refused;
+use crate::streams::refused;
 
 /// The most messages the server takes in one batch.
 pub const MAX: usize = 1000;

@@ -11,7 +11,7 @@ use ontime_core::id::encode_token;
 
 use crate::NatsError;
 use crate::names::Names;
-use crate::store::{last_entry, put_expecting};
+use crate::streams::{last_entry, put_expecting};
 
 /// Typed access to the counters bucket.
 #[derive(Clone)]

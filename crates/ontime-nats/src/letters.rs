@@ -12,7 +12,7 @@ use ontime_core::target::Target;
 use ontime_core::timer::{Attempt, DeadLetter};
 
 use crate::NatsError;
-use crate::store::for_each_pending;
+use crate::streams::for_each_pending;
 
 /// Typed access to the dead-letter lists.
 #[derive(Clone)]

@@ -23,6 +23,7 @@ pub mod retry;
 pub mod settle;
 pub mod silence;
 pub mod store;
+pub mod streams;
 pub mod targets;
 pub mod topics;
 pub mod topology;

@@ -10,7 +10,7 @@ use ontime_core::timer::Attempt;
 use crate::batch::Outgoing;
 use crate::commit::{Committer, Grouping, Stored};
 use crate::names::Names;
-use crate::store::read_all;
+use crate::streams::read_all;
 use crate::{NatsError, headers};
 
 /// The writer of the execution log: entries written at the same time are stored together

@@ -13,7 +13,7 @@ use ontime_core::timer::Mark;
 
 use crate::NatsError;
 use crate::names::Names;
-use crate::store::{last_entry, put_expecting};
+use crate::streams::{last_entry, put_expecting};
 
 /// How long a mark is kept after it was last raised.
 pub const MARK_TTL: Duration = Duration::from_secs(600);

@@ -17,7 +17,7 @@ use ontime_core::topic::{SubscriberSpec, TopicRecord, TopicSpec};
 
 use crate::NatsError;
 use crate::names::Names;
-use crate::store::{last_entry, put_expecting};
+use crate::streams::{last_entry, put_expecting};
 
 /// How long the fan-out of an occurrence is remembered.
 pub const FAN_OUT_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -80,7 +80,7 @@ impl Wheel {
 
     /// The wake-ups filed under `second`, with their stream sequences, in the order stored. A
     /// read that a replica behind the leader answered is an error (see
-    /// [`crate::store::for_each_pending`]): the tick comes again, rather than a second taken as
+    /// [`crate::streams::for_each_pending`]): the tick comes again, rather than a second taken as
     /// empty, acknowledged, and its wake-ups left unfired.
     pub async fn read_second(&self, second: i64) -> Result<Vec<(WakeUp, u64)>, NatsError> {
         let (js, names) = (&self.js, &self.names);
@@ -88,7 +88,7 @@ impl Wheel {
             .get_stream_no_info(names.slots_stream())
             .await
             .map_err(NatsError::nats)?;
-        let entries = crate::store::read_all(
+        let entries = crate::streams::read_all(
             &stream,
             names.slot_all(second),
             async_nats::jetstream::consumer::DeliverPolicy::All,
@@ -114,7 +114,7 @@ impl Wheel {
             .get_stream_no_info(names.slots_stream())
             .await
             .map_err(NatsError::nats)?;
-        if crate::store::last_sequence(&stream, &names.slot_all(second))
+        if crate::streams::last_sequence(&stream, &names.slot_all(second))
             .await?
             .is_none()
         {
