@@ -309,9 +309,11 @@ async fn acknowledged(
     ack: Sent,
     deadline: Instant,
 ) -> Result<(Accepted, bool), ApiError> {
+    let commands = &state.topology.commands;
     match timeout_at(deadline, ack.into_future()).await {
         Ok(Ok(ack)) => return Ok((ack, false)),
-        Ok(Err(NatsError::TimedOut)) | Err(_) => {}
+        Ok(Err(NatsError::TimedOut)) => {}
+        Err(_) => commands.unanswered().await,
         Ok(Err(e)) => return Err(publish_error(e)),
     }
     let again = Instant::now() + state.config.ack_timeout;
@@ -319,9 +321,12 @@ async fn acknowledged(
     match timeout_at(again, ack.into_future()).await {
         Ok(Ok(ack)) => Ok((ack, true)),
         Ok(Err(e)) => Err(publish_error(e)),
-        Err(_) => Err(ApiError::unavailable(
-            "NATS did not acknowledge the command in time; try again",
-        )),
+        Err(_) => {
+            commands.unanswered().await;
+            Err(ApiError::unavailable(
+                "NATS did not acknowledge the command in time; try again",
+            ))
+        }
     }
 }
 

@@ -268,3 +268,46 @@ async fn without_nats_changes_are_503_within_the_bound() {
     assert_eq!(send(&gw, "GET", "/health", &[], "").await.0, 200);
     assert_eq!(gw.state.replies.waiting(), 0);
 }
+
+/// A gateway whose commands get no ack at all for a while, though it is connected, makes its
+/// connection again: the path it had lost them (in a cluster, a route that stopped carrying
+/// them), and it would answer 503 to every command until restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_hears_no_ack_reconnects() {
+    use std::sync::atomic::Ordering;
+
+    let nats = Nats::start().await;
+    let config = GatewayConfig {
+        ack_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let grouping = ontime_nats::commit::Grouping {
+        silence: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let gw = Gateway::start_with(&nats, config, grouping).await;
+    // The command stream gives way to a subscriber that takes its commands and never answers.
+    let names = gw.topology.names().clone();
+    gw.topology
+        .js
+        .delete_stream(names.cmd_stream())
+        .await
+        .unwrap();
+    let client = gw.topology.client.clone();
+    let _silent = client
+        .subscribe(format!("{}.cmd.>", names.prefix()))
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let connects = || client.statistics().connects.load(Ordering::Relaxed);
+    let before = connects();
+    for i in 0..20 {
+        let path = format!("/v1/namespaces/ns/timers/t{i}");
+        let (status, doc) = send(&gw, "PUT", &path, &[], timer().to_string()).await;
+        assert_eq!(status, 503, "{doc}");
+        if connects() > before {
+            return;
+        }
+    }
+    panic!("no reconnection after 20 commands without an ack");
+}

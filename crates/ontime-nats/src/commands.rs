@@ -4,10 +4,13 @@
 //! any service may (docs/wire.md).
 
 use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind};
 use bytes::Bytes;
 
+use crate::silence::Watch;
 use crate::{NatsError, headers};
 
 /// Where commands are published.
@@ -15,10 +18,15 @@ use crate::{NatsError, headers};
 pub struct Commands {
     js: jetstream::Context,
     client: async_nats::Client,
+    /// Reconnects the client after a long silence (see [`crate::silence`]).
+    watch: Arc<Watch>,
 }
 
 /// A command published, its acknowledgement to come.
-pub struct Sent(jetstream::context::PublishAckFuture);
+pub struct Sent {
+    ack: jetstream::context::PublishAckFuture,
+    watch: Arc<Watch>,
+}
 
 /// JetStream took the command: it is stored, now or by an earlier publish of the same id.
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +36,15 @@ pub struct Accepted {
 }
 
 impl Commands {
-    pub(crate) fn new(js: jetstream::Context, client: async_nats::Client) -> Self {
-        Self { js, client }
+    /// Commands published with `js` on `client`, which reconnects after `silence` without
+    /// any ack.
+    pub(crate) fn new(
+        js: jetstream::Context,
+        client: async_nats::Client,
+        silence: Duration,
+    ) -> Self {
+        let watch = Arc::new(Watch::new(client.clone(), silence, "commands"));
+        Self { js, client, watch }
     }
 
     /// Whether the connection to NATS is up: while it is not, a publish would be buffered
@@ -41,6 +56,12 @@ impl Commands {
     /// What the connection is, for an error message.
     pub fn connection(&self) -> String {
         self.client.connection_state().to_string()
+    }
+
+    /// Tells that a command's ack did not come within its sender's patience, which gave up
+    /// waiting for it: after a long silence the client reconnects (see [`crate::silence`]).
+    pub async fn unanswered(&self) {
+        self.watch.note(false).await;
     }
 
     /// The largest message the server takes.
@@ -71,11 +92,15 @@ impl Commands {
         if let Some(inbox) = reply_to {
             hdrs.insert(headers::REPLY_TO, inbox);
         }
-        self.js
+        let ack = self
+            .js
             .publish_with_headers(subject, hdrs, body)
             .await
-            .map(Sent)
-            .map_err(|e| publish_error(e.kind(), &e))
+            .map_err(|e| publish_error(e.kind(), &e))?;
+        Ok(Sent {
+            ack,
+            watch: self.watch.clone(),
+        })
     }
 }
 
@@ -88,12 +113,16 @@ impl IntoFuture for Sent {
     /// its size.
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            self.0
+            let accepted = self
+                .ack
                 .await
                 .map(|ack| Accepted {
                     duplicate: ack.duplicate,
                 })
-                .map_err(|e| publish_error(e.kind(), &e))
+                .map_err(|e| publish_error(e.kind(), &e));
+            let answered = !matches!(accepted, Err(NatsError::TimedOut));
+            self.watch.note(answered).await;
+            accepted
         })
     }
 }

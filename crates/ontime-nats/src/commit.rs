@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::NatsError;
 use crate::batch::{self, Outgoing};
 use crate::headers;
-use crate::silence::{FORCED, SILENCE, Silence};
+use crate::silence::{FORCED, SILENCE, Watch};
 
 /// A message handed to the writer, and where its outcome goes.
 struct Pending {
@@ -75,7 +75,7 @@ pub fn describe() {
 /// waits up to `linger` for the others when the rate of the last second brings them in that
 /// time; zero never waits (the fires' writer: a fire is on the timing path). A writer that
 /// gets no ack at all for `silence`, its publishes timing out, reconnects its client (see
-/// [`crate::silence`]).
+/// [`crate::silence`]); so do a gateway's commands.
 #[derive(Debug, Clone, Copy)]
 pub struct Grouping {
     pub from: usize,
@@ -187,11 +187,11 @@ impl Committer {
         let (queue, rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
         let writer = Writer {
-            js,
             counts: counts.clone(),
             name,
+            watch: Watch::new(js.client(), grouping.silence, name),
+            js,
             grouping,
-            silence: Silence::new(grouping.silence),
         };
         tokio::spawn(writer.run(rx));
         Self { queue, counts }
@@ -229,7 +229,8 @@ struct Writer {
     counts: Arc<Counts>,
     name: &'static str,
     grouping: Grouping,
-    silence: Silence,
+    /// Reconnects the client after a long silence (see [`crate::silence`]).
+    watch: Watch,
 }
 
 /// Whether the server answered a commit at all: an ack or a refusal, against only timeouts.
@@ -240,7 +241,7 @@ enum Heard {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Pending>) {
         let mut waiting = VecDeque::new();
         let mut rate = Rate::new();
         loop {
@@ -280,30 +281,7 @@ impl Writer {
             }
             let next = take_batch(&mut waiting);
             let heard = self.commit(next).await;
-            self.listen(heard).await;
-        }
-    }
-
-    /// Reconnects the client after a long silence (see [`crate::silence`]).
-    async fn listen(&mut self, heard: Heard) {
-        let client = self.js.client();
-        // Disconnected, no ack is expected: the client is reconnecting already.
-        let connected = client.connection_state() == async_nats::connection::State::Connected;
-        if heard == Heard::Answer || !connected {
-            return self.silence.heard();
-        }
-        let connects = client.statistics().connects.load(Ordering::Relaxed);
-        if !self.silence.unanswered(Instant::now(), connects) {
-            return;
-        }
-        tracing::warn!(
-            writer = self.name,
-            silence = ?self.grouping.silence,
-            "no ack came for a long while though the connection is up; reconnecting"
-        );
-        metrics::counter!(FORCED).increment(1);
-        if let Err(e) = client.force_reconnect().await {
-            tracing::warn!(error = %e, "reconnecting to NATS failed");
+            self.watch.note(heard == Heard::Answer).await;
         }
     }
 

@@ -5,16 +5,65 @@
 //! new connection (the client picks a server at random) takes another path; stream leaders
 //! change within seconds, so a silence that lasts [`SILENCE`] is not an election.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// How long a writer goes without a single ack, its publishes timing out, before its client
-/// reconnects.
+/// How long a writer (or the gateway's commands) goes without a single ack, its publishes
+/// timing out, before its client reconnects.
 pub const SILENCE: Duration = Duration::from_secs(30);
 
 /// Reconnections forced because acks stopped coming.
 pub const FORCED: &str = "ontime_nats_reconnects_forced_total";
 
-/// What a writer has heard since its last ack.
+/// A client's publishes, watched: its connection is made again after a long silence.
+pub struct Watch {
+    client: async_nats::Client,
+    silence: std::sync::Mutex<Silence>,
+    /// Who watches, for the log.
+    who: &'static str,
+}
+
+impl Watch {
+    /// Watches `client` for `who`, reconnecting after `after` without an answer.
+    pub fn new(client: async_nats::Client, after: Duration, who: &'static str) -> Self {
+        Self {
+            client,
+            silence: std::sync::Mutex::new(Silence::new(after)),
+            who,
+        }
+    }
+
+    /// Notes what came of publishes: `answered` when the server answered any (an ack or a
+    /// refusal), not when they all timed out. Reconnects after a long silence.
+    pub async fn note(&self, answered: bool) {
+        let client = &self.client;
+        // Disconnected, no answer is expected: the client is reconnecting already.
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        let reconnect = {
+            let mut silence = self.silence.lock().unwrap_or_else(|e| e.into_inner());
+            if answered || !connected {
+                silence.heard();
+                false
+            } else {
+                let connects = client.statistics().connects.load(Ordering::Relaxed);
+                silence.unanswered(Instant::now(), connects)
+            }
+        };
+        if !reconnect {
+            return;
+        }
+        tracing::warn!(
+            who = self.who,
+            "no ack came for a long while though the connection is up; reconnecting"
+        );
+        metrics::counter!(FORCED).increment(1);
+        if let Err(e) = client.force_reconnect().await {
+            tracing::warn!(error = %e, "reconnecting to NATS failed");
+        }
+    }
+}
+
+/// What a watch has heard since the last answer.
 #[derive(Debug)]
 pub struct Silence {
     after: Duration,

@@ -416,7 +416,7 @@ impl Topology {
         let flow = FlowState::new(js.clone(), flow, n.flow_bucket());
         let fires = Fires::new(&js, n.clone(), config.grouping);
         let log = Log::new(&js, n.clone(), config.grouping);
-        let commands = Commands::new(js.clone(), client.clone());
+        let commands = Commands::new(js.clone(), client.clone(), config.grouping.silence);
         let wheel = Wheel::new(js.clone(), n.clone());
         let targets = Targets::new(js.clone());
         Ok(Self {

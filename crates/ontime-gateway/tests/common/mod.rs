@@ -34,6 +34,15 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(nats: &Nats, config: GatewayConfig) -> Self {
+        Self::start_with(nats, config, ontime_nats::commit::Grouping::default()).await
+    }
+
+    /// The same, its topology's writers (and commands) grouped by `grouping`.
+    pub async fn start_with(
+        nats: &Nats,
+        config: GatewayConfig,
+        grouping: ontime_nats::commit::Grouping,
+    ) -> Self {
         let prefix: String = format!("g{}", uuid::Uuid::now_v7().simple())
             .chars()
             .take(24)
@@ -46,6 +55,7 @@ impl Gateway {
             client,
             TopologyConfig {
                 names,
+                grouping,
                 ..TopologyConfig::default()
             },
         )
