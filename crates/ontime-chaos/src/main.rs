@@ -453,6 +453,14 @@ async fn run(args: Args, registry: Registry) -> anyhow::Result<bool> {
     ));
     report.push_str(&verdict.report);
     report.push_str(&format!("calls per webhook-id  {}\n", histogram.join(", ")));
+    report.push_str(&format!(
+        "waits given up       {}\n",
+        given_up(&logs)
+            .iter()
+            .map(|(what, n)| format!("{what}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     report.push_str("faults:\n");
     for f in &faults {
         report.push_str(&format!(
@@ -505,6 +513,33 @@ const LOOKUPS: usize = 100;
 
 /// A problem timer as ontime stores it, summarised: `(status, one line)`. The status is
 /// `?` when the timer could not be read.
+/// What the processes' logs say of waits that did not end by themselves: reconnections
+/// forced after a silence of acks, batches handed back past their time limit, reports given up
+/// (their fire delivered again). Each should be rare; a count that is not is where to look.
+fn given_up(logs: &std::path::Path) -> Vec<(&'static str, usize)> {
+    const SIGNS: [(&str, &str); 3] = [
+        (
+            "forced reconnections",
+            "though the connection is up; reconnecting",
+        ),
+        ("batches handed back", "the batch took longer than"),
+        ("reports given up", "could not be reported"),
+    ];
+    let logs: Vec<String> = std::fs::read_dir(logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .collect();
+    SIGNS
+        .iter()
+        .map(|(what, sign)| {
+            let n = logs.iter().map(|log| log.matches(sign).count()).sum();
+            (*what, n)
+        })
+        .collect()
+}
+
 async fn stored_state(gateways: &load::Gateways, id: &str) -> (String, String) {
     let get = |suffix: &'static str| async move {
         for base in gateways.bases() {
