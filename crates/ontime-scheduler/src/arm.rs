@@ -179,26 +179,10 @@ mod tests {
 
     use async_nats::jetstream::{consumer, stream};
     use futures::StreamExt;
-    use ontime_core::TimerKey;
-    use ontime_core::command::{Command, CommandBody};
-    use ontime_core::state::{Applied, apply};
     use ontime_testkit::{NatsServer, topology};
 
     use super::*;
-
-    fn record() -> TimerRecord {
-        let spec = serde_json::from_value(serde_json::json!({
-            "schedule": {"after": "1h"},
-            "target": {"http": {"url": "http://127.0.0.1:9/"}}
-        }))
-        .unwrap();
-        let key = TimerKey::from_subject_suffix("ns.t").unwrap();
-        let cmd = Command::new(key, CommandBody::upsert(spec));
-        match apply(None, &cmd, 1, chrono::Utc::now(), chrono::Utc::now()) {
-            Ok(Applied::Changed(outcome)) => outcome.record,
-            _ => panic!("an upsert creates a record"),
-        }
-    }
+    use crate::test_record;
 
     /// A server of the test's own with the topology under `prefix`, a scheduler's state on
     /// it, and `n` messages to back wake-ups with (see [`backing`]).
@@ -276,7 +260,7 @@ mod tests {
         let Setup {
             _server, pull, ctx, ..
         } = setup("hd", 2).await;
-        let record = record();
+        let record = test_record("t");
         let wake = WakeUp {
             namespace: record.namespace.clone(),
             id: record.id.clone(),
@@ -318,7 +302,9 @@ mod tests {
         t.js.delete_stream(t.names().slots_stream()).await.unwrap();
 
         let held = delivered(&pull, 1).await.pop().unwrap();
-        let armed = ctx.rearm_after_fire(&record(), Some(held.into())).await;
+        let armed = ctx
+            .rearm_after_fire(&test_record("t"), Some(held.into()))
+            .await;
         assert!(armed.is_err());
         assert_eq!(
             delivered(&pull, 1).await.len(),
@@ -338,7 +324,7 @@ mod tests {
             pull,
             ctx,
         } = setup("mo", 1).await;
-        let record = record();
+        let record = test_record("t");
         t.timers.write(&record, 0).await.unwrap();
         let next = pending_wake(&record).unwrap();
         let fired = WakeUp {

@@ -215,7 +215,6 @@ mod tests {
     use std::time::Duration;
 
     use futures::StreamExt;
-    use ontime_core::command::CommandBody;
     use ontime_testkit::{NatsServer, topology};
 
     use super::*;
@@ -229,17 +228,8 @@ mod tests {
         let t = topology(&server, "bl").await;
         let names = t.names().clone();
         let ns = Namespace::parse("ns").unwrap();
-        let spec: ontime_core::timer::TimerSpec = serde_json::from_value(serde_json::json!({
-            "schedule": {"after": "1h"},
-            "target": {"http": {"url": "http://127.0.0.1:9/"}}
-        }))
-        .unwrap();
         let commands: Vec<Vec<u8>> = (0..3)
-            .map(|i| {
-                let key = TimerKey::from_subject_suffix(&format!("ns.t{i}")).unwrap();
-                let cmd = Command::new(key, CommandBody::upsert(spec.clone()));
-                serde_json::to_vec(&cmd).unwrap()
-            })
+            .map(|i| serde_json::to_vec(&crate::test_upsert(&format!("t{i}"))).unwrap())
             .collect();
         t.js.publish(
             names.cmd_batch_subject(&ns),

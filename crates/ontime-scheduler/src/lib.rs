@@ -70,6 +70,31 @@ impl Default for SchedulerConfig {
 /// Batches one instance applies at once.
 const BATCHES_AT_ONCE: usize = 4;
 
+/// An upsert of timer `ns.<id>`, due in an hour, calling a port nothing listens on: the timer
+/// the tests of the parts work with.
+#[cfg(test)]
+pub(crate) fn test_upsert(id: &str) -> ontime_core::command::Command {
+    use ontime_core::command::{Command, CommandBody};
+    let spec = serde_json::from_value(serde_json::json!({
+        "schedule": {"after": "1h"},
+        "target": {"http": {"url": "http://127.0.0.1:9/"}}
+    }))
+    .unwrap();
+    let key = ontime_core::TimerKey::from_subject_suffix(&format!("ns.{id}")).unwrap();
+    Command::new(key, CommandBody::upsert(spec))
+}
+
+/// The record [`test_upsert`] of `id` creates.
+#[cfg(test)]
+pub(crate) fn test_record(id: &str) -> ontime_core::timer::TimerRecord {
+    use ontime_core::state::{Applied, apply};
+    let now = chrono::Utc::now();
+    match apply(None, &test_upsert(id), 1, now, now) {
+        Ok(Applied::Changed(outcome)) => outcome.record,
+        _ => panic!("an upsert creates a record"),
+    }
+}
+
 /// A scheduler's shared state on `topology`, with default settings, for tests of its parts.
 #[cfg(test)]
 pub(crate) fn test_ctx(topology: &Topology) -> Arc<Ctx> {

@@ -40,23 +40,8 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use ontime_core::command::{Command, CommandBody};
-    use ontime_core::state::{Applied, apply};
 
-    fn record(id: &str) -> TimerRecord {
-        let spec = serde_json::from_value(serde_json::json!({
-            "schedule": {"after": "1h"},
-            "target": {"http": {"url": "http://127.0.0.1:9/"}}
-        }))
-        .unwrap();
-        let key = TimerKey::from_subject_suffix(&format!("ns.{id}")).unwrap();
-        let cmd = Command::new(key, CommandBody::upsert(spec));
-        match apply(None, &cmd, 1, Utc::now(), Utc::now()) {
-            Ok(Applied::Changed(outcome)) => outcome.record,
-            _ => panic!("an upsert creates a record"),
-        }
-    }
+    use crate::test_record as record;
 
     #[test]
     fn remembers_the_newest_copy_and_forgets_the_oldest_beyond_capacity() {
