@@ -65,7 +65,7 @@ impl Watch {
 
 /// What a watch has heard since the last answer.
 #[derive(Debug)]
-pub struct Silence {
+struct Silence {
     after: Duration,
     /// Since when acks have not come, and the client's connection count then.
     since: Option<(Instant, u64)>,
@@ -73,19 +73,19 @@ pub struct Silence {
 
 impl Silence {
     /// Tells to reconnect after `after` without an ack.
-    pub fn new(after: Duration) -> Self {
+    fn new(after: Duration) -> Self {
         Self { after, since: None }
     }
 
     /// The server answered (an ack or a refusal).
-    pub fn heard(&mut self) {
+    fn heard(&mut self) {
         self.since = None;
     }
 
     /// Publishes timed out at `now`, on a client that has connected `connects` times: whether
     /// to reconnect now. A reconnection meanwhile (forced by another writer of the client, or
     /// after a disconnect) starts the count again.
-    pub fn unanswered(&mut self, now: Instant, connects: u64) -> bool {
+    fn unanswered(&mut self, now: Instant, connects: u64) -> bool {
         match self.since {
             Some((since, then)) if then == connects => {
                 if now.duration_since(since) < self.after {
