@@ -85,6 +85,9 @@ impl Ontime {
             if bins.stages {
                 cmd.env("ONTIME_LOG", crate::stages::LOG_FILTER);
             }
+            if bins.scheduled_fires {
+                cmd.env("ONTIME_SCHEDULED_FIRES", "true");
+            }
             // Group commit saves disk barriers only where the server syncs every write; with
             // the lazy default the parts are told not to batch (`--batch-from 0`).
             if sync == Sync::Default {

@@ -115,6 +115,10 @@ struct Args {
     /// processes log. Logging them costs CPU, so the other figures are a little worse.
     #[arg(long)]
     stages: bool,
+    /// Run ontime's schedulers with `--scheduled-fires` (one-time timers fired by a scheduled
+    /// message each instead of the timing wheel); ontime's rows are labelled so.
+    #[arg(long)]
+    scheduled_fires: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,8 +197,12 @@ async fn precision_pair(
     scenario: &str,
     suffix: &str,
 ) -> (anyhow::Result<Outcome>, anyhow::Result<Outcome>) {
-    let mut ontime =
-        precision::ontime(bins, workdir, p, sync, scenario, &format!("ontime{suffix}")).await;
+    let label = if bins.scheduled_fires {
+        format!("ontime scheduled-fires{suffix}")
+    } else {
+        format!("ontime{suffix}")
+    };
+    let mut ontime = precision::ontime(bins, workdir, p, sync, scenario, &label).await;
     let mut raw = precision::raw(
         bins,
         workdir,
@@ -275,6 +283,7 @@ async fn main() {
 async fn run(args: &Args) -> anyhow::Result<i32> {
     let mut bins = Bins::locate(args.ontime_bin.clone(), args.nats_server_bin.clone())?;
     bins.stages = args.stages;
+    bins.scheduled_fires = args.scheduled_fires;
     progress(&format!(
         "ontime: {}, nats-server: {}",
         bins.ontime.display(),

@@ -22,6 +22,8 @@ pub struct Bins {
     pub nats_server: PathBuf,
     /// `--stages`: run ontime's processes with their timing events on.
     pub stages: bool,
+    /// `--scheduled-fires`: run ontime's schedulers with `--scheduled-fires`.
+    pub scheduled_fires: bool,
 }
 
 impl Bins {
@@ -63,6 +65,7 @@ impl Bins {
             ontime,
             nats_server,
             stages: false,
+            scheduled_fires: false,
         })
     }
 }

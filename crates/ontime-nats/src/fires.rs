@@ -1,9 +1,14 @@
 //! Fire messages: one per attempt to make, on the timer's fire subject of the fire stream
-//! (or of the command stream, for a command), which the workers consume. Schedulers publish
+//! (or of the command stream, for a command), which the workers consume. A scheduler may
+//! also store a fire ahead, as a scheduled message that nats-server stores on the fire
+//! subject at its instant ([`Fires::schedule`]). Schedulers publish
 //! them for occurrences and held retries; workers for the deliveries a topic occurrence fans
 //! out to; the gateway for a replayed dead letter. Each stream has one group-committing
 //! writer per process ([`crate::commit`]), so fires that fall due together are stored
 //! together.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use ontime_core::TimerKey;
 
 use crate::commit::{Committer, Grouping, Stored};
 use crate::names::Names;
@@ -55,6 +60,80 @@ impl Fires {
         }))
     }
 
+    /// Stores `fire` ahead as a scheduled message that nats-server stores on the timer's fire
+    /// subject at `at` (a few hundred milliseconds late at worst; the worker holds an early
+    /// fire until its due instant). It replaces the timer's previous scheduled fire, if any.
+    /// The fire as nats-server stores it has no de-duplication id: a timer has one scheduled
+    /// fire at a time, so there is nothing to de-duplicate against. Calls only, never command
+    /// runs (those are on another stream).
+    pub fn schedule(
+        &self,
+        fire: &ontime_core::fire::Fire,
+        at: DateTime<Utc>,
+    ) -> Result<Stored, NatsError> {
+        Ok(self.calls.submit(self.scheduled(fire, at)?))
+    }
+
+    /// Stores many scheduled fires (see [`Self::schedule`]) in atomic batches.
+    pub async fn schedule_all(
+        &self,
+        fires: &[(ontime_core::fire::Fire, DateTime<Utc>)],
+    ) -> Result<(), NatsError> {
+        for chunk in fires.chunks(batch::MAX) {
+            let messages = chunk
+                .iter()
+                .map(|(fire, at)| self.scheduled(fire, *at))
+                .collect::<Result<Vec<_>, _>>()?;
+            batch::publish(&self.js, messages).await?;
+        }
+        Ok(())
+    }
+
+    fn scheduled(
+        &self,
+        fire: &ontime_core::fire::Fire,
+        at: DateTime<Utc>,
+    ) -> Result<batch::Outgoing, NatsError> {
+        if fire.command {
+            return Err(NatsError::Nats(
+                "a command run is never stored as a scheduled fire".into(),
+            ));
+        }
+        let key = fire.key();
+        let mut hdrs = async_nats::HeaderMap::new();
+        hdrs.insert(
+            headers::SCHEDULE,
+            format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str(),
+        );
+        hdrs.insert(
+            headers::SCHEDULE_TARGET,
+            self.names.fire_subject(&key).as_str(),
+        );
+        Ok(batch::Outgoing {
+            subject: self.names.fire_scheduled_subject(&key),
+            headers: hdrs,
+            body: bytes::Bytes::from(
+                serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
+            ),
+        })
+    }
+
+    /// Cancels the timer's scheduled fire, if it has one: purging its subject removes the
+    /// schedule (about one disk barrier under `sync_interval: always`).
+    pub async fn unschedule(&self, key: &TimerKey) -> Result<(), NatsError> {
+        let stream = self
+            .js
+            .get_stream_no_info(self.names.fire_stream())
+            .await
+            .map_err(NatsError::nats)?;
+        stream
+            .purge()
+            .filter(self.names.fire_scheduled_subject(key))
+            .await
+            .map_err(NatsError::nats)?;
+        Ok(())
+    }
+
     /// Stores `fire` (see [`Self::emit`]).
     pub async fn store(&self, fire: &ontime_core::fire::Fire) -> Result<(), NatsError> {
         self.emit(fire)?.await.map(drop)
@@ -86,8 +165,10 @@ impl Fires {
         if floor < first {
             return Ok(0);
         }
+        // Only the calls: scheduled fires below the floor are still to come.
         let purged = stream
             .purge()
+            .filter(names.fire_all())
             .sequence(floor + 1)
             .await
             .map_err(NatsError::nats)?;

@@ -239,6 +239,16 @@ impl Names {
     pub fn fire_subject(&self, key: &TimerKey) -> String {
         format!("{}.call.{}", self.prefix, key.subject_suffix())
     }
+    /// `<p>.callat.>`: fires stored as scheduled messages, which nats-server stores on the
+    /// timer's fire subject at their instant.
+    pub fn fire_scheduled_all(&self) -> String {
+        format!("{}.callat.>", self.prefix)
+    }
+    /// A timer's scheduled fire: one per timer, so a new one replaces the old one and purging
+    /// the subject cancels it.
+    pub fn fire_scheduled_subject(&self, key: &TimerKey) -> String {
+        format!("{}.callat.{}", self.prefix, key.subject_suffix())
+    }
     /// `<p>.run.>`: every command fire.
     pub fn run_all(&self) -> String {
         format!("{}.run.>", self.prefix)

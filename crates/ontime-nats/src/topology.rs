@@ -201,9 +201,13 @@ impl Topology {
             },
             stream::Config {
                 name: n.fire_stream(),
-                subjects: vec![n.fire_all()],
+                subjects: vec![n.fire_all(), n.fire_scheduled_all()],
                 // Fires due together are stored together (see `crate::commit`).
                 allow_atomic_publish: true,
+                // Fires stored ahead as scheduled messages (see `crate::fires`); the server
+                // makes each one a rollup of its subject, so a new one replaces the old.
+                allow_message_schedules: true,
+                allow_rollup: true,
                 // Not a work queue: there each ack deletes its message, which costs a disk
                 // barrier under `sync_interval: always`; settled calls are purged in bulk.
                 duplicate_window: config.dedup_window,

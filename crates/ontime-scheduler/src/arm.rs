@@ -1,10 +1,12 @@
-//! Arming: making sure the wake-up a record waits for exists, either as a scheduled message
-//! in NATS (due later than `lead`) or in this instance's precision queue (due sooner).
+//! Arming: making sure the wake-up a record waits for exists, either in NATS (due later than
+//! `lead`: on the timing wheel, or as the fire itself, scheduled ahead) or in this instance's
+//! precision queue (due sooner).
 
 use std::sync::Arc;
 
-use ontime_core::fire::WakeUp;
-use ontime_core::state::pending_wake;
+use chrono::{DateTime, Utc};
+use ontime_core::fire::{Fire, WakeUp};
+use ontime_core::state::{self, pending_wake};
 use ontime_core::timer::TimerRecord;
 use ontime_nats::NatsError;
 use ontime_nats::settle::Delivery;
@@ -12,6 +14,10 @@ use ontime_nats::settle::Delivery;
 use crate::Ctx;
 use crate::firing::Due;
 use crate::time::until;
+
+/// How long before its due instant a scheduled fire is stored by nats-server, which fires
+/// schedules a few hundred milliseconds late at worst; the worker holds it until the instant.
+pub const SCHEDULED_FIRE_AHEAD: std::time::Duration = std::time::Duration::from_millis(600);
 
 impl Ctx {
     /// Arms `record`'s pending wake-up. `held` (the command or wake-up message that led
@@ -30,7 +36,7 @@ impl Ctx {
             return Ok(());
         };
         if until(wake.due_at) > self.config.lead {
-            self.publish_wake_up(&wake).await?;
+            self.store_wake_up(&record, &wake).await?;
             ack(held).await;
             return Ok(());
         }
@@ -51,7 +57,7 @@ impl Ctx {
     /// redelivery to back it once that ack is given.
     pub async fn arm_durably(&self, record: &TimerRecord) -> Result<(), NatsError> {
         match pending_wake(record) {
-            Some(wake) => self.publish_wake_up(&wake).await,
+            Some(wake) => self.store_wake_up(record, &wake).await,
             None => Ok(()),
         }
     }
@@ -70,7 +76,7 @@ impl Ctx {
         held: Option<Held>,
     ) -> Result<(), NatsError> {
         if let Some(wake) = pending_wake(record)
-            && let Err(e) = self.publish_wake_up(&wake).await
+            && let Err(e) = self.store_wake_up(record, &wake).await
         {
             release(held).await;
             return Err(e);
@@ -101,8 +107,61 @@ impl Ctx {
         metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(self.queue.len() as f64);
     }
 
-    /// Publishes the wake-up as a scheduled message on the timer's own subject, due `lead`
-    /// before the timer: a new one replaces the previous one.
+    /// Stores `record`'s pending wake-up in NATS: as its fire, scheduled ahead, when this
+    /// scheduler stores fires so and the wake-up can be one ([`Self::ahead`]), or else on the
+    /// timing wheel.
+    pub async fn store_wake_up(
+        &self,
+        record: &TimerRecord,
+        wake: &WakeUp,
+    ) -> Result<(), NatsError> {
+        match self.ahead(record, wake) {
+            Some((fire, at)) => {
+                self.topology.fires.schedule(&fire, at)?.await?;
+                metrics::counter!(crate::metrics::FIRES_SCHEDULED).increment(1);
+                Ok(())
+            }
+            None => self.publish_wake_up(wake).await,
+        }
+    }
+
+    /// The fire that `wake` makes and when nats-server should store it, if it can go to NATS
+    /// as a scheduled fire rather than a wake-up: scheduled fires are on
+    /// ([`crate::SchedulerConfig::scheduled_fires`]), the wake-up is due later than `lead`, and
+    /// firing it makes one call and writes nothing (the first occurrence or a held retry of a
+    /// one-time timer, whose firing its first report records). Nothing at the instant then
+    /// needs a scheduler; the worker's checks at the instant (the mark, the record's
+    /// generation) are the same as for any fire.
+    pub fn ahead(&self, record: &TimerRecord, wake: &WakeUp) -> Option<(Fire, DateTime<Utc>)> {
+        if !self.config.scheduled_fires || until(wake.due_at) <= self.config.lead {
+            return None;
+        }
+        let outcome = state::fire(record, wake, wake.due_at)?;
+        let [fire] = <[Fire; 1]>::try_from(outcome.fires).ok()?;
+        if !outcome.deferred || !outcome.log.is_empty() || fire.command {
+            return None;
+        }
+        let ahead = chrono::Duration::from_std(SCHEDULED_FIRE_AHEAD).unwrap_or_default();
+        Some((fire, wake.due_at - ahead))
+    }
+
+    /// With scheduled fires on: after a command changed an existing timer, drops its scheduled
+    /// fire unless its arming replaces it, so that a paused timer, or one redefined to fire
+    /// some other way, is not called by a fire stored for what it was. (A deleted or
+    /// redefined timer's mark, raised before this, already stops such a fire at the worker;
+    /// dropping it saves the worker the call's checks.)
+    pub async fn unschedule_unless_rearmed(&self, record: &TimerRecord) -> Result<(), NatsError> {
+        if !self.config.scheduled_fires {
+            return Ok(());
+        }
+        let rearmed = pending_wake(record).is_some_and(|wake| self.ahead(record, &wake).is_some());
+        if rearmed {
+            return Ok(());
+        }
+        self.topology.fires.unschedule(&record.key()).await
+    }
+
+    /// Publishes the wake-up on the timing wheel, due `lead` before the timer.
     pub async fn publish_wake_up(&self, wake: &WakeUp) -> Result<(), NatsError> {
         self.topology.wheel.publish(wake, self.wake_at(wake)).await
     }

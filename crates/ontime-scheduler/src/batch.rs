@@ -142,15 +142,25 @@ async fn create_together(
             return out;
         }
     };
-    let wakes: Vec<_> = records
-        .iter()
-        .filter_map(pending_wake)
-        .map(|wake| {
-            let at = ctx.wake_at(&wake);
-            (wake, at)
-        })
-        .collect();
-    let armed = match ctx.topology.wheel.publish_all(&wakes).await {
+    let (mut wakes, mut ahead) = (Vec::new(), Vec::new());
+    for record in &records {
+        let Some(wake) = pending_wake(record) else {
+            continue;
+        };
+        match ctx.ahead(record, &wake) {
+            Some(fire) => ahead.push(fire),
+            None => {
+                let at = ctx.wake_at(&wake);
+                wakes.push((wake, at));
+            }
+        }
+    }
+    let stored = async {
+        ctx.topology.fires.schedule_all(&ahead).await?;
+        metrics::counter!(crate::metrics::FIRES_SCHEDULED).increment(ahead.len() as u64);
+        ctx.topology.wheel.publish_all(&wakes).await
+    };
+    let armed = match stored.await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "arming a batch's new timers failed");

@@ -245,6 +245,9 @@ async fn apply_once(
                 // before raising the mark, or, a trigger, before sending its call.
                 if let Some(record) = &slot.record {
                     raise_mark(ctx, cmd, record).await?;
+                    ctx.unschedule_unless_rearmed(record)
+                        .await
+                        .map_err(Failure::Nats)?;
                     let unsent = state::unsent(record, cmd, seq, accepted_at);
                     emit::fires(ctx, &unsent).await.map_err(Failure::Nats)?;
                 }
@@ -265,6 +268,9 @@ async fn apply_once(
                         emit::log(ctx, &outcome.record, &outcome.log).await;
                         if slot.record.is_some() {
                             raise_mark(ctx, cmd, &outcome.record).await?;
+                            ctx.unschedule_unless_rearmed(&outcome.record)
+                                .await
+                                .map_err(Failure::Nats)?;
                         }
                         return Ok(Some((outcome.record, revision)));
                     }

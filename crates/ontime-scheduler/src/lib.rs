@@ -52,6 +52,12 @@ pub struct SchedulerConfig {
     /// still at work, so nothing else would end a wait that does not end (a connection whose
     /// acks are lost): past this, it is handed back, to this instance or another.
     pub batch_time_limit: Duration,
+    /// Store the fire of a one-time timer due later than `lead` as a scheduled message at
+    /// arming, instead of a wake-up: nats-server stores the fire itself shortly before the
+    /// instant, and no scheduler takes part then. Each such fire costs nats-server two disk
+    /// barriers under `sync_interval: always`, one schedule at a time per stream: off by
+    /// default.
+    pub scheduled_fires: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -63,6 +69,7 @@ impl Default for SchedulerConfig {
             recent_records: 16_384,
             limits: ontime_core::Limits::default(),
             batch_time_limit: Duration::from_secs(60),
+            scheduled_fires: false,
         }
     }
 }

@@ -4,6 +4,8 @@
 pub const COMMANDS: &str = "ontime_scheduler_commands_total";
 /// Fire messages emitted.
 pub const FIRES: &str = "ontime_scheduler_fires_total";
+/// Fires stored ahead as scheduled messages (`SchedulerConfig::scheduled_fires`).
+pub const FIRES_SCHEDULED: &str = "ontime_scheduler_fires_scheduled_total";
 /// Past seconds whose wake-ups were found left unfired, and their ticks stored again.
 pub const SECONDS_TICKED_AGAIN: &str = "ontime_scheduler_seconds_ticked_again_total";
 /// How late a fire message was emitted after its due time, in seconds.
@@ -52,6 +54,10 @@ pub fn applied_after(accepted_at: chrono::DateTime<chrono::Utc>) {
 pub fn describe() {
     metrics::describe_counter!(COMMANDS, "Commands handled, by outcome");
     metrics::describe_counter!(FIRES, "Fire messages emitted");
+    metrics::describe_counter!(
+        FIRES_SCHEDULED,
+        "Fires stored ahead as scheduled messages, for nats-server to store at their instant"
+    );
     metrics::describe_histogram!(
         FIRE_LATENESS,
         metrics::Unit::Seconds,

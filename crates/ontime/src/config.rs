@@ -31,6 +31,13 @@ pub struct CommonArgs {
     /// the instant, so a call never starts early and the fire's trip through NATS is done by then.
     #[arg(long, env = "ONTIME_FIRE_AHEAD", default_value = "150ms")]
     pub fire_ahead: HumanDuration,
+    /// Store the fire of a one-time timer as a scheduled message when the timer is armed,
+    /// instead of a wake-up: nats-server then stores the fire itself 600 ms before the instant
+    /// and no scheduler takes part at the instant. Saves the schedulers' CPU where nats-server
+    /// runs with its default lazy fsync; under `sync_interval: always` each such fire costs two
+    /// disk barriers, one schedule at a time, which caps the calls a second. Off by default.
+    #[arg(long, env = "ONTIME_SCHEDULED_FIRES")]
+    pub scheduled_fires: bool,
     /// Commands and wake-ups a scheduler processes at once.
     #[arg(long, env = "ONTIME_SCHEDULER_CONCURRENCY", default_value_t = 1024)]
     pub scheduler_concurrency: usize,
@@ -177,6 +184,7 @@ impl CommonArgs {
             fire_ahead: self.fire_ahead.get(),
             concurrency: self.scheduler_concurrency,
             limits: self.limits()?,
+            scheduled_fires: self.scheduled_fires,
             ..Default::default()
         })
     }
