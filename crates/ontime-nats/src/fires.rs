@@ -7,7 +7,7 @@
 //! writer per process ([`crate::commit`]), so fires that fall due together are stored
 //! together.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use ontime_core::TimerKey;
 
 use crate::commit::{Committer, Grouping, Stored};
@@ -100,18 +100,9 @@ impl Fires {
             ));
         }
         let key = fire.key();
-        let mut hdrs = async_nats::HeaderMap::new();
-        hdrs.insert(
-            headers::SCHEDULE,
-            format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Millis, true)).as_str(),
-        );
-        hdrs.insert(
-            headers::SCHEDULE_TARGET,
-            self.names.fire_subject(&key).as_str(),
-        );
         Ok(batch::Outgoing {
             subject: self.names.fire_scheduled_subject(&key),
-            headers: hdrs,
+            headers: headers::scheduled_at(at, &self.names.fire_subject(&key)),
             body: bytes::Bytes::from(
                 serde_json::to_vec(fire).map_err(|e| NatsError::Corrupt(e.to_string()))?,
             ),

@@ -24,3 +24,16 @@ pub const DEAD_STREAM: &str = "Ontime-Dead-Stream";
 pub const DEAD_CONSUMER: &str = "Ontime-Dead-Consumer";
 pub const DEAD_SEQUENCE: &str = "Ontime-Dead-Sequence";
 pub const DEAD_DELIVERIES: &str = "Ontime-Dead-Deliveries";
+
+/// The headers of a scheduled message that nats-server stores on `target` at `at` (to the
+/// millisecond), once.
+pub(crate) fn scheduled_at(
+    at: chrono::DateTime<chrono::Utc>,
+    target: &str,
+) -> async_nats::HeaderMap {
+    let mut hdrs = async_nats::HeaderMap::new();
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    hdrs.insert(SCHEDULE, format!("@at {at}").as_str());
+    hdrs.insert(SCHEDULE_TARGET, target);
+    hdrs
+}

@@ -13,7 +13,7 @@
 //! there finds that the timer no longer expects it, and drops it.
 
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use ontime_core::fire::WakeUp;
 
 use crate::batch::{self, Outgoing};
@@ -158,18 +158,9 @@ fn entry(names: &Names, wake: &WakeUp, second: i64) -> Result<Outgoing, NatsErro
 /// once more for it.
 fn tick(names: &Names, second: i64) -> Outgoing {
     let at = DateTime::<Utc>::from_timestamp(second, 0).unwrap_or_default();
-    let mut hdrs = async_nats::HeaderMap::new();
-    hdrs.insert(
-        headers::SCHEDULE,
-        format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)).as_str(),
-    );
-    hdrs.insert(
-        headers::SCHEDULE_TARGET,
-        names.ticked_subject(second).as_str(),
-    );
     Outgoing {
         subject: names.tick_subject(second),
-        headers: hdrs,
+        headers: headers::scheduled_at(at, &names.ticked_subject(second)),
         body: Bytes::new(),
     }
 }
