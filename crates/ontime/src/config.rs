@@ -35,7 +35,9 @@ pub struct CommonArgs {
     /// instead of a wake-up: nats-server then stores the fire itself 600 ms before the instant
     /// and no scheduler takes part at the instant. Saves the schedulers' CPU where nats-server
     /// runs with its default lazy fsync; under `sync_interval: always` each such fire costs two
-    /// disk barriers, one schedule at a time, which caps the calls a second. Off by default.
+    /// disk barriers, one schedule at a time, which caps the calls a second. A worker holds
+    /// each such fire until its instant within `--worker-concurrency`, so above about 1,500
+    /// calls a second raise that too. Off by default.
     #[arg(long, env = "ONTIME_SCHEDULED_FIRES")]
     pub scheduled_fires: bool,
     /// Commands and wake-ups a scheduler processes at once.
