@@ -141,15 +141,6 @@ async fn the_same_idempotency_key_publishes_one_command() {
     );
 }
 
-/// Sends SIGSTOP or SIGCONT to a process.
-fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill {sig} {pid}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ack_that_comes_late_is_asked_for_again_not_answered_503() {
     // The server stops answering for longer than the ack timeout (1 s), then comes back:
@@ -157,21 +148,19 @@ async fn an_ack_that_comes_late_is_asked_for_again_not_answered_503() {
     // would have the client send it again, and it is stored once.
     let nats = Nats::start().await;
     let gw = Gateway::start(&nats, quick()).await;
-    let pid = nats.pid().expect("nats-server runs");
-    signal(pid, "-STOP");
-    let resume = tokio::spawn(async move {
+    nats.stop();
+    let resume = async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        signal(pid, "-CONT");
-    });
-    let (status, doc) = send(
+        nats.resume();
+    };
+    let put = send(
         &gw,
         "PUT",
         "/v1/namespaces/ns/timers/t1",
         &[],
         timer().to_string(),
-    )
-    .await;
-    resume.await.unwrap();
+    );
+    let ((status, doc), ()) = tokio::join!(put, resume);
     assert_eq!(status, 202, "{doc}");
     assert_eq!(gw.commands_on_stream().await, 1, "stored once");
 }

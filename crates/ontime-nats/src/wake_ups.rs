@@ -50,9 +50,12 @@ impl Wheel {
     }
 
     /// Stores many wake-ups: the wake-ups in atomic batches (a few disk barriers for up to a
-    /// thousand under `sync_interval: always`), then one tick per second they fall in. A batch
-    /// that fails is stored again one wake-up at a time, which is harmless: a wake-up replaces
-    /// its timer's previous one of the same second.
+    /// thousand under `sync_interval: always`), then one tick per second they fall in. An
+    /// atomic batch the server refuses is stored again one wake-up at a time, which is
+    /// harmless: a wake-up replaces its timer's previous one of the same second. Not a set
+    /// small enough to have gone one by one already, nor a batch that got no answer (one by
+    /// one, they would most likely wait as long again): the caller is told, and its command's
+    /// redelivery stores them again.
     pub async fn publish_all(&self, wakes: &[(WakeUp, DateTime<Utc>)]) -> Result<(), NatsError> {
         let (js, names) = (&self.js, &self.names);
         for chunk in wakes.chunks(batch::MAX) {
@@ -61,7 +64,10 @@ impl Wheel {
                 .map(|(wake, at)| entry(names, wake, second_of(*at)))
                 .collect::<Result<Vec<_>, _>>()?;
             if let Err(e) = batch::publish(js, messages.clone()).await {
-                tracing::debug!(error = %e, "a batch of wake-ups failed; storing them one by one");
+                if messages.len() < batch::WORTH_IT || matches!(e, NatsError::TimedOut) {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, "a batch of wake-ups was refused; storing them one by one");
                 batch::each(js, messages)
                     .await
                     .into_iter()

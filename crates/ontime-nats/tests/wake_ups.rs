@@ -1,8 +1,9 @@
 //! The timing wheel against a real nats-server: a second's wake-ups are read whole (the
-//! stream leader's last sequence of the second checked), and clearing a second removes
-//! what was read and nothing filed after it.
+//! stream leader's last sequence of the second checked), clearing a second removes what was
+//! read and nothing filed after it, and a few wake-ups refused are not published twice.
 
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use ontime_core::fire::WakeUp;
 use ontime_core::id::{Namespace, TimerId};
 use ontime_nats::wake_ups::second_of;
@@ -51,4 +52,68 @@ async fn a_second_is_read_whole_and_cleared_up_to_what_was_read() {
     let next = t.wheel.read_second(second + 1).await.unwrap();
     assert_eq!(next.len(), 1, "another second is untouched");
     assert!(t.wheel.read_second(second + 2).await.unwrap().is_empty());
+}
+
+/// Fewer wake-ups than make an atomic batch are published one by one; refused, they are not
+/// published a second time (the caller's redelivery stores them again). Seen by a plain
+/// subscriber, which gets every publish whether the stream stores it or not.
+#[tokio::test]
+async fn a_few_wake_ups_refused_are_published_once() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "wr").await;
+    let names = t.names();
+    let mut stream = t.js.get_stream(names.slots_stream()).await.unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    t.js.update_stream(async_nats::jetstream::stream::Config {
+        max_message_size: 1,
+        ..config
+    })
+    .await
+    .unwrap();
+    let mut published = t.client.subscribe(names.slots_all()).await.unwrap();
+    t.client.flush().await.unwrap();
+
+    let at = DateTime::from_timestamp(Utc::now().timestamp() + 3600, 0).unwrap();
+    let filed: Vec<(WakeUp, DateTime<Utc>)> = ["a", "b", "c"]
+        .iter()
+        .map(|id| (wake(id, at), at))
+        .collect();
+    assert!(t.wheel.publish_all(&filed).await.is_err());
+
+    let mut seen = 0;
+    while let Ok(Some(_)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), published.next()).await
+    {
+        seen += 1;
+    }
+    assert_eq!(seen, 3, "each wake-up published once");
+}
+
+/// An atomic batch of wake-ups that gets no answer (the server stopped for longer than the
+/// ack timeout) is not published again one by one, which would wait as long again for each
+/// and hold up the caller: the caller is told at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_wake_ups_without_an_answer_is_not_published_again() {
+    let server = NatsServer::start().await;
+    let t = topology(&server, "wt").await;
+    let mut published = t.client.subscribe(t.names().slots_all()).await.unwrap();
+    t.client.flush().await.unwrap();
+    let at = DateTime::from_timestamp(Utc::now().timestamp() + 3600, 0).unwrap();
+    let filed: Vec<(WakeUp, DateTime<Utc>)> =
+        (0..10).map(|i| (wake(&format!("t{i}"), at), at)).collect();
+
+    server.stop();
+    let outcome = t.wheel.publish_all(&filed).await;
+    server.resume();
+    assert!(
+        matches!(outcome, Err(ontime_nats::NatsError::TimedOut)),
+        "{outcome:?}"
+    );
+    let mut seen = 0;
+    while let Ok(Some(_)) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), published.next()).await
+    {
+        seen += 1;
+    }
+    assert_eq!(seen, 10, "each wake-up published once");
 }

@@ -106,9 +106,29 @@ impl NatsServer {
         self.child = Some(child);
     }
 
-    /// The server's process id, while it runs (to SIGSTOP it, say).
+    /// The server's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
+    }
+
+    /// Stops the server (SIGSTOP): it keeps its connections and answers nothing until
+    /// [`Self::resume`], as a server stalled by its machine would.
+    pub fn stop(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a server [`Self::stop`] stopped (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.pid().expect("nats-server runs");
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {sig} {pid}");
     }
 
     /// SIGKILLs the server (as a crash would).
