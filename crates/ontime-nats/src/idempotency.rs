@@ -7,35 +7,35 @@ use ontime_core::Namespace;
 use ontime_core::idempotency::{Remembered, slot};
 
 use crate::NatsError;
+use crate::streams::last_entry;
 
 /// Typed access to the idempotency bucket.
 #[derive(Clone)]
 pub struct IdempotencyStore {
     kv: kv::Store,
+    leader_reads: bool,
 }
 
 impl IdempotencyStore {
-    pub(crate) fn new(kv: kv::Store) -> Self {
-        Self { kv }
+    pub(crate) fn new(kv: kv::Store, replicas: usize) -> Self {
+        Self {
+            kv,
+            leader_reads: replicas > 1,
+        }
     }
 
-    /// What the first command under `key` came to, if it was applied within the retention.
+    /// What the first command under `key` came to, if it was applied within the retention; as
+    /// fresh as every entry acknowledged before the call (read through the stream leader when
+    /// the bucket is replicated: a replica a little behind would take a key just used for a
+    /// new one, and the command would be applied a second time).
     pub async fn get(
         &self,
         namespace: &Namespace,
         key: &str,
     ) -> Result<Option<Remembered>, NatsError> {
-        let Some(bytes) = self
-            .kv
-            .get(slot(namespace, key))
-            .await
-            .map_err(NatsError::nats)?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| NatsError::Corrupt(format!("idempotency entry of `{key}`: {e}")))
+        let subject = format!("{}{}", self.kv.prefix, slot(namespace, key));
+        let what = || format!("idempotency entry of `{key}`");
+        Ok(last_entry(&self.kv, &subject, self.leader_reads, what).await?.0)
     }
 
     /// Remembers the first result under `key`. A key already remembered keeps its first

@@ -411,7 +411,7 @@ impl Topology {
             config.grouping,
         );
         let marks = MarkStore::new(js.clone(), marks, n.clone(), config.replicas);
-        let idempotency = IdempotencyStore::new(idempotency);
+        let idempotency = IdempotencyStore::new(idempotency, config.replicas);
         let dead = DeadLetters::new(js.clone(), n.clone());
         let counters = Counters::new(js.clone(), counters, n.clone(), config.replicas);
         let topics = TopicStore::new(js.clone(), topics, fan_outs, n.clone(), config.replicas);
