@@ -5,19 +5,17 @@ use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use chrono::{DateTime, Utc};
-use ontime_core::TimerKey;
 use ontime_core::fire::Fire;
-use ontime_core::id::{SubscriberId, TopicName};
-use ontime_core::retry::RetryPolicy;
 use ontime_core::retry::{AttemptClass, RetryDecision};
 use ontime_core::state;
-use ontime_core::target::{AnswerUse, HttpTarget, Target, TopicTarget};
+use ontime_core::target::{HttpTarget, Target};
 use ontime_core::timer::{Attempt, AttemptOutcome, TimerStatus};
 use ontime_core::timing;
-use ontime_nats::settle::Delivery;
 
 use crate::Ctx;
 use crate::call::{self, CallResult};
+use crate::fanout::{fan_out, subscriber_target};
+use crate::report::{report, report_and_settle, retry_soon};
 
 /// How the fire message is settled once the attempt is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,152 +359,6 @@ const STOP_CHECK: Duration = Duration::from_secs(1);
 /// An attempt not made, for good.
 fn refused(error: String) -> CallResult {
     call::not_made(AttemptClass::Final, error)
-}
-
-/// The target of `subscriber`'s delivery of a topic occurrence, and its own retry policy;
-/// `None` when the topic no longer has it. Subscribers' answers never steer the timer: a
-/// 2xx is a success.
-async fn subscriber_target(
-    ctx: &Ctx,
-    key: &TimerKey,
-    topic: &TopicTarget,
-    subscriber: &SubscriberId,
-) -> Result<Option<(Target, Option<RetryPolicy>)>, ontime_nats::NatsError> {
-    let Ok(name) = TopicName::parse(&topic.name) else {
-        return Ok(None);
-    };
-    let Some((record, _)) = ctx.topology.topics.get(&key.namespace, &name).await? else {
-        return Ok(None);
-    };
-    Ok(record.subscribers.get(subscriber).map(|entry| {
-        let mut target = entry.target.delivering(topic);
-        if let Some(http) = &mut target.http {
-            http.answer = AnswerUse::Status;
-        }
-        (target, entry.retry)
-    }))
-}
-
-/// Fans a topic's occurrence out: one fire per subscriber it has now (or had when this
-/// occurrence was first fanned out, if a worker did so before), reported first so that the
-/// schedulers know how many deliveries the occurrence waits for.
-async fn fan_out(
-    ctx: &Ctx,
-    fire: &Fire,
-    key: &TimerKey,
-    topic: &TopicTarget,
-    mut attempt: Attempt,
-    delivery: Delivery,
-) {
-    let retry_later = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, timer = %key, "fanning out failed; retrying");
-    };
-    let name = TopicName::parse(&topic.name);
-    let found = match &name {
-        Ok(name) => ctx.topology.topics.get(&key.namespace, name).await,
-        Err(_) => Ok(None),
-    };
-    let current: Vec<SubscriberId> = match found {
-        Ok(Some((record, _))) => record.subscribers.into_keys().collect(),
-        Ok(None) => {
-            attempt.outcome = AttemptOutcome::Failed;
-            attempt.error = Some(format!("topic {} does not exist", topic.name));
-            return report_and_settle(ctx, key, attempt, false, Settle::Ack, delivery).await;
-        }
-        Err(e) => {
-            retry_later(&e);
-            return retry_soon(delivery).await;
-        }
-    };
-    let subscribers = match ctx
-        .topology
-        .topics
-        .fan_out(&fire.delivery_id(), current)
-        .await
-    {
-        Ok(subscribers) => subscribers,
-        Err(e) => {
-            retry_later(&e);
-            return retry_soon(delivery).await;
-        }
-    };
-    let size = u32::try_from(subscribers.len()).unwrap_or(u32::MAX);
-    attempt.outcome = AttemptOutcome::FannedOut;
-    attempt.error = subscribers
-        .is_empty()
-        .then(|| format!("topic {} has no subscribers", topic.name));
-    attempt.subscribers = subscribers.clone();
-    if !report(ctx, key, attempt, false).await {
-        return retry_soon(delivery).await;
-    }
-    let mut acks = Vec::with_capacity(subscribers.len());
-    for subscriber in subscribers {
-        let copy = fire.for_subscriber(subscriber, size);
-        match ctx.topology.fires.emit(&copy) {
-            Ok(ack) => acks.push(ack),
-            Err(e) => {
-                retry_later(&e);
-                return retry_soon(delivery).await;
-            }
-        }
-    }
-    for ack in acks {
-        if let Err(e) = ack.await {
-            retry_later(&e);
-            return retry_soon(delivery).await;
-        }
-    }
-    delivery.done().await;
-}
-
-/// Hands the fire back, to be delivered again shortly (NATS did not answer a read or a
-/// write it needs).
-async fn retry_soon(delivery: Delivery) {
-    delivery.again_after(Duration::from_millis(500)).await;
-}
-
-/// Reports the attempt, then settles the fire message as decided; an attempt that could not
-/// be reported would be lost from the record, so its message is redelivered instead.
-async fn report_and_settle(
-    ctx: &Ctx,
-    key: &ontime_core::TimerKey,
-    attempt: Attempt,
-    rearm: bool,
-    settle: Settle,
-    delivery: Delivery,
-) {
-    // The call was made: given back, the fire would be called again. The report (its log
-    // entry, de-duplicated by its id) is tried again instead, the fire held meanwhile, for
-    // as long as a stream takes to get a new leader.
-    let log = &ctx.topology.log;
-    let reported = ontime_nats::pull::with_progress(
-        &delivery,
-        ctx.config.progress_interval,
-        ontime_nats::retry::patiently(
-            REPORT_PATIENCE,
-            Duration::from_millis(200),
-            "reporting an attempt",
-            || log.report(&attempt, key, rearm),
-        ),
-    )
-    .await;
-    if let Err(e) = reported {
-        tracing::warn!(error = %e, timer = %key, "an attempt could not be reported; its fire will be delivered again");
-        return retry_soon(delivery).await;
-    }
-    match settle {
-        Settle::Ack => delivery.done().await,
-        Settle::NakAfter(wait) => delivery.again_after(wait).await,
-    }
-}
-
-/// How long a worker keeps trying to report an attempt whose call it made.
-const REPORT_PATIENCE: Duration = Duration::from_secs(30);
-
-/// Writes the attempt to the execution log, which is also its report to the schedulers;
-/// waits for the ack. Returns false if it failed.
-async fn report(ctx: &Ctx, key: &ontime_core::TimerKey, attempt: Attempt, rearm: bool) -> bool {
-    ctx.topology.log.report(&attempt, key, rearm).await.is_ok()
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 mod call;
 mod command;
 mod deliver;
+mod fanout;
 mod flow;
 pub mod guard;
 pub mod metrics;
 pub mod oauth;
+mod report;
 mod trusted;
 
 use std::sync::Arc;
