@@ -35,7 +35,9 @@ impl IdempotencyStore {
     ) -> Result<Option<Remembered>, NatsError> {
         let subject = format!("{}{}", self.kv.prefix, slot(namespace, key));
         let what = || format!("idempotency entry of `{key}`");
-        Ok(last_entry(&self.kv, &subject, self.leader_reads, what).await?.0)
+        Ok(last_entry(&self.kv, &subject, self.leader_reads, what)
+            .await?
+            .0)
     }
 
     /// Remembers the first result under `key`. A key already remembered keeps its first
