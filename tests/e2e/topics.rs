@@ -481,8 +481,9 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
     assert_eq!(got.payload.as_ref(), &[1, 2, 3]);
     w.settled("bus", "plain", "succeeded").await;
 
-    // The same delivery made again (its fire delivered once more, as after a worker died
-    // before acknowledging it) publishes the same Nats-Msg-Id: the stream stores it once.
+    // The same delivery made again (here a replay of it, which is made whatever the record
+    // says; a fire delivered once more before its report was applied is made again the same
+    // way) publishes the same Nats-Msg-Id: the stream stores it once.
     let again = ontime_core::fire::Fire {
         namespace: ontime_core::Namespace::parse("bus").unwrap(),
         id: ontime_core::TimerId::parse("due").unwrap(),
@@ -495,7 +496,7 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
         subscriber: None,
         fan_out: 0,
         command: false,
-        replay: false,
+        replay: true,
         trace: None,
     };
     w.o.topology.fires.store(&again).await.unwrap();
@@ -518,6 +519,38 @@ async fn a_nats_target_publishes_the_message_once_per_delivery() {
     assert_eq!(
         stored, 1,
         "a delivery is stored once however often it is made"
+    );
+
+    // A copy of the fire that comes once the record says the occurrence has ended (delivered
+    // again after its report) is settled without a call.
+    let copy = ontime_core::fire::Fire {
+        attempt: 3,
+        replay: false,
+        ..again
+    };
+    w.o.topology.fires.store(&copy).await.unwrap();
+    let names = w.o.names();
+    let workers: async_nats::jetstream::consumer::PullConsumer =
+        w.o.topology
+            .js
+            .get_stream(names.fire_stream())
+            .await
+            .unwrap()
+            .get_consumer(names.fire_consumer())
+            .await
+            .unwrap();
+    eventually(WAIT, "the copy to be settled", || {
+        let mut workers = workers.clone();
+        async move {
+            let info = workers.info().await.ok()?;
+            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+    let log = w.log("bus", "due").await;
+    assert!(
+        log.iter().all(|e| e["attempt"] != 3),
+        "called again: {log:?}"
     );
 
     // ontime's own subjects are not a target: a timer may not issue commands or fires.

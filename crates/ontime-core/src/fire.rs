@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Namespace, SubscriberId, TimerId, TimerKey};
-use crate::timer::delivery_id;
+use crate::timer::{Attempt, delivery_id};
 
 /// One pending wake-up: an occurrence (or a retry of it) due at `due_at`. A scheduler acts on
 /// it only if the timer's record still expects exactly this one, so stale wake-ups are harmless.
@@ -108,5 +108,24 @@ impl Fire {
     /// emission of this same attempt (two schedulers, or one that retried after a crash).
     pub fn msg_id(&self) -> String {
         format!("{}/a{}", self.delivery_id(), self.attempt)
+    }
+
+    /// Whether the occurrence this fire calls has already ended, by what the timer's record
+    /// says its last result was: a final outcome of the same definition and occurrence. Such
+    /// a fire is a copy that came late (delivered again after its report, or stored again by
+    /// an arming that raced the first call) and must not call again. Never said of a replay of
+    /// a dead letter, which is one more attempt on purpose, nor of a topic's occurrence or of
+    /// one subscriber's delivery: the record's last result does not speak for them (a topic's
+    /// occurrence ends with its deliveries, and a fan-out handed back must go out again).
+    pub fn has_ended(&self, last_result: Option<&Attempt>) -> bool {
+        if self.replay || self.subscriber.is_some() {
+            return false;
+        }
+        last_result.is_some_and(|last| {
+            last.subscriber.is_none()
+                && last.generation == self.generation
+                && last.occurrence == self.occurrence
+                && last.outcome.is_final()
+        })
     }
 }

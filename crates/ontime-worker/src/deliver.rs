@@ -160,6 +160,14 @@ pub async fn handle(ctx: &Ctx, message: Message) {
         delivery.done().await;
         return;
     };
+    // A copy of a fire whose occurrence has ended (delivered again after its report, or
+    // stored again by an arming that raced the call): settled, and not called again.
+    if fire.has_ended(record.last_result.as_ref()) {
+        metrics::counter!(crate::metrics::ENDED).increment(1);
+        tracing::debug!(timer = %key, occurrence = fire.occurrence, "the occurrence has ended; not called again");
+        delivery.done().await;
+        return;
+    }
     // max_lateness: a first attempt that would be this late is not made (retries are late
     // by design; max_duration bounds them).
     if attempt_no == 1

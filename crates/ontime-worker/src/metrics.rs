@@ -11,6 +11,9 @@ pub const LATENESS: &str = "ontime_worker_lateness_seconds";
 pub const IN_FLIGHT: &str = "ontime_worker_in_flight";
 /// Calls that failed for good, filed in their namespace's dead-letter list.
 pub const DEAD_LETTERS: &str = "ontime_worker_dead_letters_total";
+/// Fires settled without a call because the timer's record says their occurrence has
+/// ended (copies that came late).
+pub const ENDED: &str = "ontime_worker_fires_of_ended_occurrences_total";
 
 /// How long calls waited for their turn under flow limits, in seconds (only calls that a
 /// limit covers).
@@ -33,6 +36,10 @@ pub fn status_class(status: Option<u16>) -> &'static str {
 /// Says what each metric is (Prometheus's `# HELP`).
 pub fn describe() {
     metrics::describe_counter!(ATTEMPTS, "Attempts made, by outcome and HTTP status class");
+    metrics::describe_counter!(
+        ENDED,
+        "Fires settled without a call: their occurrence had ended (copies that came late)"
+    );
     metrics::describe_histogram!(
         CALL_LATENCY,
         metrics::Unit::Seconds,

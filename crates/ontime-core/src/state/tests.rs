@@ -342,6 +342,60 @@ fn reports_drive_the_outcome_idempotently() {
 }
 
 #[test]
+fn a_fire_of_an_occurrence_that_ended_is_told_apart() {
+    let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));
+    let (fire, fired) = fire_one(&r, t(NOW));
+    assert!(!fire.has_ended(r.last_result.as_ref()), "not called yet");
+    let report = |rec: &TimerRecord, a: Attempt| {
+        changed(apply(
+            Some((rec, 3)),
+            &Command::new(
+                key(),
+                CommandBody::Report {
+                    attempt: a,
+                    rearm: false,
+                },
+            ),
+            100,
+            t(NOW),
+            t(NOW),
+        ))
+    };
+    let retrying = attempt(&fired, 1, AttemptOutcome::Retrying, Some(t(NOW)));
+    let after_a_failure = report(&fired, retrying);
+    assert!(
+        !fire.has_ended(after_a_failure.last_result.as_ref()),
+        "a retry is still to come"
+    );
+    let done = report(&fired, attempt(&fired, 1, AttemptOutcome::Succeeded, None));
+    assert!(fire.has_ended(done.last_result.as_ref()));
+    // Another occurrence, another definition, a replay, a subscriber's delivery: not ended.
+    let next = Fire {
+        occurrence: 2,
+        ..fire.clone()
+    };
+    assert!(!next.has_ended(done.last_result.as_ref()));
+    let redefined = Fire {
+        generation: 8,
+        ..fire.clone()
+    };
+    assert!(!redefined.has_ended(done.last_result.as_ref()));
+    let replay = Fire {
+        replay: true,
+        ..fire.clone()
+    };
+    assert!(!replay.has_ended(done.last_result.as_ref()));
+    let delivery = fire.for_subscriber(crate::id::SubscriberId::parse("s1").unwrap(), 1);
+    assert!(!delivery.has_ended(done.last_result.as_ref()));
+    let mut delivered = done.last_result.clone().unwrap();
+    delivered.subscriber = Some(crate::id::SubscriberId::parse("s1").unwrap());
+    assert!(
+        !fire.has_ended(Some(&delivered)),
+        "a subscriber's result does not end the topic's occurrence"
+    );
+}
+
+#[test]
 fn a_callback_can_reschedule() {
     let r = changed(apply(None, &upsert("1s"), 7, t(NOW), t(NOW)));
     let (_, fired) = fire_one(&r, t(NOW));
